@@ -1,0 +1,223 @@
+/* GET /v1/runs/{id}/events: the SSE stream, and its JSON page form.
+ *
+ * One loop serves replay and live alike: XREAD BLOCK from the last id sent
+ * returns what is already there at once and waits only when the client is
+ * up to date, so the seam between the two cannot drop or repeat an event. */
+#include "api.h"
+#include "clock.h"
+#include "log.h"
+#include "reply.h"
+#include "runs.h"
+#include "sse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define READ_BATCH 100
+#define RECONNECT_TRIES 5
+
+struct stream {
+    struct out *out;
+    char cursor[EVENT_ID_SIZE];
+    int finished;
+    int gone;
+};
+
+static int send_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    struct stream *s = ctx;
+    if (sse_event(s->out, id, name, data) != 0) {
+        s->gone = 1;
+        return 1;
+    }
+    snprintf(s->cursor, sizeof s->cursor, "%s", id);
+    if (event_is_terminal(name)) {
+        s->finished = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The resume point: Last-Event-ID, else ?lastEventId, else the start. */
+static int read_cursor(struct request *req, struct event_id *out, char text[EVENT_ID_SIZE])
+{
+    const char *h = request_env(req, "HTTP_LAST_EVENT_ID");
+    char q[EVENT_ID_SIZE];
+    const char *s = "0-0";
+    if (h != NULL && h[0] != '\0') {
+        s = h;
+    } else {
+        int r = request_query(req, "lastEventId", q, sizeof q);
+        if (r < 0)
+            return -1;
+        if (r == 0 && q[0] != '\0')
+            s = q;
+    }
+    if (strlen(s) >= EVENT_ID_SIZE || event_id_parse(s, out) != 0)
+        return -1;
+    event_id_format(out, text);
+    return 0;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Redis went away mid-stream: try again with backoff, bounded so the
+ * client is let go (and reconnects later) rather than left hanging. */
+static int reconnect(struct call *c)
+{
+    bus_free(c->bus);
+    c->bus = NULL;
+    int wait_ms = 100;
+    for (int i = 0; i < RECONNECT_TRIES; i++) {
+        if (call_bus(c) != NULL)
+            return 0;
+        pause_ms(wait_ms);
+        wait_ms *= 2;
+    }
+    return -1;
+}
+
+static int stream_events(struct call *c, const char *run_id, const char *cursor)
+{
+    const struct config *cfg = c->req->cfg;
+    struct stream s = {.out = &c->req->out};
+    snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
+    if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0)
+        return -1;
+    while (!s.finished && !s.gone) {
+        int n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, cfg->keepalive_ms,
+                         send_entry, &s);
+        if (n == 0 && sse_comment(s.out, "keepalive") != 0)
+            s.gone = 1;
+        if (n < 0 && reconnect(c) != 0) {
+            log_warn("stream %s: redis unreachable, closing", run_id);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* A finished run whose stream Redis no longer holds: say so explicitly
+ * with a gap event carrying the terminal id, so the reconnect gets 204. */
+static int stream_expired(struct call *c, const struct run *r, const struct event_id *cur)
+{
+    struct event_id lid;
+    if (event_id_parse(r->last_event_id, &lid) == 0 && event_id_cmp(cur, &lid) >= 0)
+        return reply_empty(c->req, 204, NULL);
+    struct out *o = &c->req->out;
+    char data[160];
+    snprintf(data, sizeof data, "{\"reason\":\"expired\",\"status\":\"%s\",\"first_available\":null}",
+             r->status);
+    if (sse_headers(o) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
+        return -1;
+    return sse_event(o, r->last_event_id, "gap", data);
+}
+
+struct page {
+    json_t *data;
+    char last[EVENT_ID_SIZE];
+};
+
+static int add_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    struct page *p = ctx;
+    json_t *d = json_loads(data, 0, NULL);
+    json_array_append_new(p->data, json_pack("{s:s, s:s, s:o}", "id", id, "event",
+                                             name, "data", d ? d : json_null()));
+    snprintf(p->last, sizeof p->last, "%s", id);
+    return 0;
+}
+
+static int events_page(struct call *c, const char *run_id, const char *cursor)
+{
+    char buf[16];
+    int limit = 100;
+    int q = request_query(c->req, "limit", buf, sizeof buf);
+    if (q == 0) {
+        char *end;
+        long n = strtol(buf, &end, 10);
+        if (*end != '\0' || n < 1 || n > 1000)
+            return reply_problem(c->req, 400, "invalid_parameter",
+                                 "limit: must be a whole number from 1 to 1000");
+        limit = (int)n;
+    } else if (q < 0) {
+        return reply_problem(c->req, 400, "invalid_parameter", "limit: malformed");
+    }
+    struct page p = {json_array(), ""};
+    if (bus_read(c->bus, run_id, cursor, limit, 0, add_entry, &p) < 0) {
+        json_decref(p.data);
+        return reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
+    }
+    json_t *next = p.last[0] ? json_string(p.last) : json_null();
+    return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", p.data, "next_cursor", next), NULL);
+}
+
+static int wants_json(struct request *req)
+{
+    const char *a = request_env(req, "HTTP_ACCEPT");
+    return a != NULL && strstr(a, "application/json") != NULL &&
+           strstr(a, "text/event-stream") == NULL;
+}
+
+int api_events(struct call *c)
+{
+    struct request *req = c->req;
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    struct event_id cur;
+    char cursor[EVENT_ID_SIZE];
+    int json = wants_json(req);
+    int bad = 0;
+    if (json) {
+        char after[EVENT_ID_SIZE] = "0-0";
+        int q = request_query(req, "after", after, sizeof after);
+        bad = q < 0 || (q == 0 && event_id_parse(after, &cur) != 0);
+        if (!bad)
+            snprintf(cursor, sizeof cursor, "%s", q == 0 ? after : "0-0");
+    } else {
+        bad = read_cursor(req, &cur, cursor) != 0;
+    }
+    if (bad) {
+        run_clear(&r);
+        return reply_problem(req, 400, "invalid_cursor",
+                             "the event id must look like 1700000000000-0");
+    }
+    if (call_bus(c) == NULL) {
+        run_clear(&r);
+        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+    }
+    int rc;
+    if (json) {
+        rc = events_page(c, r.id, cursor);
+        run_clear(&r);
+        return rc;
+    }
+    /* A cursor at or past the terminal event: 204 tells EventSource to stop. */
+    char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
+    int last = bus_last(c->bus, r.id, last_id, last_name);
+    struct event_id lid;
+    if (last == 0 && event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0 &&
+        event_id_cmp(&cur, &lid) >= 0) {
+        run_clear(&r);
+        return reply_empty(req, 204, NULL);
+    }
+    if (last == 1 && runs_status_terminal(r.status) && r.last_event_id[0] != '\0') {
+        rc = stream_expired(c, &r, &cur);
+        run_clear(&r);
+        return rc;
+    }
+    if (last < 0) {
+        run_clear(&r);
+        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+    }
+    rc = stream_events(c, r.id, cursor);
+    run_clear(&r);
+    return rc;
+}

@@ -1,0 +1,152 @@
+/* POST /v1/runs, GET /v1/runs, GET /v1/runs/{id}. */
+#include "api.h"
+#include "clock.h"
+#include "log.h"
+#include "reply.h"
+#include "runs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const create_fields[] = {
+    "type", "input", "thread_id", "metadata", "multitask_strategy",
+};
+
+static int known_field(const char *k)
+{
+    for (size_t i = 0; i < sizeof create_fields / sizeof create_fields[0]; i++)
+        if (strcmp(k, create_fields[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks the create body's shape; answers and returns -1 on the first
+ * problem found. */
+static int check_create(struct call *c, json_t *body)
+{
+    struct request *req = c->req;
+    if (!json_is_object(body))
+        return reply_problem(req, 422, "invalid_body", "the body must be a JSON object"), -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (!known_field(k))
+            return reply_problem(req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+    }
+    json_t *type = json_object_get(body, "type");
+    json_t *input = json_object_get(body, "input");
+    json_t *thread = json_object_get(body, "thread_id");
+    json_t *meta = json_object_get(body, "metadata");
+    if (!json_is_string(type))
+        return reply_problem(req, 422, "invalid_field", "/type: must be a string"), -1;
+    if (jobtypes_find(c->api->types, json_string_value(type)) == NULL)
+        return reply_problem(req, 422, "unknown_type", "/type: no job type named %.64s",
+                             json_string_value(type)), -1;
+    if (input != NULL && !json_is_object(input))
+        return reply_problem(req, 422, "invalid_field", "/input: must be an object"), -1;
+    if (thread != NULL && !json_is_null(thread) &&
+        (!json_is_string(thread) || json_string_length(thread) == 0 ||
+         json_string_length(thread) >= THREAD_SIZE))
+        return reply_problem(req, 422, "invalid_field",
+                             "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
+    if (meta != NULL && !json_is_object(meta))
+        return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    return 0;
+}
+
+int api_create_run(struct call *c)
+{
+    struct request *req = c->req;
+    json_t *body;
+    char why[256];
+    switch (request_json_body(req, &body, why, sizeof why)) {
+    case BODY_OK:
+        break;
+    case BODY_TOO_LARGE:
+        return reply_problem(req, 413, "body_too_large", "the body is over %ld bytes",
+                             req->cfg->body_max_bytes);
+    case BODY_MISSING:
+        return reply_problem(req, 400, "invalid_json", "the body is empty");
+    case BODY_BAD_JSON:
+        return reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
+    }
+    if (check_create(c, body) != 0) {
+        json_decref(body);
+        return -1;
+    }
+    struct run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.owner, sizeof r.owner, "%s", req->owner);
+    snprintf(r.type, sizeof r.type, "%s", json_string_value(json_object_get(body, "type")));
+    json_t *thread = json_object_get(body, "thread_id");
+    if (json_is_string(thread))
+        snprintf(r.thread_id, sizeof r.thread_id, "%s", json_string_value(thread));
+    json_t *input = json_object_get(body, "input");
+    json_t *meta = json_object_get(body, "metadata");
+    r.input = input ? json_incref(input) : json_object();
+    r.metadata = meta ? json_incref(meta) : json_object();
+    json_decref(body);
+
+    struct runs_ctx rc = {req->cfg, c->st, call_bus(c)};
+    if (rc.bus == NULL) {
+        run_clear(&r);
+        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+    }
+    if (runs_create(&rc, &r) != 0) {
+        run_clear(&r);
+        log_error("create run: ledger or bus write failed");
+        return reply_problem(req, 503, "unavailable", "the run could not be queued");
+    }
+    char loc[256];
+    snprintf(loc, sizeof loc, "Location: %s/v1/runs/%s\r\n", req->cfg->base_path, r.id);
+    json_t *view = runs_to_json(&r, req->cfg, c->secret, clock_now_ms());
+    run_clear(&r);
+    return reply_json(req, 202, view, loc);
+}
+
+int api_get_run(struct call *c)
+{
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    json_t *view = runs_to_json(&r, c->req->cfg, c->secret, clock_now_ms());
+    run_clear(&r);
+    return reply_json(c->req, 200, view, NULL);
+}
+
+struct list_ctx {
+    json_t *data;
+    const struct call *c;
+};
+
+static int add_run(void *ctx, struct run *r)
+{
+    struct list_ctx *l = ctx;
+    json_array_append_new(l->data, runs_to_json(r, l->c->req->cfg, l->c->secret,
+                                                clock_now_ms()));
+    return 0;
+}
+
+int api_list_runs(struct call *c)
+{
+    char buf[16];
+    int limit = 50;
+    int q = request_query(c->req, "limit", buf, sizeof buf);
+    if (q == 0) {
+        char *end;
+        long n = strtol(buf, &end, 10);
+        if (*end != '\0' || n < 1 || n > 200)
+            return reply_problem(c->req, 400, "invalid_parameter",
+                                 "limit: must be a whole number from 1 to 200");
+        limit = (int)n;
+    } else if (q < 0) {
+        return reply_problem(c->req, 400, "invalid_parameter", "limit: malformed");
+    }
+    struct list_ctx l = {json_array(), c};
+    if (store_run_list(c->st, c->req->owner, limit, add_run, &l) != 0) {
+        json_decref(l.data);
+        return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+    }
+    return reply_json(c->req, 200, json_pack("{s:o, s:n}", "data", l.data, "next_cursor"), NULL);
+}

@@ -1,0 +1,271 @@
+/* Redis: connections, key names, stream reads and writes. Every reply is
+ * checked for its type before use; a malformed reply is an error, never a
+ * crash. */
+#include "bus.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+struct bus {
+    redisContext *c;
+    int timeout_ms;
+};
+
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+static redisReply *cmd(struct bus *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(b->c, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static int reply_ok(redisReply *r)
+{
+    return r != NULL && r->type != REDIS_REPLY_ERROR;
+}
+
+struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
+                        size_t errsize)
+{
+    struct bus *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    b->timeout_ms = timeout_ms;
+    struct timeval tv = tv_ms(timeout_ms);
+    if (strncmp(cfg->redis, "unix:", 5) == 0) {
+        b->c = redisConnectUnixWithTimeout(cfg->redis + 5, tv);
+    } else {
+        char host[256];
+        const char *colon = strrchr(cfg->redis, ':');
+        size_t hlen = (size_t)(colon - cfg->redis);
+        if (hlen >= sizeof host)
+            hlen = sizeof host - 1;
+        memcpy(host, cfg->redis, hlen);
+        host[hlen] = '\0';
+        b->c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    }
+    if (b->c == NULL || b->c->err) {
+        snprintf(err, errsize, "redis %s: %s", cfg->redis,
+                 b->c ? b->c->errstr : "cannot allocate");
+        bus_free(b);
+        return NULL;
+    }
+    redisSetTimeout(b->c, tv);
+    redisReply *r = NULL;
+    if (cfg->redis_password[0] != '\0') {
+        r = cmd(b, "AUTH %s", cfg->redis_password);
+        if (!reply_ok(r))
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (cfg->redis_db != 0) {
+        r = cmd(b, "SELECT %d", cfg->redis_db);
+        if (!reply_ok(r))
+            goto fail;
+        freeReplyObject(r);
+    }
+    return b;
+fail:
+    snprintf(err, errsize, "redis %s: %s", cfg->redis,
+             r ? r->str : b->c->errstr);
+    freeReplyObject(r);
+    bus_free(b);
+    return NULL;
+}
+
+void bus_free(struct bus *b)
+{
+    if (b == NULL)
+        return;
+    if (b->c != NULL)
+        redisFree(b->c);
+    free(b);
+}
+
+int bus_ping(struct bus *b)
+{
+    redisReply *r = cmd(b, "PING");
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+void bus_events_key(const char *run_id, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:{%s}:events", run_id);
+}
+
+static void copy_str(redisReply *r, char *dst, size_t size)
+{
+    size_t n = r->len < size - 1 ? r->len : size - 1;
+    memcpy(dst, r->str, n);
+    dst[n] = '\0';
+}
+
+int bus_append(struct bus *b, const char *run_id, const char *name,
+               const char *data, int maxlen, char out_id[EVENT_ID_SIZE])
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "XADD %s MAXLEN ~ %d * type %s data %s", key,
+                        maxlen, name, data);
+    int ok = reply_ok(r) && r->type == REDIS_REPLY_STRING;
+    if (ok)
+        copy_str(r, out_id, EVENT_ID_SIZE);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* One stream entry is [id, [field, value, ...]]; finds type and data. */
+static int entry_fields(redisReply *e, const char **id, const char **name,
+                        const char **data)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    *id = e->element[0]->str;
+    *name = *data = NULL;
+    redisReply *f = e->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        if (f->element[i]->type != REDIS_REPLY_STRING ||
+            f->element[i + 1]->type != REDIS_REPLY_STRING)
+            return -1;
+        if (strcmp(f->element[i]->str, "type") == 0)
+            *name = f->element[i + 1]->str;
+        else if (strcmp(f->element[i]->str, "data") == 0)
+            *data = f->element[i + 1]->str;
+    }
+    return (*name != NULL && *data != NULL) ? 0 : -1;
+}
+
+int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],
+             char name[EVENT_NAME_SIZE])
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "XREVRANGE %s + - COUNT 1", key);
+    int ret = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY) {
+        ret = 1;
+        const char *eid, *ename, *edata;
+        if (r->elements == 1 && entry_fields(r->element[0], &eid, &ename, &edata) == 0) {
+            snprintf(id, EVENT_ID_SIZE, "%s", eid);
+            snprintf(name, EVENT_NAME_SIZE, "%s", ename);
+            ret = 0;
+        }
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+int bus_read(struct bus *b, const char *run_id, const char *after_id,
+             int count, int block_ms, bus_entry_fn fn, void *ctx)
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    /* The socket timeout must outlast the server-side block. */
+    if (block_ms > 0)
+        redisSetTimeout(b->c, tv_ms(block_ms + b->timeout_ms));
+    redisReply *r = block_ms > 0
+        ? cmd(b, "XREAD COUNT %d BLOCK %d STREAMS %s %s", count, block_ms, key, after_id)
+        : cmd(b, "XREAD COUNT %d STREAMS %s %s", count, key, after_id);
+    if (block_ms > 0)
+        redisSetTimeout(b->c, tv_ms(b->timeout_ms));
+    if (!reply_ok(r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int n = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        redisReply *s = r->element[0];
+        if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
+            s->element[1]->type == REDIS_REPLY_ARRAY) {
+            redisReply *entries = s->element[1];
+            for (size_t i = 0; i < entries->elements; i++) {
+                const char *eid, *ename, *edata;
+                if (entry_fields(entries->element[i], &eid, &ename, &edata) != 0)
+                    continue; /* not written by us: skip, never crash */
+                n++;
+                if (fn(ctx, eid, ename, edata) != 0)
+                    break;
+            }
+        }
+    } else if (r->type != REDIS_REPLY_NIL) {
+        n = -1;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int bus_queue_init(struct bus *b)
+{
+    redisReply *r = cmd(b, "XGROUP CREATE " BUS_QUEUE_KEY " " BUS_GROUP " 0 MKSTREAM");
+    int ok = r != NULL && (r->type != REDIS_REPLY_ERROR ||
+                           strncmp(r->str, "BUSYGROUP", 9) == 0);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int bus_enqueue(struct bus *b, const char *run_id)
+{
+    redisReply *r = cmd(b, "XADD " BUS_QUEUE_KEY " * run %s", run_id);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int bus_claim(struct bus *b, const char *consumer, int block_ms,
+              char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE])
+{
+    redisSetTimeout(b->c, tv_ms(block_ms + b->timeout_ms));
+    redisReply *r = cmd(b, "XREADGROUP GROUP " BUS_GROUP " %s COUNT 1 BLOCK %d"
+                        " STREAMS " BUS_QUEUE_KEY " >", consumer, block_ms);
+    redisSetTimeout(b->c, tv_ms(b->timeout_ms));
+    if (!reply_ok(r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int ret = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        redisReply *entries = r->element[0]->element[1];
+        if (entries->type == REDIS_REPLY_ARRAY && entries->elements == 1) {
+            redisReply *e = entries->element[0];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                e->element[0]->type == REDIS_REPLY_STRING) {
+                snprintf(entry_id, EVENT_ID_SIZE, "%s", e->element[0]->str);
+                redisReply *f = e->element[1];
+                run_id[0] = '\0';
+                for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
+                    if (f->element[i]->type == REDIS_REPLY_STRING &&
+                        f->element[i + 1]->type == REDIS_REPLY_STRING &&
+                        strcmp(f->element[i]->str, "run") == 0)
+                        snprintf(run_id, ID_SIZE, "%s", f->element[i + 1]->str);
+                ret = 1;
+            }
+        }
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+int bus_ack(struct bus *b, const char *entry_id)
+{
+    redisReply *r = cmd(b, "XACK " BUS_QUEUE_KEY " " BUS_GROUP " %s", entry_id);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}

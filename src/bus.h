@@ -1,0 +1,50 @@
+#ifndef OPSTREAM_BUS_H
+#define OPSTREAM_BUS_H
+
+#include "config.h"
+#include "crypto.h"
+#include "event.h"
+
+struct bus;
+
+/* Consumer group of the run queue. */
+#define BUS_GROUP "workers"
+#define BUS_QUEUE_KEY "opstream:queue"
+
+/* Connects, authenticates and selects the db. timeout_ms bounds connect
+ * and every command that does not block on purpose. */
+struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
+                        size_t errsize);
+void bus_free(struct bus *b);
+int bus_ping(struct bus *b);
+
+/* All keys of one run share the hash tag {id}, so a cluster keeps them in
+ * one slot. */
+void bus_events_key(const char *run_id, char *out, size_t size);
+
+/* XADD of one event; writes the new entry id. maxlen bounds the live
+ * stream (approximate trimming). */
+int bus_append(struct bus *b, const char *run_id, const char *name,
+               const char *data, int maxlen, char out_id[EVENT_ID_SIZE]);
+
+/* The newest entry of a run's stream: 0 found, 1 empty or missing, -1 error. */
+int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],
+             char name[EVENT_NAME_SIZE]);
+
+typedef int (*bus_entry_fn)(void *ctx, const char *id, const char *name,
+                            const char *data);
+/* Entries strictly after after_id, at most count, waiting up to block_ms
+ * (0 = don't wait) for the first one. fn returns non-zero to stop early.
+ * Returns the number of entries delivered, or -1 on a connection error. */
+int bus_read(struct bus *b, const char *run_id, const char *after_id,
+             int count, int block_ms, bus_entry_fn fn, void *ctx);
+
+/* The run queue: a stream with one consumer group. */
+int bus_queue_init(struct bus *b);
+int bus_enqueue(struct bus *b, const char *run_id);
+/* 1 with run_id and entry_id set, 0 when nothing came within block_ms, -1. */
+int bus_claim(struct bus *b, const char *consumer, int block_ms,
+              char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);
+int bus_ack(struct bus *b, const char *entry_id);
+
+#endif

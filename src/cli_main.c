@@ -1,0 +1,130 @@
+/* opstream: the command line. A table of subcommands, each a function. */
+#include "clock.h"
+#include "config.h"
+#include "crypto.h"
+#include "runs.h"
+#include "store.h"
+
+#include <config.h>
+#include <stdio.h>
+#include <string.h>
+
+struct cli {
+    struct config cfg;
+    struct store *st;
+};
+
+static int cmd_init(struct cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    char secret[HASH_HEX_SIZE];
+    if (store_link_secret(c->st, secret) != 0) {
+        fprintf(stderr, "opstream: cannot write the database\n");
+        return 1;
+    }
+    printf("database ready: %s\n", c->cfg.database);
+    return 0;
+}
+
+static int cmd_token(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[0], "create") != 0) {
+        fprintf(stderr, "usage: opstream token create OWNER [NAME]\n");
+        return 2;
+    }
+    const char *owner = argv[1];
+    if (strlen(owner) == 0 || strlen(owner) >= OWNER_SIZE) {
+        fprintf(stderr, "opstream: OWNER must be 1 to %d bytes\n", OWNER_SIZE - 1);
+        return 2;
+    }
+    char token[TOKEN_SIZE], hash[HASH_HEX_SIZE];
+    crypto_new_token(token);
+    crypto_hash_token(token, hash);
+    if (store_token_insert(c->st, hash, owner, argc > 2 ? argv[2] : "", clock_now_ms()) != 0) {
+        fprintf(stderr, "opstream: cannot store the token\n");
+        return 1;
+    }
+    /* Shown once; only its hash is kept. */
+    printf("%s\n", token);
+    return 0;
+}
+
+static int print_run(void *ctx, struct run *r)
+{
+    (void)ctx;
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(r->created_at, ts, sizeof ts);
+    printf("%s  %-10s  %-16s  %-12s  %s\n", r->id, r->status, r->type, r->owner, ts);
+    return 0;
+}
+
+static int cmd_runs(struct cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("%-22s  %-10s  %-16s  %-12s  %s\n", "ID", "STATUS", "TYPE", "OWNER", "CREATED");
+    return store_run_list(c->st, NULL, 200, print_run, NULL) == 0 ? 0 : 1;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(struct cli *c, int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"init", cmd_init, "create and migrate the database"},
+    {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once)"},
+    {"runs", cmd_runs, "list the newest runs of every owner"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: opstream [-c CONFIG] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n  -c FILE  config file (default: $OPSTREAM_CONF or %s)\n"
+               "  --help, --version\n", config_default_path());
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("opstream %s\n", PACKAGE_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            conf = argv[++i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct cli c;
+    char err[CONFIG_ERR_SIZE];
+    config_defaults(&c.cfg);
+    if (config_load(&c.cfg, conf ? conf : config_default_path(), err, sizeof err) != 0) {
+        fprintf(stderr, "opstream: %s\n", err);
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        if (strcmp(argv[i], commands[k].name) != 0)
+            continue;
+        if (crypto_init() != 0 || (c.st = store_open(c.cfg.database, err, sizeof err)) == NULL) {
+            fprintf(stderr, "opstream: %s\n", c.st ? "libsodium failed" : err);
+            return 1;
+        }
+        int rc = commands[k].fn(&c, argc - i - 1, argv + i + 1);
+        store_close(c.st);
+        return rc;
+    }
+    fprintf(stderr, "opstream: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}

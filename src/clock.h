@@ -1,0 +1,14 @@
+#ifndef OPSTREAM_CLOCK_H
+#define OPSTREAM_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLOCK_RFC3339_SIZE 32
+
+int64_t clock_now_ms(void);       /* wall clock, ms since the epoch */
+int64_t clock_mono_ms(void);      /* monotonic, for deadlines */
+/* "2026-11-21T10:00:00.123Z"; returns 0, or -1 if size is too small. */
+int clock_rfc3339(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,204 @@
+/* The config file: "key = value" lines, '#' comments. Keys and their bounds
+ * are one table, so a new key is one row. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/opstream"
+#endif
+#ifndef PKGLIBEXECDIR
+#define PKGLIBEXECDIR "/usr/libexec/opstream"
+#endif
+
+enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL };
+
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t offset;
+    size_t size;  /* for strings */
+    long min, max; /* for numbers */
+};
+
+#define STR(f) K_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
+#define NUM(k, f, lo, hi) k, offsetof(struct config, f), 0, lo, hi
+
+static const struct key keys[] = {
+    {"redis", STR(redis)},
+    {"redis_password", STR(redis_password)},
+    {"redis_db", NUM(K_INT, redis_db, 0, 1000)},
+    {"database", STR(database)},
+    {"jobtypes_dir", STR(jobtypes_dir)},
+    {"job_path", STR(job_path)},
+    {"base_path", STR(base_path)},
+    {"keepalive_ms", NUM(K_INT, keepalive_ms, 100, 3600000)},
+    {"retry_ms", NUM(K_INT, retry_ms, 100, 600000)},
+    {"body_max_bytes", NUM(K_LONG, body_max_bytes, 1024, 1L << 30)},
+    {"auth", K_AUTH, offsetof(struct config, auth), 0, 0, 0},
+    {"trust_remote_user", NUM(K_BOOL, trust_remote_user, 0, 1)},
+    {"link_ttl_s", NUM(K_INT, link_ttl_s, 10, 30 * 86400)},
+    {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
+    {"stream_maxlen", NUM(K_INT, stream_maxlen, 100, 100000000)},
+    {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
+    {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
+    {"log_level", K_LEVEL, offsetof(struct config, log_level),
+     sizeof(((struct config *)0)->log_level), 0, 0},
+};
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->redis, sizeof cfg->redis, "unix:%s/lib/opstream/redis.sock",
+             LOCALSTATEDIR);
+    snprintf(cfg->database, sizeof cfg->database, "%s/lib/opstream/opstream.db",
+             LOCALSTATEDIR);
+    snprintf(cfg->jobtypes_dir, sizeof cfg->jobtypes_dir, "%s/jobtypes",
+             PKGDATADIR);
+    snprintf(cfg->job_path, sizeof cfg->job_path, "%s", PKGLIBEXECDIR);
+    snprintf(cfg->base_path, sizeof cfg->base_path, "/api");
+    snprintf(cfg->log_level, sizeof cfg->log_level, "info");
+    cfg->keepalive_ms = 15000;
+    cfg->retry_ms = 2000;
+    cfg->body_max_bytes = 1L << 20;
+    cfg->auth = AUTH_TOKEN;
+    cfg->link_ttl_s = 3600;
+    cfg->max_requests = 4096;
+    cfg->stream_maxlen = 100000;
+    cfg->worker_poll_ms = 1000;
+    cfg->kill_grace_ms = 5000;
+}
+
+const char *config_default_path(void)
+{
+    const char *env = getenv("OPSTREAM_CONF");
+    return (env != NULL && env[0] != '\0') ? env : SYSCONFDIR "/opstream/opstream.conf";
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static const char *set_key(struct config *cfg, const struct key *k, const char *v)
+{
+    char *field = (char *)cfg + k->offset;
+    char *end;
+    long n;
+    switch (k->kind) {
+    case K_STR:
+    case K_LEVEL:
+        if (strlen(v) >= k->size)
+            return "value too long";
+        if (k->kind == K_LEVEL && strcmp(v, "error") && strcmp(v, "warn") &&
+            strcmp(v, "info") && strcmp(v, "debug"))
+            return "must be error, warn, info or debug";
+        memcpy(field, v, strlen(v) + 1);
+        return NULL;
+    case K_INT:
+    case K_LONG:
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0')
+            return "not a whole number";
+        if (n < k->min || n > k->max)
+            return "out of range";
+        if (k->kind == K_INT)
+            *(int *)(void *)field = (int)n;
+        else
+            *(long *)(void *)field = n;
+        return NULL;
+    case K_BOOL:
+        if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+            *(int *)(void *)field = 1;
+        else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+            *(int *)(void *)field = 0;
+        else
+            return "must be yes or no";
+        return NULL;
+    case K_AUTH:
+        if (!strcmp(v, "token"))
+            cfg->auth = AUTH_TOKEN;
+        else if (!strcmp(v, "none"))
+            cfg->auth = AUTH_NONE;
+        else
+            return "must be token or none";
+        return NULL;
+    }
+    return "unknown kind";
+}
+
+static const char *check_all(const struct config *cfg)
+{
+    if (cfg->base_path[0] != '/' ||
+        (strlen(cfg->base_path) > 1 && cfg->base_path[strlen(cfg->base_path) - 1] == '/'))
+        return "base_path: must start with / and not end with /";
+    if (strncmp(cfg->redis, "unix:", 5) != 0 && strchr(cfg->redis, ':') == NULL)
+        return "redis: must be unix:/path or host:port";
+    return NULL;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errsize, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errsize, "%s:%d: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errsize, "%s:%d: expected key = value", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        const struct key *k = NULL;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (strcmp(keys[i].name, key) == 0)
+                k = &keys[i];
+        const char *why = k == NULL ? "unknown key" : set_key(cfg, k, val);
+        if (why != NULL) {
+            snprintf(err, errsize, "%s:%d: %s: %s", path, lineno, key, why);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    if (rc == 0) {
+        const char *why = check_all(cfg);
+        if (why != NULL) {
+            snprintf(err, errsize, "%s: %s", path, why);
+            rc = -1;
+        }
+    }
+    return rc;
+}

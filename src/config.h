@@ -1,0 +1,40 @@
+#ifndef OPSTREAM_CONFIG_H
+#define OPSTREAM_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define CONFIG_PATH_SIZE 512
+#define CONFIG_ERR_SIZE 768
+
+enum auth_mode { AUTH_TOKEN, AUTH_NONE };
+
+struct config {
+    char redis[CONFIG_PATH_SIZE];          /* "unix:/path" or "host:port" */
+    char redis_password[256];
+    int redis_db;
+    char database[CONFIG_PATH_SIZE];       /* SQLite file */
+    char jobtypes_dir[CONFIG_PATH_SIZE];   /* job type files (*.json) */
+    char job_path[CONFIG_PATH_SIZE];       /* where relative commands live */
+    char base_path[128];                   /* API mount point, e.g. /api */
+    int keepalive_ms;
+    int retry_ms;                          /* SSE reconnect hint */
+    long body_max_bytes;
+    enum auth_mode auth;
+    int trust_remote_user;
+    int link_ttl_s;                        /* signed events links */
+    int max_requests;                      /* concurrent requests per responder */
+    int stream_maxlen;                     /* live events kept per run in Redis */
+    int worker_poll_ms;
+    int kill_grace_ms;
+    char log_level[16];
+};
+
+void config_defaults(struct config *cfg);
+/* Reads "key = value" lines over the defaults. On error returns -1 with
+ * "FILE:LINE: key: why" in err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errsize);
+/* The file named by -c, else $OPSTREAM_CONF, else the installed default. */
+const char *config_default_path(void);
+
+#endif

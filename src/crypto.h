@@ -1,0 +1,30 @@
+#ifndef OPSTREAM_CRYPTO_H
+#define OPSTREAM_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 128 random bits, URL-safe base64 without padding: 22 characters. */
+#define ID_LEN 22
+#define ID_SIZE (ID_LEN + 1)
+/* API tokens: 256 random bits with a readable prefix. */
+#define TOKEN_SIZE 64
+/* Hex of a 32-byte hash. */
+#define HASH_HEX_SIZE 65
+#define SECRET_BYTES 32
+#define SIG_SIZE 48
+
+int crypto_init(void);
+void crypto_new_id(char out[ID_SIZE]);
+int crypto_id_valid(const char *s);
+void crypto_new_token(char out[TOKEN_SIZE]);
+/* Tokens are stored only as this hash. */
+void crypto_hash_token(const char *token, char out[HASH_HEX_SIZE]);
+void crypto_new_secret(char out[HASH_HEX_SIZE]);
+/* HMAC-SHA256 over "run_id.expiry", URL-safe base64. */
+int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
+                     char out[SIG_SIZE]);
+int crypto_verify_link(const char *secret_hex, const char *run_id, int64_t exp,
+                       const char *sig);
+
+#endif

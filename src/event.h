@@ -1,0 +1,27 @@
+#ifndef OPSTREAM_EVENT_H
+#define OPSTREAM_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A Redis stream entry id "ms-seq": at most 20 + 1 + 20 digits. */
+#define EVENT_ID_SIZE 48
+#define EVENT_NAME_MAX 64
+#define EVENT_NAME_SIZE (EVENT_NAME_MAX + 1)
+
+struct event_id {
+    uint64_t ms;
+    uint64_t seq;
+};
+
+/* Names a job may emit: [a-z][a-z0-9_.-]{0,63}. */
+int event_name_valid(const char *name);
+/* Parses "ms-seq" (or a bare "ms", meaning "ms-0") strictly: digits only, no
+ * overflow. Returns 0 on success. */
+int event_id_parse(const char *s, struct event_id *out);
+int event_id_cmp(const struct event_id *a, const struct event_id *b);
+void event_id_format(const struct event_id *id, char out[EVENT_ID_SIZE]);
+/* True for the event that ends every run. */
+int event_is_terminal(const char *name);
+
+#endif

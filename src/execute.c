@@ -1,0 +1,319 @@
+/* One run, start to end. The job's stdout and stderr are read line by
+ * line with poll(); its stdin is written without blocking, so neither a
+ * chatty nor a silent job can stall the worker. */
+#include "execute.h"
+#include "clock.h"
+#include "log.h"
+#include "protocol.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_SLICE_MS 200
+#define EMIT_RETRY_MS 30000
+
+struct linebuf {
+    char *buf;          /* JOB_LINE_MAX_BYTES */
+    size_t len;
+    int skipping;       /* inside the rest of a line already cut */
+    int open;
+    int from_stderr;
+};
+
+struct job {
+    struct runs_ctx *rc;
+    const char *run_id;
+    struct child child;
+    struct linebuf out, err;
+    char *input;        /* first stdin line, pending part from input_off */
+    size_t input_len, input_off;
+    json_t *result;
+    char tail[STDERR_TAIL_BYTES];
+    size_t tail_len;
+    int lost;           /* the bus stayed away; events could not be written */
+};
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Writes an event, reconnecting to Redis with backoff if it went away:
+ * the job's output waits in its pipe meanwhile, so nothing is dropped. */
+static int emit(struct job *j, const char *name, json_t *data)
+{
+    char id[EVENT_ID_SIZE];
+    int64_t give_up = clock_mono_ms() + EMIT_RETRY_MS;
+    int wait_ms = 50;
+    while (runs_emit(j->rc, j->run_id, name, data, id) != 0) {
+        if (clock_mono_ms() > give_up) {
+            j->lost = 1;
+            return -1;
+        }
+        char err[CONFIG_ERR_SIZE];
+        pause_ms(wait_ms);
+        wait_ms = wait_ms < 2000 ? wait_ms * 2 : 2000;
+        struct bus *b = bus_connect(j->rc->cfg, 2000, err, sizeof err);
+        if (b != NULL) {
+            bus_free(j->rc->bus);
+            j->rc->bus = b;
+        }
+    }
+    return 0;
+}
+
+static void keep_tail(struct job *j, const char *line, size_t len)
+{
+    if (len + 1 > sizeof j->tail) {
+        line += len + 1 - sizeof j->tail;
+        len = sizeof j->tail - 1;
+    }
+    size_t need = len + 1;
+    if (j->tail_len + need > sizeof j->tail) {
+        size_t drop = j->tail_len + need - sizeof j->tail;
+        memmove(j->tail, j->tail + drop, j->tail_len - drop);
+        j->tail_len -= drop;
+    }
+    memcpy(j->tail + j->tail_len, line, len);
+    j->tail_len += len;
+    j->tail[j->tail_len++] = '\n';
+}
+
+static void note_progress(struct job *j, json_t *data)
+{
+    json_t *cur = json_object_get(data, "current");
+    json_t *tot = json_object_get(data, "total");
+    if (json_is_integer(cur))
+        store_run_progress(j->rc->st, j->run_id, json_integer_value(cur),
+                           json_is_integer(tot) ? json_integer_value(tot) : 0,
+                           clock_now_ms());
+}
+
+static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
+                        int truncated)
+{
+    if (from_stderr)
+        keep_tail(j, line, len);
+    struct job_msg m;
+    protocol_parse_line(line, len, from_stderr, truncated, &m);
+    if (m.kind == JOB_RESULT) {
+        json_decref(j->result);
+        j->result = json_incref(m.data);
+    } else {
+        if (emit(j, m.name, m.data) == 0 && strcmp(m.name, "progress") == 0)
+            note_progress(j, m.data);
+    }
+    job_msg_clear(&m);
+}
+
+/* Reads what is there; splits it into lines. Returns -1 at end of file. */
+static int pump(struct job *j, struct linebuf *lb, int fd)
+{
+    char chunk[8192];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0)
+        return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
+    if (n == 0) {
+        if (lb->len > 0 && !lb->skipping)
+            handle_line(j, lb->buf, lb->len, lb->from_stderr, 0);
+        lb->len = 0;
+        return -1;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        char c = chunk[i];
+        if (c == '\n') {
+            if (!lb->skipping)
+                handle_line(j, lb->buf, lb->len, lb->from_stderr, 0);
+            lb->len = 0;
+            lb->skipping = 0;
+        } else if (!lb->skipping) {
+            lb->buf[lb->len++] = c;
+            if (lb->len == JOB_LINE_MAX_BYTES) {
+                handle_line(j, lb->buf, lb->len, lb->from_stderr, 1);
+                lb->len = 0;
+                lb->skipping = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void write_input(struct job *j)
+{
+    ssize_t n = write(j->child.in_fd, j->input + j->input_off, j->input_len - j->input_off);
+    if (n > 0)
+        j->input_off += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        j->input_off = j->input_len; /* the job closed stdin: nothing more to give */
+}
+
+/* Stops the whole process group: TERM, then KILL after the grace time. */
+static void stop_group(struct job *j, int *exited, int *wstatus)
+{
+    spawn_signal(&j->child, SIGTERM);
+    int64_t until = clock_mono_ms() + j->rc->cfg->kill_grace_ms;
+    while (!*exited && clock_mono_ms() < until) {
+        if (waitpid(j->child.pid, wstatus, WNOHANG) == j->child.pid)
+            *exited = 1;
+        else
+            pause_ms(20);
+    }
+    spawn_signal(&j->child, SIGKILL);
+}
+
+enum ending { END_EXIT, END_TIMEOUT, END_STOPPED };
+
+static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
+                             volatile sig_atomic_t *stopping)
+{
+    int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
+    int exited = 0;
+    enum ending end = END_EXIT;
+    while (j->out.open || j->err.open) {
+        if (!exited && end == END_EXIT) {
+            if (clock_mono_ms() >= deadline)
+                end = END_TIMEOUT;
+            else if (*stopping)
+                end = END_STOPPED;
+            if (end != END_EXIT)
+                stop_group(j, &exited, wstatus);
+        }
+        struct pollfd p[3];
+        int np = 0;
+        p[np++] = (struct pollfd){.fd = j->out.open ? j->child.out_fd : -1, .events = POLLIN};
+        p[np++] = (struct pollfd){.fd = j->err.open ? j->child.err_fd : -1, .events = POLLIN};
+        int want_in = j->input_off < j->input_len;
+        p[np++] = (struct pollfd){.fd = want_in ? j->child.in_fd : -1, .events = POLLOUT};
+        if (poll(p, (nfds_t)np, POLL_SLICE_MS) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents && pump(j, &j->out, j->child.out_fd) < 0)
+            j->out.open = 0;
+        if (p[1].revents && pump(j, &j->err, j->child.err_fd) < 0)
+            j->err.open = 0;
+        if (want_in && p[2].revents)
+            write_input(j);
+        /* The job itself ended but something it forked still holds the
+         * pipes: the run is over, so the whole group goes. */
+        if (!exited && waitpid(j->child.pid, wstatus, WNOHANG) == j->child.pid) {
+            exited = 1;
+            spawn_signal(&j->child, SIGKILL);
+        }
+    }
+    if (!exited)
+        waitpid(j->child.pid, wstatus, 0);
+    spawn_signal(&j->child, SIGKILL);
+    return end;
+}
+
+static json_t *exit_error(const struct job *j, int wstatus)
+{
+    json_t *e = json_object();
+    char msg[96];
+    if (WIFSIGNALED(wstatus)) {
+        snprintf(msg, sizeof msg, "the job was killed by signal %d", WTERMSIG(wstatus));
+        json_object_set_new(e, "signal", json_integer(WTERMSIG(wstatus)));
+    } else {
+        snprintf(msg, sizeof msg, "the job exited with status %d", WEXITSTATUS(wstatus));
+        json_object_set_new(e, "exit_status", json_integer(WEXITSTATUS(wstatus)));
+    }
+    json_object_set_new(e, "code", json_string("job_failed"));
+    json_object_set_new(e, "message", json_string(msg));
+    json_t *tail = json_stringn(j->tail, j->tail_len);
+    json_object_set_new(e, "stderr_tail", tail ? tail : json_string(""));
+    return e;
+}
+
+static void finish_with_error(struct runs_ctx *rc, const char *run_id, const char *code,
+                              const char *message)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (runs_finish(rc, run_id, "failed", NULL, e) != 0)
+        log_error("run %s: could not record its end", run_id);
+    json_decref(e);
+}
+
+static int start_job(struct job *j, const struct jobtype *jt, const struct run *r,
+                     char *err, size_t errsize)
+{
+    char env_id[64], env_type[96], env_attempt[48];
+    snprintf(env_id, sizeof env_id, "OPSTREAM_RUN_ID=%s", r->id);
+    snprintf(env_type, sizeof env_type, "OPSTREAM_RUN_TYPE=%s", r->type);
+    snprintf(env_attempt, sizeof env_attempt, "OPSTREAM_ATTEMPT=%d", r->attempt + 1);
+    char *env[] = {env_id, env_type, env_attempt, NULL};
+    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, &j->child, err, errsize) != 0)
+        return -1;
+    fcntl(j->child.in_fd, F_SETFL, O_NONBLOCK);
+    char *line = json_dumps(r->input ? r->input : json_object(), JSON_COMPACT);
+    size_t len = line ? strlen(line) : 0;
+    j->input = malloc(len + 2);
+    if (j->input != NULL) {
+        memcpy(j->input, line ? line : "", len);
+        j->input[len] = '\n';
+        j->input_len = len + 1;
+    }
+    free(line);
+    return 0;
+}
+
+void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
+                 const char *run_id, volatile sig_atomic_t *stopping)
+{
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return;
+    if (strcmp(r.status, "queued") != 0 || runs_start(rc, run_id) != 0) {
+        run_clear(&r);
+        return;
+    }
+    const struct jobtype *jt = jobtypes_find(types, r.type);
+    if (jt == NULL) {
+        finish_with_error(rc, run_id, "unknown_type", "this worker has no such job type");
+        run_clear(&r);
+        return;
+    }
+    struct job j = {.rc = rc, .run_id = run_id};
+    char err[512];
+    j.out = (struct linebuf){.buf = malloc(JOB_LINE_MAX_BYTES), .open = 1};
+    j.err = (struct linebuf){.buf = malloc(JOB_LINE_MAX_BYTES), .open = 1, .from_stderr = 1};
+    if (j.out.buf == NULL || j.err.buf == NULL || start_job(&j, jt, &r, err, sizeof err) != 0) {
+        log_warn("run %s: %s", run_id, j.out.buf && j.err.buf ? err : "out of memory");
+        finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
+    } else {
+        log_info("run %s: started %s (pid %ld)", run_id, r.type, (long)j.child.pid);
+        int ws = 0;
+        enum ending end = supervise(&j, jt->timeout_s, &ws, stopping);
+        json_t *error = NULL;
+        const char *status = "succeeded";
+        if (end == END_TIMEOUT) {
+            status = "timed_out";
+            error = json_pack("{s:s, s:s}", "code", "timeout", "message",
+                              "the job ran longer than its type allows");
+        } else if (end == END_STOPPED) {
+            status = "failed";
+            error = json_pack("{s:s, s:s}", "code", "worker_stopped", "message",
+                              "the worker was stopped while the job ran");
+        } else if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+            status = "failed";
+            error = exit_error(&j, ws);
+        }
+        if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
+            log_error("run %s: could not record its end", run_id);
+        log_info("run %s: %s", run_id, status);
+        json_decref(error);
+        spawn_close(&j.child);
+    }
+    json_decref(j.result);
+    free(j.input);
+    free(j.out.buf);
+    free(j.err.buf);
+    run_clear(&r);
+}

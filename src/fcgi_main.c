@@ -1,0 +1,210 @@
+/* opstream.fcgi: the FastCGI responder. One thread accepts; every request
+ * gets its own small-stack thread, so a short request never waits behind
+ * open streams, and the number of streams is bounded by max_requests. */
+#include "api.h"
+#include "config.h"
+#include "crypto.h"
+#include "log.h"
+#include "reply.h"
+
+#include <config.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define THREAD_STACK_BYTES (256 * 1024)
+#define LISTEN_BACKLOG 1024
+
+static volatile sig_atomic_t stopping;
+static atomic_int active;
+static struct api app;
+static struct config cfg;
+static struct jobtypes types;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static int fcgi_write(void *ctx, const char *p, size_t n)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_PutStr(p, (int)n, r->out) == (int)n ? 0 : -1;
+}
+
+/* Only a flush tells whether the client is still there. */
+static int fcgi_flush(void *ctx)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_FFlush(r->out) == 0 ? 0 : -1;
+}
+
+static const char *fcgi_getenv(void *ctx, const char *name)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_GetParam(name, r->envp);
+}
+
+static int fcgi_read(void *ctx, char *buf, size_t n)
+{
+    FCGX_Request *r = ctx;
+    return FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, r->in);
+}
+
+static void request_bind(struct request *req, FCGX_Request *fr)
+{
+    memset(req, 0, sizeof *req);
+    req->cfg = &cfg;
+    req->getenv = fcgi_getenv;
+    req->read = fcgi_read;
+    req->ctx = fr;
+    req->out.write = fcgi_write;
+    req->out.flush = fcgi_flush;
+    req->out.ctx = fr;
+}
+
+static void *serve(void *arg)
+{
+    FCGX_Request *fr = arg;
+    struct request req;
+    request_bind(&req, fr);
+    api_handle(&app, &req);
+    FCGX_Finish_r(fr);
+    free(fr);
+    atomic_fetch_sub(&active, 1);
+    return NULL;
+}
+
+static void refuse(FCGX_Request *fr)
+{
+    struct request req;
+    request_bind(&req, fr);
+    reply_problem(&req, 503, "overloaded", "too many open requests; retry later");
+    FCGX_Finish_r(fr);
+    free(fr);
+}
+
+static int open_listener(const char *spec)
+{
+    if (spec == NULL) {
+        if (FCGX_IsCGI()) {
+            log_error("not started by a FastCGI server; use -s unix:PATH or -s HOST:PORT");
+            return -1;
+        }
+        return 0; /* the web server's socket on fd 0 */
+    }
+    const char *path = strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
+    int fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
+    if (fd < 0)
+        log_error("cannot listen on %s", spec);
+    return fd;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: opstream.fcgi [-c CONFIG] [-s unix:PATH | -s HOST:PORT]\n"
+               "FastCGI responder of opstream. Without -s it serves the socket\n"
+               "the web server passes on fd 0.\n"
+               "  -c FILE    config file (default: $OPSTREAM_CONF or %s)\n"
+               "  -s ADDR    listen on a unix socket or a TCP address\n"
+               "  --help, --version\n", config_default_path());
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL, *listen_spec = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("opstream.fcgi %s\n", PACKAGE_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+            conf = argv[++i];
+        } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+            listen_spec = argv[++i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[CONFIG_ERR_SIZE];
+    config_defaults(&cfg);
+    if (config_load(&cfg, conf ? conf : config_default_path(), err, sizeof err) != 0) {
+        fprintf(stderr, "opstream.fcgi: %s\n", err);
+        return 1;
+    }
+    enum log_level lvl = LOG_INFO;
+    log_level_parse(cfg.log_level, &lvl);
+    log_init("opstream.fcgi", lvl);
+    if (crypto_init() != 0 || jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    app.cfg = &cfg;
+    app.types = &types;
+    if (cfg.auth == AUTH_NONE)
+        log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
+                 "Only for a demo bound to 127.0.0.1.");
+    if (FCGX_Init() != 0) {
+        log_error("FCGX_Init failed");
+        return 1;
+    }
+    int fd = open_listener(listen_spec);
+    if (fd < 0)
+        return 1;
+    /* After FCGX_Init, whose own handlers would only set a flag that a
+     * thread blocked in accept never sees. */
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    log_info("ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
+
+    while (!stopping) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, 500);
+        if (pr <= 0)
+            continue;
+        FCGX_Request *fr = malloc(sizeof *fr);
+        if (fr == NULL || FCGX_InitRequest(fr, fd, 0) != 0) {
+            free(fr);
+            continue;
+        }
+        if (FCGX_Accept_r(fr) < 0) {
+            free(fr);
+            if (stopping)
+                break;
+            continue;
+        }
+        if (atomic_fetch_add(&active, 1) >= cfg.max_requests) {
+            atomic_fetch_sub(&active, 1);
+            refuse(fr);
+            continue;
+        }
+        pthread_t t;
+        if (pthread_create(&t, &attr, serve, fr) != 0) {
+            atomic_fetch_sub(&active, 1);
+            refuse(fr);
+        }
+    }
+    log_info("stopping with %d open requests", atomic_load(&active));
+    pthread_attr_destroy(&attr);
+    /* Open streams are cut; their clients reconnect to the next process.
+     * The job types stay allocated: detached threads may still read them. */
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* Job type files: one JSON document per type, checked field by field when
+ * loaded so a mistake is reported at start, not when a run hits it. */
+#include "jobtypes.h"
+#include "event.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOBTYPES_MAX 1024
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct jobtype *)a)->name, ((const struct jobtype *)b)->name);
+}
+
+static int load_one(const char *dir, const char *file, struct jobtype *jt,
+                    char *err, size_t errsize)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (doc == NULL) {
+        snprintf(err, errsize, "%s:%d: %s", path, je.line, je.text);
+        return -1;
+    }
+    memset(jt, 0, sizeof *jt);
+    jt->doc = doc;
+    const char *why = NULL, *field = NULL;
+    json_t *name = json_object_get(doc, "name");
+    json_t *cmd = json_object_get(doc, "command");
+    json_t *schema = json_object_get(doc, "input_schema");
+    json_t *desc = json_object_get(doc, "description");
+    json_t *timeout = json_object_get(doc, "timeout_s");
+    size_t flen = strlen(file) - 5; /* without ".json" */
+    if (!json_is_object(doc)) {
+        field = "(document)", why = "must be an object";
+    } else if (!json_is_string(name) || !event_name_valid(json_string_value(name))) {
+        field = "name", why = "must match [a-z][a-z0-9_.-]{0,63}";
+    } else if (strlen(json_string_value(name)) != flen ||
+               strncmp(json_string_value(name), file, flen) != 0) {
+        field = "name", why = "must equal the file name without .json";
+    } else if (desc != NULL && !json_is_string(desc)) {
+        field = "description", why = "must be a string";
+    } else if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
+               json_array_size(cmd) > JOBTYPE_ARGV_MAX) {
+        field = "command", why = "must be a non-empty array of at most 64 strings";
+    } else if (schema != NULL && !json_is_object(schema)) {
+        field = "input_schema", why = "must be an object";
+    } else if (timeout != NULL && (!json_is_integer(timeout) ||
+               json_integer_value(timeout) < 1 || json_integer_value(timeout) > 7 * 86400)) {
+        field = "timeout_s", why = "must be a whole number from 1 to 604800";
+    }
+    for (size_t i = 0; why == NULL && i < json_array_size(cmd); i++) {
+        json_t *a = json_array_get(cmd, i);
+        if (!json_is_string(a) || (i == 0 && json_string_length(a) == 0))
+            field = "command", why = "every element must be a string, the first non-empty";
+        else
+            jt->argv[i] = json_string_value(a);
+    }
+    if (why != NULL) {
+        snprintf(err, errsize, "%s: %s: %s", path, field, why);
+        json_decref(doc);
+        jt->doc = NULL;
+        return -1;
+    }
+    snprintf(jt->name, sizeof jt->name, "%s", json_string_value(name));
+    jt->timeout_s = timeout ? (int)json_integer_value(timeout) : 3600;
+    return 0;
+}
+
+int jobtypes_load(const char *dir, struct jobtypes *out, char *err, size_t errsize)
+{
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        snprintf(err, errsize, "%s: cannot open job type directory", dir);
+        return -1;
+    }
+    out->v = calloc(JOBTYPES_MAX, sizeof *out->v);
+    int rc = out->v ? 0 : -1;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len <= 5 || e->d_name[0] == '.' || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        if (out->n == JOBTYPES_MAX) {
+            snprintf(err, errsize, "%s: more than %d job types", dir, JOBTYPES_MAX);
+            rc = -1;
+        } else if ((rc = load_one(dir, e->d_name, &out->v[out->n], err, errsize)) == 0) {
+            out->n++;
+        }
+    }
+    closedir(d);
+    if (rc != 0) {
+        jobtypes_free(out);
+        return -1;
+    }
+    qsort(out->v, out->n, sizeof *out->v, name_cmp);
+    return 0;
+}
+
+const struct jobtype *jobtypes_find(const struct jobtypes *t, const char *name)
+{
+    struct jobtype key;
+    snprintf(key.name, sizeof key.name, "%s", name);
+    return t->n ? bsearch(&key, t->v, t->n, sizeof *t->v, name_cmp) : NULL;
+}
+
+json_t *jobtype_public(const struct jobtype *jt)
+{
+    json_t *desc = json_object_get(jt->doc, "description");
+    json_t *schema = json_object_get(jt->doc, "input_schema");
+    return json_pack("{s:s, s:s, s:O, s:i}", "name", jt->name, "description",
+                     desc ? json_string_value(desc) : "", "input_schema",
+                     schema ? schema : json_object(), "timeout_s", jt->timeout_s);
+}
+
+void jobtypes_free(struct jobtypes *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        json_decref(t->v[i].doc);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,99 @@
+/* The job protocol: stdout lines that are {"event": NAME, "data": {...}}
+ * become events; everything else is a log line. Names the system itself
+ * emits are refused, so a job can never fake the end of its run. */
+#include "protocol.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const reserved[] = {
+    "run_queued", "run_started", "run_finished", "cancel_requested",
+    "input_received", "gap",
+};
+
+static int is_reserved(const char *name)
+{
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* JSON strings must be UTF-8; bytes that are not become U+FFFD. */
+static json_t *text_value(const char *s, size_t len)
+{
+    json_t *j = json_stringn(s, len);
+    if (j != NULL)
+        return j;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return json_string("");
+    for (size_t i = 0; i < len; i++)
+        copy[i] = ((unsigned char)s[i] < 0x80) ? s[i] : '?';
+    copy[len] = '\0';
+    j = json_stringn(copy, len);
+    free(copy);
+    return j ? j : json_string("");
+}
+
+static void make_log(const char *line, size_t len, int from_stderr,
+                     int truncated, const char *rejected, struct job_msg *out)
+{
+    out->kind = JOB_LOG;
+    strcpy(out->name, "log");
+    out->data = json_object();
+    json_object_set_new(out->data, "stream", json_string(from_stderr ? "stderr" : "stdout"));
+    json_object_set_new(out->data, "line", text_value(line, len));
+    if (truncated)
+        json_object_set_new(out->data, "truncated", json_true());
+    if (rejected != NULL)
+        json_object_set_new(out->data, "rejected", json_string(rejected));
+}
+
+void protocol_parse_line(const char *line, size_t len, int from_stderr,
+                         int truncated, struct job_msg *out)
+{
+    memset(out, 0, sizeof *out);
+    if (from_stderr || truncated || len == 0 || line[0] != '{') {
+        make_log(line, len, from_stderr, truncated, NULL, out);
+        return;
+    }
+    json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *ev = json_object_get(doc, "event");
+    if (doc == NULL || !json_is_string(ev)) {
+        json_decref(doc);
+        make_log(line, len, 0, 0, NULL, out);
+        return;
+    }
+    const char *name = json_string_value(ev);
+    json_t *data = json_object_get(doc, "data");
+    const char *why = NULL;
+    if (strcmp(name, "result") == 0) {
+        out->kind = JOB_RESULT;
+        strcpy(out->name, "result");
+        out->data = data ? json_incref(data) : json_null();
+        json_decref(doc);
+        return;
+    }
+    if (!event_name_valid(name))
+        why = "invalid event name";
+    else if (is_reserved(name))
+        why = "reserved event name";
+    else if (data != NULL && !json_is_object(data))
+        why = "data must be an object";
+    if (why != NULL) {
+        json_decref(doc);
+        make_log(line, len, 0, 0, why, out);
+        return;
+    }
+    out->kind = strcmp(name, "input_required") == 0 ? JOB_INPUT_REQUIRED : JOB_EVENT;
+    strcpy(out->name, name);
+    out->data = data ? json_incref(data) : json_object();
+    json_decref(doc);
+}
+
+void job_msg_clear(struct job_msg *m)
+{
+    json_decref(m->data);
+    m->data = NULL;
+}

@@ -1,0 +1,26 @@
+#ifndef OPSTREAM_PROTOCOL_H
+#define OPSTREAM_PROTOCOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "event.h"
+
+/* What one line of a job's output means. */
+enum job_msg_kind { JOB_EVENT, JOB_RESULT, JOB_INPUT_REQUIRED, JOB_LOG };
+
+struct job_msg {
+    enum job_msg_kind kind;
+    char name[EVENT_NAME_SIZE];  /* the event to emit */
+    json_t *data;                /* owned; always an object except for result */
+};
+
+/* Parses one line (without its newline) from the job's stdout or stderr.
+ * Never fails: anything that is not a valid event becomes a log event,
+ * flagged when it looked like an event but was refused. truncated marks a
+ * line that was cut at the size limit. */
+void protocol_parse_line(const char *line, size_t len, int from_stderr,
+                         int truncated, struct job_msg *out);
+void job_msg_clear(struct job_msg *m);
+
+#endif

@@ -1,0 +1,137 @@
+/* Untrusted input, read defensively: every length is checked against a
+ * fixed size before it is copied. */
+#include "request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *request_env(const struct request *req, const char *name)
+{
+    return req->getenv(req->ctx, name);
+}
+
+int request_init(struct request *req)
+{
+    const char *m = request_env(req, "REQUEST_METHOD");
+    const char *uri = request_env(req, "REQUEST_URI");
+    const char *q = request_env(req, "QUERY_STRING");
+    const char *cl = request_env(req, "CONTENT_LENGTH");
+    req->method = m ? m : "GET";
+    req->query = q ? q : "";
+    req->content_length = -1;
+    if (cl != NULL && cl[0] != '\0') {
+        char *end;
+        long n = strtol(cl, &end, 10);
+        req->content_length = (*end == '\0' && n >= 0) ? n : -1;
+    }
+    if (uri == NULL)
+        return -1;
+    size_t len = strcspn(uri, "?");
+    size_t blen = strlen(req->cfg->base_path);
+    if (strcmp(req->cfg->base_path, "/") == 0)
+        blen = 0;
+    if (len < blen || strncmp(uri, req->cfg->base_path, blen) != 0 ||
+        (len > blen && uri[blen] != '/'))
+        return -1;
+    if (len - blen >= sizeof req->path)
+        return -1;
+    memcpy(req->path, uri + blen, len - blen);
+    req->path[len - blen] = '\0';
+    return 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int decode(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= n)
+                return -1;
+            int h = hexval(s[i + 1]);
+            int l = hexval(s[i + 2]);
+            /* %00 would cut the value short: refused, not truncated. */
+            if (h < 0 || l < 0 || (h == 0 && l == 0))
+                return -1;
+            c = (char)(h * 16 + l);
+            i += 2;
+        }
+        if (o + 1 >= size)
+            return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int request_query(const struct request *req, const char *name, char *out, size_t size)
+{
+    size_t nlen = strlen(name);
+    const char *p = req->query;
+    while (*p != '\0') {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        if (klen == nlen && strncmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : p + plen;
+            return decode(v, (size_t)(p + plen - v), out, size);
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+    return 1;
+}
+
+enum body_status request_json_body(struct request *req, json_t **out,
+                                   char *why, size_t whysize)
+{
+    long max = req->cfg->body_max_bytes;
+    *out = NULL;
+    if (req->content_length > max)
+        return BODY_TOO_LARGE;
+    size_t cap = req->content_length >= 0 ? (size_t)req->content_length + 1
+                                          : (size_t)max + 1;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return BODY_TOO_LARGE;
+    size_t len = 0;
+    for (;;) {
+        int n = req->read(req->ctx, buf + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == cap)
+            break;
+    }
+    if (len > (size_t)max) {
+        free(buf);
+        return BODY_TOO_LARGE;
+    }
+    if (len == 0) {
+        free(buf);
+        return BODY_MISSING;
+    }
+    json_error_t je;
+    *out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    if (*out == NULL) {
+        snprintf(why, whysize, "line %d, column %d: %s", je.line, je.column, je.text);
+        return BODY_BAD_JSON;
+    }
+    return BODY_OK;
+}

@@ -1,0 +1,49 @@
+#ifndef OPSTREAM_REQUEST_H
+#define OPSTREAM_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "out.h"
+#include "store.h"
+
+#define REQUEST_PATH_SIZE 512
+#define ROUTE_ARGS_MAX 2
+#define ROUTE_ARG_SIZE 128
+
+/* A bounded, validated view of one request, independent of FastCGI so the
+ * handlers can be driven from tests. */
+struct request {
+    const char *method;
+    char path[REQUEST_PATH_SIZE];   /* below the base path, no query */
+    const char *query;              /* raw, may be "" */
+    long content_length;            /* -1 when absent */
+    const struct config *cfg;
+    struct out out;
+
+    const char *(*getenv)(void *ctx, const char *name);
+    int (*read)(void *ctx, char *buf, size_t n);  /* bytes read, 0 at end */
+    void *ctx;
+
+    /* Filled by the router. */
+    char args[ROUTE_ARGS_MAX][ROUTE_ARG_SIZE];
+    char owner[OWNER_SIZE];
+};
+
+/* Fills method, path and query from the CGI variables. -1 when the URI
+ * is not under the base path or too long. */
+int request_init(struct request *req);
+/* A CGI variable such as "HTTP_LAST_EVENT_ID"; NULL when absent. */
+const char *request_env(const struct request *req, const char *name);
+/* Looks up a query parameter and percent-decodes it. 0 found, 1 absent,
+ * -1 malformed or longer than size. */
+int request_query(const struct request *req, const char *name, char *out, size_t size);
+
+enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING };
+/* Reads and parses a JSON body within cfg->body_max_bytes; a declared
+ * length over the limit is refused before reading anything. */
+enum body_status request_json_body(struct request *req, json_t **out,
+                                   char *why, size_t whysize);
+
+#endif

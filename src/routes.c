@@ -1,0 +1,159 @@
+/* The route table: read it and you know the API. A new endpoint is one
+ * row here and one handler. */
+#include "api.h"
+#include "auth.h"
+#include "crypto.h"
+#include "log.h"
+#include "reply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum route_flags {
+    ROUTE_PUBLIC = 1,     /* no identity needed */
+    ROUTE_LINK_AUTH = 2,  /* a signed link may stand in for identity */
+};
+
+struct route {
+    const char *method;
+    const char *pattern;  /* "{...}" matches one path segment */
+    int (*handler)(struct call *c);
+    int flags;
+};
+
+static const struct route routes[] = {
+    {"POST", "/v1/runs", api_create_run, 0},
+    {"GET", "/v1/runs", api_list_runs, 0},
+    {"GET", "/v1/runs/{id}", api_get_run, 0},
+    {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH},
+    {"GET", "/v1/types", api_types, 0},
+    {"GET", "/v1/types/{name}", api_type, 0},
+    {"GET", "/v1/health", api_health, ROUTE_PUBLIC},
+};
+
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+/* Matches path against pattern segment by segment, capturing "{...}". */
+static int match(const char *pattern, const char *path,
+                 char args[ROUTE_ARGS_MAX][ROUTE_ARG_SIZE])
+{
+    int nargs = 0;
+    while (*pattern != '\0' && *path != '\0') {
+        if (*pattern != '/' || *path != '/')
+            return 0;
+        pattern++, path++;
+        size_t plen = strcspn(pattern, "/");
+        size_t slen = strcspn(path, "/");
+        if (pattern[0] == '{') {
+            if (slen == 0 || slen >= ROUTE_ARG_SIZE || nargs == ROUTE_ARGS_MAX)
+                return 0;
+            memcpy(args[nargs], path, slen);
+            args[nargs++][slen] = '\0';
+        } else if (plen != slen || strncmp(pattern, path, plen) != 0) {
+            return 0;
+        }
+        pattern += plen, path += slen;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+struct bus *call_bus(struct call *c)
+{
+    if (c->bus == NULL) {
+        char err[CONFIG_ERR_SIZE];
+        c->bus = bus_connect(c->api->cfg, 2000, err, sizeof err);
+        if (c->bus == NULL)
+            log_warn("%s", err);
+    }
+    return c->bus;
+}
+
+int call_owned_run(struct call *c, struct run *r)
+{
+    const char *id = c->req->args[0];
+    int rc = crypto_id_valid(id) ? store_run_get(c->st, id, r) : 1;
+    if (rc < 0) {
+        reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+        return -1;
+    }
+    if (rc == 0 && (c->link_ok || strcmp(r->owner, c->req->owner) == 0))
+        return 0;
+    if (rc == 0)
+        run_clear(r);
+    reply_problem(c->req, 404, "run_not_found", "no run with this id");
+    return -1;
+}
+
+static const struct route *route_find(struct request *req, char *allow, size_t allowsize)
+{
+    allow[0] = '\0';
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!match(routes[i].pattern, req->path, req->args))
+            continue;
+        if (strcmp(routes[i].method, req->method) == 0)
+            return &routes[i];
+        size_t n = strlen(allow);
+        snprintf(allow + n, allowsize - n, "%s%s", n ? ", " : "", routes[i].method);
+    }
+    return NULL;
+}
+
+static int authorize(struct call *c, const struct route *rt)
+{
+    struct request *req = c->req;
+    if (rt->flags & ROUTE_PUBLIC)
+        return 0;
+    if ((rt->flags & ROUTE_LINK_AUTH) && auth_link_valid(req, c->secret, req->args[0])) {
+        c->link_ok = 1;
+        return 0;
+    }
+    switch (auth_identify(req, c->st)) {
+    case AUTH_OK:
+        return 0;
+    case AUTH_MISSING:
+        reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
+        return -1;
+    case AUTH_INVALID:
+        reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
+        return -1;
+    case AUTH_ERROR:
+        break;
+    }
+    reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
+    return -1;
+}
+
+void api_handle(const struct api *api, struct request *req)
+{
+    if (request_init(req) != 0) {
+        reply_problem(req, 404, "route_not_found", "no such endpoint");
+        return;
+    }
+    char allow[64];
+    const struct route *rt = route_find(req, allow, sizeof allow);
+    if (rt == NULL && allow[0] != '\0') {
+        char hdr[96];
+        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+        reply_problem_h(req, 405, hdr, "method_not_allowed", "use %s", allow);
+        return;
+    }
+    if (rt == NULL) {
+        reply_problem(req, 404, "route_not_found", "no such endpoint");
+        return;
+    }
+    struct call c = {.req = req, .api = api};
+    char err[CONFIG_ERR_SIZE];
+    c.st = store_open(api->cfg->database, err, sizeof err);
+    if (c.st == NULL || store_link_secret(c.st, c.secret) != 0) {
+        log_error("%s", c.st ? "cannot read link secret" : err);
+        if (rt->handler == api_health)
+            rt->handler(&c);
+        else
+            reply_problem(req, 503, "store_unavailable", "the run ledger is not reachable");
+    } else if (authorize(&c, rt) == 0) {
+        rt->handler(&c);
+    }
+    bus_free(c.bus);
+    store_close(c.st);
+}

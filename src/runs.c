@@ -1,0 +1,141 @@
+/* The run lifecycle. Order matters for exactly-once: the event is written
+ * to Redis first, then the ledger; a crash between the two leaves the
+ * stream ahead of the ledger, which recovery reconciles from the stream. */
+#include "runs.h"
+#include "clock.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const terminal[] = {"succeeded", "failed", "cancelled", "timed_out"};
+
+int runs_status_terminal(const char *status)
+{
+    for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
+        if (strcmp(status, terminal[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
+              json_t *data, char out_id[EVENT_ID_SIZE])
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    if (text == NULL)
+        return -1;
+    int r = bus_append(rc->bus, run_id, name, text, rc->cfg->stream_maxlen, out_id);
+    free(text);
+    if (r != 0)
+        return -1;
+    return store_run_event(rc->st, run_id, out_id, clock_now_ms());
+}
+
+int runs_create(struct runs_ctx *rc, struct run *r)
+{
+    crypto_new_id(r->id);
+    snprintf(r->status, sizeof r->status, "queued");
+    r->created_at = r->updated_at = clock_now_ms();
+    if (r->metadata == NULL)
+        r->metadata = json_object();
+    if (store_run_insert(rc->st, r) != 0)
+        return -1;
+    char id[EVENT_ID_SIZE];
+    json_t *data = json_pack("{s:s, s:s}", "status", "queued", "type", r->type);
+    int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
+             bus_enqueue(rc->bus, r->id) == 0;
+    json_decref(data);
+    if (!ok) {
+        store_run_delete(rc->st, r->id);
+        return -1;
+    }
+    snprintf(r->last_event_id, sizeof r->last_event_id, "%s", id);
+    return 0;
+}
+
+int runs_start(struct runs_ctx *rc, const char *run_id)
+{
+    int r = store_run_claim(rc->st, run_id, clock_now_ms());
+    if (r != 0)
+        return r;
+    char id[EVENT_ID_SIZE];
+    json_t *data = json_pack("{s:s}", "status", "running");
+    r = runs_emit(rc, run_id, "run_started", data, id);
+    json_decref(data);
+    return r;
+}
+
+int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
+                json_t *result, json_t *error)
+{
+    json_t *data = json_pack("{s:s}", "status", status);
+    if (error != NULL)
+        json_object_set(data, "error", error);
+    else
+        json_object_set(data, "result", result ? result : json_null());
+    char id[EVENT_ID_SIZE];
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    if (text == NULL)
+        return -1;
+    int r = bus_append(rc->bus, run_id, "run_finished", text, rc->cfg->stream_maxlen, id);
+    free(text);
+    if (r != 0)
+        return -1;
+    return store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms());
+}
+
+int runs_events_query(const char *run_id, const char *secret, int64_t exp,
+                      char *out, size_t size)
+{
+    char sig[SIG_SIZE];
+    if (crypto_sign_link(secret, run_id, exp, sig) != 0)
+        return -1;
+    int n = snprintf(out, size, "?exp=%lld&sig=%s", (long long)exp, sig);
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char buf[CLOCK_RFC3339_SIZE];
+    if (ms == 0 || clock_rfc3339(ms, buf, sizeof buf) != 0)
+        return json_null();
+    return json_string(buf);
+}
+
+static json_t *or_null(json_t *j)
+{
+    return j ? json_incref(j) : json_null();
+}
+
+json_t *runs_to_json(const struct run *r, const struct config *cfg,
+                     const char *secret, int64_t now_ms)
+{
+    char self[256], events[512], cancel[300], query[128] = "";
+    snprintf(self, sizeof self, "%s/v1/runs/%s", cfg->base_path, r->id);
+    snprintf(cancel, sizeof cancel, "%s/cancel", self);
+    if (secret != NULL)
+        runs_events_query(r->id, secret, now_ms / 1000 + cfg->link_ttl_s, query,
+                          sizeof query);
+    snprintf(events, sizeof events, "%s/events%s", self, query);
+    json_t *progress = r->has_progress
+        ? json_pack("{s:I, s:I}", "current", (json_int_t)r->progress_current,
+                    "total", (json_int_t)r->progress_total)
+        : json_null();
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+        " s:o, s:o, s:o, s:o, s:o, s:i, s:{s:s, s:s, s:s}}",
+        "id", r->id, "type", r->type, "status", r->status,
+        "thread_id", r->thread_id[0] ? json_string(r->thread_id) : json_null(),
+        "owner", r->owner, "input", or_null(r->input),
+        "result", or_null(r->result), "error", or_null(r->error),
+        "pending_input", or_null(r->pending_input), "progress", progress,
+        "steps", r->steps ? json_incref(r->steps) : json_array(),
+        "metadata", r->metadata ? json_incref(r->metadata) : json_object(),
+        "created_at", time_or_null(r->created_at),
+        "started_at", time_or_null(r->started_at),
+        "finished_at", time_or_null(r->finished_at),
+        "updated_at", time_or_null(r->updated_at),
+        "last_event_id", r->last_event_id[0] ? json_string(r->last_event_id) : json_null(),
+        "attempt", r->attempt,
+        "links", "self", self, "events", events, "cancel", cancel);
+}

@@ -1,0 +1,46 @@
+#ifndef OPSTREAM_RUNS_H
+#define OPSTREAM_RUNS_H
+
+#include <jansson.h>
+
+#include "bus.h"
+#include "config.h"
+#include "store.h"
+
+/* What a lifecycle step needs: the ledger and the event bus. */
+struct runs_ctx {
+    const struct config *cfg;
+    struct store *st;
+    struct bus *bus;
+};
+
+int runs_status_terminal(const char *status);
+
+/* Appends one event to the run's stream and notes it in the ledger. data is
+ * borrowed. */
+int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
+              json_t *data, char out_id[EVENT_ID_SIZE]);
+
+/* r has owner, type, input (and optionally metadata, thread_id) set; fills
+ * id, status and times, stores the run, emits run_queued and queues it.
+ * A run that cannot be queued is removed again, so none is left stranded. */
+int runs_create(struct runs_ctx *rc, struct run *r);
+
+/* queued -> running, emitting run_started. 1 when the run was not queued. */
+int runs_start(struct runs_ctx *rc, const char *run_id);
+
+/* Any -> terminal, emitting the single run_finished. result and error are
+ * borrowed; either may be NULL. */
+int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
+                json_t *result, json_t *error);
+
+/* The public view of a run, with links under the base path. secret signs
+ * links.events; NULL leaves the link unsigned. */
+json_t *runs_to_json(const struct run *r, const struct config *cfg,
+                     const char *secret, int64_t now_ms);
+
+/* "?exp=..&sig=.." for the run's events link. */
+int runs_events_query(const char *run_id, const char *secret, int64_t exp,
+                      char *out, size_t size);
+
+#endif

@@ -1,0 +1,92 @@
+/* Starting and stopping job processes. Each job leads its own process
+ * group, so one signal reaches every process it forked. */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int cloexec_pipe(int p[2])
+{
+    if (pipe(p) != 0)
+        return -1;
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+static void close_pair(int p[2])
+{
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+}
+
+int spawn_job(const char *const argv[], const char *dir, char *const env[],
+              struct child *out, char *err, size_t errsize)
+{
+    char path[1024];
+    if (strchr(argv[0], '/') != NULL)
+        snprintf(path, sizeof path, "%s", argv[0]);
+    else
+        snprintf(path, sizeof path, "%s/%s", dir, argv[0]);
+    if (access(path, X_OK) != 0) {
+        snprintf(err, errsize, "%s: not executable: %s", path, strerror(errno));
+        return -1;
+    }
+    int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
+    if (cloexec_pipe(in) != 0 || cloexec_pipe(o) != 0 || cloexec_pipe(e) != 0) {
+        snprintf(err, errsize, "pipe: %s", strerror(errno));
+        close_pair(in), close_pair(o), close_pair(e);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errsize, "fork: %s", strerror(errno));
+        close_pair(in), close_pair(o), close_pair(e);
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        if (dup2(in[0], 0) < 0 || dup2(o[1], 1) < 0 || dup2(e[1], 2) < 0)
+            _exit(126);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv(env[i]);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    setpgid(pid, pid); /* also here, so the group exists before we signal it */
+    close(in[0]), close(o[1]), close(e[1]);
+    out->pid = pid;
+    out->in_fd = in[1];
+    out->out_fd = o[0];
+    out->err_fd = e[0];
+    return 0;
+}
+
+int spawn_signal(const struct child *c, int sig)
+{
+    return kill(-c->pid, sig) == 0 || errno == ESRCH ? 0 : -1;
+}
+
+void spawn_close(struct child *c)
+{
+    int *fds[] = {&c->in_fd, &c->out_fd, &c->err_fd};
+    for (size_t i = 0; i < 3; i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}

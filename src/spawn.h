@@ -1,0 +1,22 @@
+#ifndef OPSTREAM_SPAWN_H
+#define OPSTREAM_SPAWN_H
+
+#include <sys/types.h>
+
+struct child {
+    pid_t pid;    /* also the process group id */
+    int in_fd;    /* job's stdin, ours to write */
+    int out_fd;   /* job's stdout */
+    int err_fd;   /* job's stderr */
+};
+
+/* Starts argv in its own process group with pipes on 0, 1, 2. argv[0]
+ * without a '/' is looked up in dir. env is NULL-terminated "K=V" added to
+ * the inherited environment. Never uses a shell. */
+int spawn_job(const char *const argv[], const char *dir, char *const env[],
+              struct child *out, char *err, size_t errsize);
+/* Signals the job's whole process group. */
+int spawn_signal(const struct child *c, int sig);
+void spawn_close(struct child *c);
+
+#endif

@@ -1,0 +1,385 @@
+/* SQLite: the run ledger, tokens and settings. One connection per caller;
+ * WAL lets the responder's readers run beside the worker's writes. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+    sqlite3 *db;
+};
+
+/* Each step moves the schema from version i to i+1; never edit a shipped
+ * step, append a new one. */
+static const char *const migrations[] = {
+    "CREATE TABLE runs ("
+    " id TEXT PRIMARY KEY, owner TEXT NOT NULL, type TEXT NOT NULL,"
+    " status TEXT NOT NULL, thread_id TEXT, input TEXT NOT NULL,"
+    " result TEXT, error TEXT, pending_input TEXT,"
+    " progress_current INTEGER, progress_total INTEGER,"
+    " steps TEXT NOT NULL DEFAULT '[]', metadata TEXT NOT NULL DEFAULT '{}',"
+    " created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+    " updated_at INTEGER NOT NULL, last_event_id TEXT,"
+    " attempt INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_owner_created ON runs(owner, created_at DESC, id);"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE TABLE tokens (hash TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+    " name TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+void run_clear(struct run *r)
+{
+    json_decref(r->input);
+    json_decref(r->result);
+    json_decref(r->error);
+    json_decref(r->pending_input);
+    json_decref(r->steps);
+    json_decref(r->metadata);
+    memset(r, 0, sizeof *r);
+}
+
+static int exec(struct store *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int migrate(struct store *st, char *err, size_t errsize)
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        goto fail;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        goto rollback;
+    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (version < 0 || version > N_MIGRATIONS) {
+        snprintf(err, errsize, "database schema version %d is newer than this program", version);
+        exec(st, "ROLLBACK");
+        return -1;
+    }
+    for (int v = version; v < N_MIGRATIONS; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (exec(st, migrations[v]) != 0 || exec(st, pragma) != 0)
+            goto rollback;
+    }
+    if (exec(st, "COMMIT") == 0)
+        return 0;
+rollback:
+    snprintf(err, errsize, "migration failed: %s", sqlite3_errmsg(st->db));
+    exec(st, "ROLLBACK");
+    return -1;
+fail:
+    snprintf(err, errsize, "cannot start migration: %s", sqlite3_errmsg(st->db));
+    return -1;
+}
+
+struct store *store_open(const char *path, char *err, size_t errsize)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errsize, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        store_close(st);
+        return NULL;
+    }
+    sqlite3_busy_timeout(st->db, 10000);
+    if (exec(st, "PRAGMA journal_mode=WAL") != 0 ||
+        exec(st, "PRAGMA synchronous=NORMAL") != 0 ||
+        exec(st, "PRAGMA foreign_keys=ON") != 0) {
+        snprintf(err, errsize, "%s: %s", path, sqlite3_errmsg(st->db));
+        store_close(st);
+        return NULL;
+    }
+    if (migrate(st, err, errsize) != 0) {
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close(st->db);
+    free(st);
+}
+
+int store_ping(struct store *st)
+{
+    return exec(st, "SELECT 1 FROM runs LIMIT 0");
+}
+
+/* Binding helpers: NULL or empty text binds SQL NULL where that is meant. */
+static int bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+    return s == NULL ? sqlite3_bind_null(q, i)
+                     : sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static int bind_json(sqlite3_stmt *q, int i, const json_t *j)
+{
+    if (j == NULL)
+        return sqlite3_bind_null(q, i);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL)
+        return SQLITE_NOMEM;
+    return sqlite3_bind_text(q, i, s, -1, free);
+}
+
+static int bind_ms(sqlite3_stmt *q, int i, int64_t ms)
+{
+    return ms == 0 ? sqlite3_bind_null(q, i) : sqlite3_bind_int64(q, i, ms);
+}
+
+/* Runs one statement with its bindings already made; returns the number of
+ * changed rows, or -1. */
+static int step_done(struct store *st, sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+}
+
+static sqlite3_stmt *prepare(struct store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return NULL;
+    return q;
+}
+
+int store_run_insert(struct store *st, const struct run *r)
+{
+    sqlite3_stmt *q = prepare(st,
+        "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
+        " steps, created_at, updated_at, last_event_id, attempt)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?8, ?9, ?10)");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, r->id);
+    bind_text(q, 2, r->owner);
+    bind_text(q, 3, r->type);
+    bind_text(q, 4, r->status);
+    bind_text(q, 5, r->thread_id[0] ? r->thread_id : NULL);
+    bind_json(q, 6, r->input);
+    bind_json(q, 7, r->metadata);
+    sqlite3_bind_int64(q, 8, r->created_at);
+    bind_text(q, 9, r->last_event_id[0] ? r->last_event_id : NULL);
+    sqlite3_bind_int(q, 10, r->attempt);
+    return step_done(st, q) == 1 ? 0 : -1;
+}
+
+static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(q, i);
+    snprintf(dst, size, "%s", s ? (const char *)s : "");
+}
+
+static json_t *json_col(sqlite3_stmt *q, int i)
+{
+    const unsigned char *s = sqlite3_column_text(q, i);
+    if (s == NULL)
+        return NULL;
+    return json_loads((const char *)s, JSON_DECODE_ANY, NULL);
+}
+
+#define RUN_COLUMNS                                                        \
+    "id, owner, type, status, thread_id, input, result, error,"            \
+    " pending_input, progress_current, progress_total, steps, metadata,"   \
+    " created_at, started_at, finished_at, updated_at, last_event_id, attempt"
+
+static void read_run(sqlite3_stmt *q, struct run *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_col(q, 0, r->id, sizeof r->id);
+    copy_col(q, 1, r->owner, sizeof r->owner);
+    copy_col(q, 2, r->type, sizeof r->type);
+    copy_col(q, 3, r->status, sizeof r->status);
+    copy_col(q, 4, r->thread_id, sizeof r->thread_id);
+    r->input = json_col(q, 5);
+    r->result = json_col(q, 6);
+    r->error = json_col(q, 7);
+    r->pending_input = json_col(q, 8);
+    r->has_progress = sqlite3_column_type(q, 9) != SQLITE_NULL;
+    r->progress_current = sqlite3_column_int64(q, 9);
+    r->progress_total = sqlite3_column_int64(q, 10);
+    r->steps = json_col(q, 11);
+    r->metadata = json_col(q, 12);
+    r->created_at = sqlite3_column_int64(q, 13);
+    r->started_at = sqlite3_column_int64(q, 14);
+    r->finished_at = sqlite3_column_int64(q, 15);
+    r->updated_at = sqlite3_column_int64(q, 16);
+    copy_col(q, 17, r->last_event_id, sizeof r->last_event_id);
+    r->attempt = sqlite3_column_int(q, 18);
+}
+
+int store_run_get(struct store *st, const char *id, struct run *out)
+{
+    sqlite3_stmt *q = prepare(st, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    int rc = sqlite3_step(q);
+    int ret = 1;
+    if (rc == SQLITE_ROW) {
+        read_run(q, out);
+        ret = 0;
+    } else if (rc != SQLITE_DONE) {
+        ret = -1;
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int store_run_delete(struct store *st, const char *id)
+{
+    sqlite3_stmt *q = prepare(st, "DELETE FROM runs WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_run_claim(struct store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = 'running', started_at = ?2, updated_at = ?2,"
+        " attempt = attempt + 1 WHERE id = ?1 AND status = 'queued'");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
+int store_run_event(struct store *st, const char *id, const char *event_id,
+                    int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    bind_text(q, 2, event_id);
+    sqlite3_bind_int64(q, 3, now_ms);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_run_progress(struct store *st, const char *id, int64_t current,
+                       int64_t total, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
+        " updated_at = ?4 WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, current);
+    sqlite3_bind_int64(q, 3, total);
+    sqlite3_bind_int64(q, 4, now_ms);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_run_finish(struct store *st, const char *id, const char *status,
+                     const json_t *result, const json_t *error,
+                     const char *event_id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = ?2, result = ?3, error = ?4,"
+        " pending_input = NULL, finished_at = ?5, updated_at = ?5,"
+        " last_event_id = ?6 WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    bind_text(q, 2, status);
+    bind_json(q, 3, result);
+    bind_json(q, 4, error);
+    bind_ms(q, 5, now_ms);
+    bind_text(q, 6, event_id);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_run_list(struct store *st, const char *owner, int limit,
+                   int (*fn)(void *ctx, struct run *r), void *ctx)
+{
+    sqlite3_stmt *q = prepare(st,
+        "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR owner = ?1)"
+        " ORDER BY created_at DESC, id DESC LIMIT ?2");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, owner);
+    sqlite3_bind_int(q, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct run r;
+        read_run(q, &r);
+        int stop = fn(ctx, &r);
+        run_clear(&r);
+        if (stop)
+            break;
+    }
+    sqlite3_finalize(q);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+}
+
+int store_token_insert(struct store *st, const char *hash, const char *owner,
+                       const char *name, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "INSERT INTO tokens (hash, owner, name, created_at) VALUES (?1, ?2, ?3, ?4)");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, hash);
+    bind_text(q, 2, owner);
+    bind_text(q, 3, name);
+    sqlite3_bind_int64(q, 4, now_ms);
+    return step_done(st, q) == 1 ? 0 : -1;
+}
+
+int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE])
+{
+    sqlite3_stmt *q = prepare(st, "SELECT owner FROM tokens WHERE hash = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, hash);
+    int rc = sqlite3_step(q);
+    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+    if (ret == 0)
+        copy_col(q, 0, owner, OWNER_SIZE);
+    sqlite3_finalize(q);
+    return ret;
+}
+
+int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
+{
+    char fresh[HASH_HEX_SIZE];
+    crypto_new_secret(fresh);
+    /* INSERT OR IGNORE then SELECT: concurrent first users agree on one key. */
+    sqlite3_stmt *q = prepare(st,
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('link_secret', ?1)");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, fresh);
+    if (step_done(st, q) < 0)
+        return -1;
+    q = prepare(st, "SELECT value FROM settings WHERE key = 'link_secret'");
+    if (q == NULL)
+        return -1;
+    int ret = sqlite3_step(q) == SQLITE_ROW ? 0 : -1;
+    if (ret == 0)
+        copy_col(q, 0, out, HASH_HEX_SIZE);
+    sqlite3_finalize(q);
+    return ret;
+}

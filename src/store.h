@@ -1,0 +1,64 @@
+#ifndef OPSTREAM_STORE_H
+#define OPSTREAM_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "event.h"
+
+#define OWNER_SIZE 128
+#define TYPE_SIZE 65
+#define STATUS_SIZE 24
+#define THREAD_SIZE 129
+
+struct store;
+
+/* A row of the run ledger. JSON columns are owned references. */
+struct run {
+    char id[ID_SIZE];
+    char owner[OWNER_SIZE];
+    char type[TYPE_SIZE];
+    char status[STATUS_SIZE];
+    char thread_id[THREAD_SIZE];   /* "" when none */
+    json_t *input, *result, *error, *pending_input, *steps, *metadata;
+    int has_progress;
+    int64_t progress_current, progress_total;
+    int64_t created_at, started_at, finished_at, updated_at; /* ms, 0 = unset */
+    char last_event_id[EVENT_ID_SIZE];
+    int attempt;
+};
+
+void run_clear(struct run *r);
+
+/* Opens (creating and migrating) the database. Returns NULL on failure,
+ * with a reason for the operator in err. */
+struct store *store_open(const char *path, char *err, size_t errsize);
+void store_close(struct store *st);
+int store_ping(struct store *st);
+
+/* All return 0 on success, -1 on a database error; lookups return 1 when
+ * nothing matched. */
+int store_run_insert(struct store *st, const struct run *r);
+int store_run_get(struct store *st, const char *id, struct run *out);
+int store_run_delete(struct store *st, const char *id);
+int store_run_claim(struct store *st, const char *id, int64_t now_ms);
+int store_run_event(struct store *st, const char *id, const char *event_id,
+                    int64_t now_ms);
+int store_run_progress(struct store *st, const char *id, int64_t current,
+                       int64_t total, int64_t now_ms);
+int store_run_finish(struct store *st, const char *id, const char *status,
+                     const json_t *result, const json_t *error,
+                     const char *event_id, int64_t now_ms);
+/* Newest first; calls fn for each of at most limit runs of owner (all owners
+ * when owner is NULL). */
+int store_run_list(struct store *st, const char *owner, int limit,
+                   int (*fn)(void *ctx, struct run *r), void *ctx);
+
+int store_token_insert(struct store *st, const char *hash, const char *owner,
+                       const char *name, int64_t now_ms);
+int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE]);
+/* The HMAC key for signed links, created on first use. */
+int store_link_secret(struct store *st, char out[HASH_HEX_SIZE]);
+
+#endif

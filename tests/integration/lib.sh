@@ -1,0 +1,152 @@
+# Shared by the integration tests: a private stack per test.
+#
+# Each test gets its own directory under /tmp (unix socket paths must stay
+# short), its own redis-server on a unix socket, lighttpd on a free
+# loopback port spawning opstream.fcgi, and an opstream-worker. Everything
+# started is stopped again on exit, whether the test passed or not.
+set -euo pipefail
+
+: "${abs_top_srcdir:?run through make check}" "${abs_top_builddir:?run through make check}"
+
+SKIP=77
+for bin in redis-server redis-cli lighttpd curl jq; do
+    command -v "$bin" >/dev/null || { echo "SKIP: $bin is not installed"; exit $SKIP; }
+done
+
+T=$(mktemp -d /tmp/opstream-test.XXXXXX)
+BIN=$abs_top_builddir/src
+PIDS=()
+FAILS=0
+CHECKS=0
+
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # lighttpd's spawned responders and any job left behind
+    pkill -KILL -f "$T/" 2>/dev/null || true
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP" ]; then
+        for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
+    fi
+    rm -rf "$T"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_until DESCRIPTION SECONDS COMMAND...: polls a real condition with a deadline.
+wait_until() {
+    local what=$1 secs=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "timed out after ${secs}s waiting for: $what" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+check() { # check DESCRIPTION COMMAND...
+    local what=$1
+    shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then echo "ok - $what"; else echo "not ok - $what"; FAILS=$((FAILS + 1)); fi
+}
+
+check_eq() { # check_eq DESCRIPTION EXPECTED ACTUAL
+    CHECKS=$((CHECKS + 1))
+    if [ "$2" == "$3" ]; then
+        echo "ok - $1"
+    else
+        echo "not ok - $1: expected [$2], got [$3]"
+        FAILS=$((FAILS + 1))
+    fi
+}
+
+finish() {
+    echo "$((CHECKS - FAILS)) of $CHECKS checks passed"
+    [ "$FAILS" -eq 0 ]
+}
+
+write_config() { # extra "key = value" lines on stdin are appended
+    cat > "$T/opstream.conf" <<CONF
+redis = unix:$T/redis.sock
+database = $T/opstream.db
+jobtypes_dir = $abs_top_srcdir/src/jobs
+job_path = $BIN/jobs
+base_path = /api
+keepalive_ms = ${KEEPALIVE_MS:-15000}
+auth = ${AUTH:-none}
+worker_poll_ms = 200
+kill_grace_ms = 2000
+CONF
+    [ -t 0 ] || cat >> "$T/opstream.conf"
+}
+
+start_redis() {
+    redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 700 \
+        --dir "$T" --appendonly yes --save '' --daemonize no \
+        --logfile "$T/redis.log" &
+    PIDS+=($!)
+    REDIS_PID=$!
+    wait_until "redis-server" 10 redis-cli -s "$T/redis.sock" ping
+}
+
+start_lighttpd() {
+    local tries=0
+    while :; do
+        PORT=$((20000 + RANDOM % 20000))
+        OPSTREAM_PORT=$PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T \
+        OPSTREAM_FCGI=$BIN/opstream.fcgi OPSTREAM_CONF=$T/opstream.conf \
+            lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &
+        LIGHTTPD_PID=$!
+        BASE=http://127.0.0.1:$PORT
+        if wait_until "lighttpd on $PORT" 10 lighttpd_up; then
+            PIDS+=($LIGHTTPD_PID)
+            return 0
+        fi
+        kill "$LIGHTTPD_PID" 2>/dev/null || true
+        wait "$LIGHTTPD_PID" 2>/dev/null || true
+        tries=$((tries + 1))
+        [ "$tries" -lt 5 ] || { echo "lighttpd did not start" >&2; return 1; }
+    done
+}
+
+lighttpd_up() {
+    kill -0 "$LIGHTTPD_PID" 2>/dev/null || return 2
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/health")" = 200 ]
+}
+
+start_worker() {
+    "$BIN/opstream-worker" -c "$T/opstream.conf" 2>>"$T/worker.log" &
+    PIDS+=($!)
+    WORKER_PID=$!
+}
+
+start_stack() {
+    write_config
+    start_redis
+    start_lighttpd
+    start_worker
+}
+
+# api METHOD PATH [curl args...]: body to stdout, status in $T/status
+api() {
+    local method=$1 path=$2
+    shift 2
+    curl -sS -X "$method" -o "$T/body" -w '%{http_code}' "$@" "$BASE/api$path" > "$T/status"
+    cat "$T/body"
+}
+status() { cat "$T/status"; }
+
+create_run() { # create_run JSON -> prints the run id
+    api POST /v1/runs -H 'Content-Type: application/json' --data "$1" | jq -r .id
+}
+
+run_status() {
+    api GET "/v1/runs/$1" | jq -r .status
+}
+
+run_is() { [ "$(run_status "$1")" = "$2" ]; }
