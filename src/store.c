@@ -173,7 +173,10 @@ int store_run_insert(struct store *st, const struct run *r)
     bind_text(q, 4, r->status);
     bind_text(q, 5, r->thread_id[0] ? r->thread_id : NULL);
     bind_json(q, 6, r->input);
-    bind_json(q, 7, r->metadata);
+    if (r->metadata != NULL)
+        bind_json(q, 7, r->metadata);
+    else
+        sqlite3_bind_text(q, 7, "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 8, r->created_at);
     bind_text(q, 9, r->last_event_id[0] ? r->last_event_id : NULL);
     sqlite3_bind_int(q, 10, r->attempt);

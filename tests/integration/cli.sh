@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The three programs' command lines and config errors.
+. "$abs_top_srcdir/tests/integration/lib.sh"
+write_config
+
+for p in opstream opstream.fcgi opstream-worker; do
+    check "$p --help" sh -c "'$BIN/$p' --help | grep -q '^usage: $p'"
+    check "$p --version" sh -c "'$BIN/$p' --version | grep -Eqx '$p [0-9]+\.[0-9]+\.[0-9]+'"
+    check "$p rejects an unknown flag with status 2" sh -c "'$BIN/$p' --bogus 2>/dev/null; [ \$? -eq 2 ]"
+done
+
+printf 'redis = unix:/x\nkeepalive_ms = 5\n' > "$T/bad.conf"
+out=$("$BIN/opstream" -c "$T/bad.conf" init 2>&1 || true)
+check_eq "a config error names file, line and key" "opstream: $T/bad.conf:2: keepalive_ms: out of range" "$out"
+printf 'colour = red\n' > "$T/bad.conf"
+out=$("$BIN/opstream-worker" -c "$T/bad.conf" 2>&1 || true)
+check_eq "an unknown key is an error" "opstream-worker: $T/bad.conf:1: colour: unknown key" "$out"
+out=$("$BIN/opstream.fcgi" -c "$T/missing.conf" 2>&1 || true)
+check "a missing config file is named" sh -c "echo '$out' | grep -q 'missing.conf: cannot open'"
+out=$("$BIN/opstream.fcgi" -c "$T/opstream.conf" 2>&1 </dev/null || true)
+check "the responder refuses to run outside FastCGI without -s" sh -c "echo '$out' | grep -q 'use -s'"
+
+check_eq "init creates the database" "database ready: $T/opstream.db" "$("$BIN/opstream" -c "$T/opstream.conf" init)"
+check_eq "init again is harmless" "database ready: $T/opstream.db" "$("$BIN/opstream" -c "$T/opstream.conf" init)"
+check "the schema is migrated" sh -c "[ \$(sqlite3 '$T/opstream.db' 'PRAGMA user_version') -ge 1 ]"
+tok=$("$BIN/opstream" -c "$T/opstream.conf" token create carol)
+check "token create prints a token" sh -c "echo '$tok' | grep -q '^ops_'"
+check "runs lists with a header" sh -c "'$BIN/opstream' -c '$T/opstream.conf' runs | head -n 1 | grep -q '^ID'"
+OPSTREAM_CONF=$T/opstream.conf check "OPSTREAM_CONF names the config" sh -c "'$BIN/opstream' init | grep -q ready"
+
+# The responder on its own socket (-s), as spawn-fcgi, nginx or Apache use it.
+start_redis
+"$BIN/opstream.fcgi" -c "$T/opstream.conf" -s "unix:$T/fcgi.sock" 2>>"$T/fcgi.log" &
+PIDS+=($!)
+check "-s unix:PATH listens" wait_until "fcgi socket" 10 test -S "$T/fcgi.sock"
+finish

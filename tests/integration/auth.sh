@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Bearer tokens, ownership, and signed events links.
+. "$abs_top_srcdir/tests/integration/lib.sh"
+AUTH=token start_stack
+cli() { "$BIN/opstream" -c "$T/opstream.conf" "$@"; }
+
+alice=$(cli token create alice laptop)
+bob=$(cli token create bob)
+check "tokens are long and prefixed" sh -c "echo '$alice' | grep -Eqx 'ops_[A-Za-z0-9_-]{43}'"
+check "the database keeps no token in clear" sh -c "! sqlite3 '$T/opstream.db' 'SELECT hash FROM tokens' | grep -q '$alice'" 
+
+api GET /v1/runs > /dev/null
+check_eq "no token: 401" 401 "$(status)"
+check_eq "no token: code" unauthorized "$(jq -r .code "$T/body")"
+api GET /v1/runs -H "Authorization: Bearer ops_wrong" > /dev/null
+check_eq "wrong token: 401" 401 "$(status)"
+check_eq "health needs no token" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/health")"
+
+api POST /v1/runs -H "Authorization: Bearer $alice" -H 'Content-Type: application/json' \
+    --data '{"type":"countdown","input":{"n":2,"interval_ms":10}}' > /dev/null
+check_eq "alice creates: 202" 202 "$(status)"
+run=$(jq -r .id "$T/body")
+link=$(jq -r .links.events "$T/body")
+check_eq "owner is alice" alice "$(jq -r .owner "$T/body")"
+
+api GET "/v1/runs/$run" -H "Authorization: Bearer $bob" > /dev/null
+check_eq "bob cannot see alice's run: 404" 404 "$(status)"
+check_eq "bob's 404 is the unknown-id 404" run_not_found "$(jq -r .code "$T/body")"
+api GET /v1/runs -H "Authorization: Bearer $bob" > /dev/null
+check_eq "bob's list is empty" 0 "$(jq '.data | length' "$T/body")"
+
+# The signed link lets an EventSource (no headers) read this one stream.
+timeout 20 curl -sN "$BASE$link" > "$T/s"
+check "the signed link streams without a token" grep -qx 'event: run_finished' "$T/s"
+bad=${link%?}A
+[ "$bad" != "$link" ] || bad=${link%?}B
+check_eq "a tampered signature is refused" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$bad")"
+check_eq "the link does not open the snapshot" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run?${link#*\?}")"
+check_eq "expired links are refused" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=1000&sig=${link##*sig=}")"
+finish
