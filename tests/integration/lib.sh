@@ -25,6 +25,11 @@ cleanup() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     # lighttpd's spawned responders and any job left behind
     pkill -KILL -f "$T/" 2>/dev/null || true
+    # A sanitizer report from any process of the stack fails the test.
+    if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log 2>/dev/null; then
+        echo "not ok - a sanitizer reported an error (logs above)"
+        [ "$rc" -ne 0 ] || rc=1
+    fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP" ]; then
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
     fi
