@@ -88,7 +88,7 @@ int api_create_run(struct call *c)
     r.metadata = meta ? json_incref(meta) : json_object();
     json_decref(body);
 
-    struct runs_ctx rc = {req->cfg, c->st, call_bus(c)};
+    struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
     if (rc.bus == NULL) {
         run_clear(&r);
         return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");

@@ -115,12 +115,13 @@ static void copy_str(redisReply *r, char *dst, size_t size)
 }
 
 int bus_append(struct bus *b, const char *run_id, const char *name,
-               const char *data, int maxlen, char out_id[EVENT_ID_SIZE])
+               const char *data, const char *token, int maxlen,
+               char out_id[EVENT_ID_SIZE])
 {
     char key[64];
     bus_events_key(run_id, key, sizeof key);
-    redisReply *r = cmd(b, "XADD %s MAXLEN ~ %d * type %s data %s", key,
-                        maxlen, name, data);
+    redisReply *r = cmd(b, "XADD %s MAXLEN ~ %d * type %s data %s w %s", key,
+                        maxlen, name, data, token);
     int ok = reply_ok(r) && r->type == REDIS_REPLY_STRING;
     if (ok)
         copy_str(r, out_id, EVENT_ID_SIZE);
@@ -169,6 +170,41 @@ int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],
     }
     freeReplyObject(r);
     return ret;
+}
+
+/* How far back a writer looks for its own entry: further than the
+ * entries other writers of the same run can add in a reconnect. */
+#define FIND_WRITE_DEPTH 64
+
+int bus_find_write(struct bus *b, const char *run_id, const char *token,
+                   char out_id[EVENT_ID_SIZE])
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "XREVRANGE %s + - COUNT %d", key, FIND_WRITE_DEPTH);
+    if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; !found && i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        redisReply *f = e->element[1];
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            if (f->element[k]->type == REDIS_REPLY_STRING &&
+                f->element[k + 1]->type == REDIS_REPLY_STRING &&
+                strcmp(f->element[k]->str, "w") == 0 &&
+                strcmp(f->element[k + 1]->str, token) == 0) {
+                copy_str(e->element[0], out_id, EVENT_ID_SIZE);
+                found = 1;
+            }
+    }
+    freeReplyObject(r);
+    return found;
 }
 
 int bus_read(struct bus *b, const char *run_id, const char *after_id,

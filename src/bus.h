@@ -23,9 +23,15 @@ int bus_ping(struct bus *b);
 void bus_events_key(const char *run_id, char *out, size_t size);
 
 /* XADD of one event; writes the new entry id. maxlen bounds the live
- * stream (approximate trimming). */
+ * stream (approximate trimming). token is unique to this write, so a
+ * writer whose connection broke can tell whether the entry landed. */
 int bus_append(struct bus *b, const char *run_id, const char *name,
-               const char *data, int maxlen, char out_id[EVENT_ID_SIZE]);
+               const char *data, const char *token, int maxlen,
+               char out_id[EVENT_ID_SIZE]);
+/* Looks for the entry written with token among the newest ones: 1 found
+ * (out_id set), 0 not there, -1 error. */
+int bus_find_write(struct bus *b, const char *run_id, const char *token,
+                   char out_id[EVENT_ID_SIZE]);
 
 /* The newest entry of a run's stream: 0 found, 1 empty or missing, -1 error. */
 int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],

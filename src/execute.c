@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #define POLL_SLICE_MS 200
-#define EMIT_RETRY_MS 30000
 
 struct linebuf {
     char *buf;          /* JOB_LINE_MAX_BYTES */
@@ -38,7 +37,6 @@ struct job {
     json_t *result;
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
-    int lost;           /* the bus stayed away; events could not be written */
 };
 
 static void pause_ms(int ms)
@@ -47,28 +45,15 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Writes an event, reconnecting to Redis with backoff if it went away:
- * the job's output waits in its pipe meanwhile, so nothing is dropped. */
+/* The bus reconnects on its own (runs_ctx.reconnect) until the worker is
+ * stopped; meanwhile the job's output waits in its pipe. */
 static int emit(struct job *j, const char *name, json_t *data)
 {
     char id[EVENT_ID_SIZE];
-    int64_t give_up = clock_mono_ms() + EMIT_RETRY_MS;
-    int wait_ms = 50;
-    while (runs_emit(j->rc, j->run_id, name, data, id) != 0) {
-        if (clock_mono_ms() > give_up) {
-            j->lost = 1;
-            return -1;
-        }
-        char err[CONFIG_ERR_SIZE];
-        pause_ms(wait_ms);
-        wait_ms = wait_ms < 2000 ? wait_ms * 2 : 2000;
-        struct bus *b = bus_connect(j->rc->cfg, 2000, err, sizeof err);
-        if (b != NULL) {
-            bus_free(j->rc->bus);
-            j->rc->bus = b;
-        }
-    }
-    return 0;
+    if (runs_emit(j->rc, j->run_id, name, data, id) == 0)
+        return 0;
+    log_warn("run %s: a %s event could not be written", j->run_id, name);
+    return -1;
 }
 
 static void keep_tail(struct job *j, const char *line, size_t len)

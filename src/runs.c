@@ -17,15 +17,35 @@ int runs_status_terminal(const char *status)
     return 0;
 }
 
-int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
-              json_t *data, char out_id[EVENT_ID_SIZE])
+/* Appends exactly once. After a broken connection the entry may or may
+ * not have landed; the write token tells which, so a retry never doubles
+ * an event. */
+static int append(struct runs_ctx *rc, const char *run_id, const char *name,
+                  json_t *data, char out_id[EVENT_ID_SIZE])
 {
     char *text = json_dumps(data, JSON_COMPACT);
     if (text == NULL)
         return -1;
-    int r = bus_append(rc->bus, run_id, name, text, rc->cfg->stream_maxlen, out_id);
+    char token[ID_SIZE];
+    crypto_new_id(token);
+    int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
+    while (r != 0) {
+        if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
+            break;
+        int found = bus_find_write(rc->bus, run_id, token, out_id);
+        if (found == 1)
+            r = 0;
+        else if (found == 0)
+            r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
+    }
     free(text);
-    if (r != 0)
+    return r;
+}
+
+int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
+              json_t *data, char out_id[EVENT_ID_SIZE])
+{
+    if (append(rc, run_id, name, data, out_id) != 0)
         return -1;
     return store_run_event(rc->st, run_id, out_id, clock_now_ms());
 }
@@ -73,12 +93,8 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
     else
         json_object_set(data, "result", result ? result : json_null());
     char id[EVENT_ID_SIZE];
-    char *text = json_dumps(data, JSON_COMPACT);
+    int r = append(rc, run_id, "run_finished", data, id);
     json_decref(data);
-    if (text == NULL)
-        return -1;
-    int r = bus_append(rc->bus, run_id, "run_finished", text, rc->cfg->stream_maxlen, id);
-    free(text);
     if (r != 0)
         return -1;
     return store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms());

@@ -7,11 +7,15 @@
 #include "config.h"
 #include "store.h"
 
-/* What a lifecycle step needs: the ledger and the event bus. */
+/* What a lifecycle step needs: the ledger and the event bus. reconnect,
+ * when set, is called after a failed write to replace bus (0) or give up
+ * (-1); without it a write fails at once. */
 struct runs_ctx {
     const struct config *cfg;
     struct store *st;
     struct bus *bus;
+    int (*reconnect)(struct runs_ctx *rc);
+    void *owner;  /* for reconnect's own state */
 };
 
 int runs_status_terminal(const char *status);

@@ -55,6 +55,15 @@ static struct bus *connect_bus(const struct config *cfg)
     return NULL;
 }
 
+/* runs_ctx.reconnect for the worker: wait for Redis as long as it takes,
+ * unless the worker is being stopped. */
+static int reconnect(struct runs_ctx *rc)
+{
+    bus_free(rc->bus);
+    rc->bus = connect_bus(rc->cfg);
+    return rc->bus != NULL ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = NULL;
@@ -101,29 +110,29 @@ int main(int argc, char **argv)
     char consumer[128], host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
-    struct bus *bus = connect_bus(&cfg);
-    if (bus != NULL)
+    struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
+    rc.bus = connect_bus(&cfg);
+    if (rc.bus != NULL)
         log_info("ready as %s (%zu job types)", consumer, types.n);
-    while (!stopping && bus != NULL) {
+    while (!stopping && rc.bus != NULL) {
         char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
-        int r = bus_claim(bus, consumer, cfg.worker_poll_ms, run_id, entry);
+        int r = bus_claim(rc.bus, consumer, cfg.worker_poll_ms, run_id, entry);
         if (r < 0) {
             log_warn("queue read failed; reconnecting");
-            bus_free(bus);
-            bus = connect_bus(&cfg);
+            reconnect(&rc);
             continue;
         }
         if (r == 0)
             continue;
-        struct runs_ctx rc = {&cfg, st, bus};
         if (crypto_id_valid(run_id))
             execute_run(&rc, &types, run_id, &stopping);
         else
             log_warn("queue entry %s names no valid run; dropped", entry);
-        bus_ack(bus, entry);
+        if (rc.bus != NULL)
+            bus_ack(rc.bus, entry);
     }
     log_info("stopping");
-    bus_free(bus);
+    bus_free(rc.bus);
     store_close(st);
     jobtypes_free(&types);
     return 0;

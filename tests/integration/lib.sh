@@ -90,7 +90,7 @@ CONF
     [ -t 0 ] || cat >> "$T/opstream.conf"
 }
 
-start_redis() {
+start_redis() { # also restarts it on the same socket and AOF
     redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 700 \
         --dir "$T" --appendonly yes --save '' --daemonize no \
         --logfile "$T/redis.log" &
@@ -155,3 +155,34 @@ run_status() {
 }
 
 run_is() { [ "$(run_status "$1")" = "$2" ]; }
+
+# frames FILE: one "id<TAB>event<TAB>data" line per complete SSE frame
+frames() {
+    awk '/^id: /{id=substr($0,5)} /^event: /{ev=substr($0,8)} /^data: /{d=substr($0,7)}
+         /^$/{ if (id != "") print id "\t" ev "\t" d; id=""; ev=""; d="" }' "$1"
+}
+
+# follow URL OUT: reads a stream the way EventSource does: on every close
+# it reconnects with Last-Event-ID, until the server answers 204. Complete
+# frames go to OUT, one per line as frames() prints them. Bounded.
+follow() {
+    local url=$1 out=$2 last="" code tries=0
+    : > "$out"
+    while [ "$tries" -lt 200 ]; do
+        tries=$((tries + 1))
+        code=$(curl -sN --max-time 60 -o "$out.seg" -w '%{http_code}' \
+            ${last:+-H "Last-Event-ID: $last"} "$url") || true
+        [ "$code" = 204 ] && return 0
+        frames "$out.seg" >> "$out"
+        [ -s "$out" ] && last=$(tail -n 1 "$out" | cut -f1)
+        [ "$code" = 200 ] || sleep 0.2  # as EventSource's retry delay
+    done
+    echo "follow: gave up after $tries connections" >&2
+    return 1
+}
+
+# ids_increase FILE: the ids of frames() output strictly increase
+ids_increase() {
+    awk -F'\t' '{ split($1, p, "-"); if (NR > 1 && (p[1] < pm || (p[1] == pm && p[2] <= ps))) bad = 1;
+                   pm = p[1] + 0; ps = p[2] + 0 } END { exit bad }' "$1"
+}
