@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define READ_BATCH 100
 #define RECONNECT_TRIES 5
@@ -61,12 +60,6 @@ static int read_cursor(struct request *req, struct event_id *out, char text[EVEN
     return 0;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Redis went away mid-stream: try again with backoff, bounded so the
  * client is let go (and reconnects later) rather than left hanging. */
 static int reconnect(struct call *c)
@@ -77,7 +70,7 @@ static int reconnect(struct call *c)
     for (int i = 0; i < RECONNECT_TRIES; i++) {
         if (call_bus(c) != NULL)
             return 0;
-        pause_ms(wait_ms);
+        clock_sleep_ms(wait_ms);
         wait_ms *= 2;
     }
     return -1;
@@ -136,21 +129,12 @@ static int add_entry(void *ctx, const char *id, const char *name, const char *da
 
 static int events_page(struct call *c, const char *run_id, const char *cursor)
 {
-    char buf[16];
-    int limit = 100;
-    int q = request_query(c->req, "limit", buf, sizeof buf);
-    if (q == 0) {
-        char *end;
-        long n = strtol(buf, &end, 10);
-        if (*end != '\0' || n < 1 || n > 1000)
-            return reply_problem(c->req, 400, "invalid_parameter",
-                                 "limit: must be a whole number from 1 to 1000");
-        limit = (int)n;
-    } else if (q < 0) {
-        return reply_problem(c->req, 400, "invalid_parameter", "limit: malformed");
-    }
+    long limit;
+    if (request_query_int(c->req, "limit", 1, 1000, 100, &limit) != 0)
+        return reply_problem(c->req, 400, "invalid_parameter",
+                             "limit: must be a whole number from 1 to 1000");
     struct page p = {json_array(), ""};
-    if (bus_read(c->bus, run_id, cursor, limit, 0, add_entry, &p) < 0) {
+    if (bus_read(c->bus, run_id, cursor, (int)limit, 0, add_entry, &p) < 0) {
         json_decref(p.data);
         return reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
     }

@@ -130,21 +130,12 @@ static int add_run(void *ctx, struct run *r)
 
 int api_list_runs(struct call *c)
 {
-    char buf[16];
-    int limit = 50;
-    int q = request_query(c->req, "limit", buf, sizeof buf);
-    if (q == 0) {
-        char *end;
-        long n = strtol(buf, &end, 10);
-        if (*end != '\0' || n < 1 || n > 200)
-            return reply_problem(c->req, 400, "invalid_parameter",
-                                 "limit: must be a whole number from 1 to 200");
-        limit = (int)n;
-    } else if (q < 0) {
-        return reply_problem(c->req, 400, "invalid_parameter", "limit: malformed");
-    }
+    long limit;
+    if (request_query_int(c->req, "limit", 1, 200, 50, &limit) != 0)
+        return reply_problem(c->req, 400, "invalid_parameter",
+                             "limit: must be a whole number from 1 to 200");
     struct list_ctx l = {json_array(), c};
-    if (store_run_list(c->st, c->req->owner, limit, add_run, &l) != 0) {
+    if (store_run_list(c->st, c->req->owner, (int)limit, add_run, &l) != 0) {
         json_decref(l.data);
         return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
     }

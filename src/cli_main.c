@@ -3,9 +3,9 @@
 #include "config.h"
 #include "crypto.h"
 #include "runs.h"
+#include "startup.h"
 #include "store.h"
 
-#include <config.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,15 +89,10 @@ int main(int argc, char **argv)
     const char *conf = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--help")) {
-            usage(stdout);
+        enum startup_flag f = startup_flag("opstream", argc, argv, &i, &conf, usage);
+        if (f == FLAG_EXIT)
             return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("opstream %s\n", PACKAGE_VERSION);
-            return 0;
-        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-            conf = argv[++i];
-        } else {
+        if (f == FLAG_OTHER) {
             usage(stderr);
             return 2;
         }
@@ -108,16 +103,13 @@ int main(int argc, char **argv)
     }
     struct cli c;
     char err[CONFIG_ERR_SIZE];
-    config_defaults(&c.cfg);
-    if (config_load(&c.cfg, conf ? conf : config_default_path(), err, sizeof err) != 0) {
-        fprintf(stderr, "opstream: %s\n", err);
+    if (startup("opstream", conf, &c.cfg) != 0)
         return 1;
-    }
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
         if (strcmp(argv[i], commands[k].name) != 0)
             continue;
-        if (crypto_init() != 0 || (c.st = store_open(c.cfg.database, err, sizeof err)) == NULL) {
-            fprintf(stderr, "opstream: %s\n", c.st ? "libsodium failed" : err);
+        if ((c.st = store_open(c.cfg.database, err, sizeof err)) == NULL) {
+            fprintf(stderr, "opstream: %s\n", err);
             return 1;
         }
         int rc = commands[k].fn(&c, argc - i - 1, argv + i + 1);

@@ -29,3 +29,9 @@ int clock_rfc3339(int64_t ms, char *buf, size_t size)
                      tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
+
+void clock_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define POLL_SLICE_MS 200
@@ -38,12 +37,6 @@ struct job {
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
-
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* The bus reconnects on its own (runs_ctx.reconnect) until the worker is
  * stopped; meanwhile the job's output waits in its pipe. */
@@ -150,7 +143,7 @@ static void stop_group(struct job *j, int *exited, int *wstatus)
         if (waitpid(j->child.pid, wstatus, WNOHANG) == j->child.pid)
             *exited = 1;
         else
-            pause_ms(20);
+            clock_sleep_ms(20);
     }
     spawn_signal(&j->child, SIGKILL);
 }

@@ -3,11 +3,10 @@
  * open streams, and the number of streams is bounded by max_requests. */
 #include "api.h"
 #include "config.h"
-#include "crypto.h"
 #include "log.h"
 #include "reply.h"
+#include "startup.h"
 
-#include <config.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <poll.h>
@@ -122,15 +121,12 @@ int main(int argc, char **argv)
 {
     const char *conf = NULL, *listen_spec = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help")) {
-            usage(stdout);
+        enum startup_flag f = startup_flag("opstream.fcgi", argc, argv, &i, &conf, usage);
+        if (f == FLAG_EXIT)
             return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("opstream.fcgi %s\n", PACKAGE_VERSION);
-            return 0;
-        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-            conf = argv[++i];
-        } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+        if (f == FLAG_TAKEN)
+            continue;
+        if (!strcmp(argv[i], "-s") && i + 1 < argc) {
             listen_spec = argv[++i];
         } else {
             usage(stderr);
@@ -138,15 +134,9 @@ int main(int argc, char **argv)
         }
     }
     char err[CONFIG_ERR_SIZE];
-    config_defaults(&cfg);
-    if (config_load(&cfg, conf ? conf : config_default_path(), err, sizeof err) != 0) {
-        fprintf(stderr, "opstream.fcgi: %s\n", err);
+    if (startup("opstream.fcgi", conf, &cfg) != 0)
         return 1;
-    }
-    enum log_level lvl = LOG_INFO;
-    log_level_parse(cfg.log_level, &lvl);
-    log_init("opstream.fcgi", lvl);
-    if (crypto_init() != 0 || jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
+    if (jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;
     }

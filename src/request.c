@@ -97,6 +97,23 @@ int request_query(const struct request *req, const char *name, char *out, size_t
     return 1;
 }
 
+int request_query_int(const struct request *req, const char *name, long min,
+                      long max, long dflt, long *out)
+{
+    char buf[24];
+    int q = request_query(req, name, buf, sizeof buf);
+    if (q == 1) {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    long n = q == 0 ? strtol(buf, &end, 10) : 0;
+    if (q < 0 || buf[0] == '\0' || *end != '\0' || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
 enum body_status request_json_body(struct request *req, json_t **out,
                                    char *why, size_t whysize)
 {

@@ -40,6 +40,11 @@ const char *request_env(const struct request *req, const char *name);
  * -1 malformed or longer than size. */
 int request_query(const struct request *req, const char *name, char *out, size_t size);
 
+/* An integer query parameter within [min, max]; dflt when absent.
+ * 0, or -1 when malformed or out of range. */
+int request_query_int(const struct request *req, const char *name, long min,
+                      long max, long dflt, long *out);
+
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING };
 /* Reads and parses a JSON body within cfg->body_max_bytes; a declared
  * length over the limit is refused before reading anything. */

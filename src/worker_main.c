@@ -7,13 +7,12 @@
 #include "jobtypes.h"
 #include "log.h"
 #include "runs.h"
+#include "startup.h"
 #include "store.h"
 
-#include <config.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stopping;
@@ -32,12 +31,6 @@ static void usage(FILE *f)
                "  --help, --version\n", config_default_path());
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Connects to Redis, retrying with backoff until it answers or we stop. */
 static struct bus *connect_bus(const struct config *cfg)
 {
@@ -49,7 +42,7 @@ static struct bus *connect_bus(const struct config *cfg)
             return b;
         bus_free(b);
         log_warn("%s; retrying in %d ms", b ? "cannot create the queue group" : err, wait_ms);
-        pause_ms(wait_ms);
+        clock_sleep_ms(wait_ms);
         wait_ms = wait_ms < 5000 ? wait_ms * 2 : 5000;
     }
     return NULL;
@@ -68,31 +61,20 @@ int main(int argc, char **argv)
 {
     const char *conf = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help")) {
-            usage(stdout);
+        enum startup_flag f = startup_flag("opstream-worker", argc, argv, &i, &conf, usage);
+        if (f == FLAG_EXIT)
             return 0;
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("opstream-worker %s\n", PACKAGE_VERSION);
-            return 0;
-        } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
-            conf = argv[++i];
-        } else {
+        if (f == FLAG_OTHER) {
             usage(stderr);
             return 2;
         }
     }
     struct config cfg;
     char err[CONFIG_ERR_SIZE];
-    config_defaults(&cfg);
-    if (config_load(&cfg, conf ? conf : config_default_path(), err, sizeof err) != 0) {
-        fprintf(stderr, "opstream-worker: %s\n", err);
+    if (startup("opstream-worker", conf, &cfg) != 0)
         return 1;
-    }
-    enum log_level lvl = LOG_INFO;
-    log_level_parse(cfg.log_level, &lvl);
-    log_init("opstream-worker", lvl);
     struct jobtypes types;
-    if (crypto_init() != 0 || jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
+    if (jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
         log_error("%s", err);
         return 1;
     }
