@@ -15,6 +15,23 @@ done
 
 T=$(mktemp -d /tmp/opstream-test.XXXXXX)
 BIN=$abs_top_builddir/src
+FCGI=$BIN/opstream.fcgi
+WORKER=$BIN/opstream-worker
+
+# OPSTREAM_VALGRIND=1 runs the responder and the worker under valgrind;
+# any error it reports fails the test (see cleanup).
+if [ -n "${OPSTREAM_VALGRIND:-}" ]; then
+    for prog in opstream.fcgi opstream-worker; do
+        cat > "$T/$prog" <<WRAP
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
+    --log-file=$T/valgrind-$prog.%p.log $BIN/$prog "\$@"
+WRAP
+        chmod +x "$T/$prog"
+    done
+    FCGI=$T/opstream.fcgi
+    WORKER=$T/opstream-worker
+fi
 PIDS=()
 FAILS=0
 CHECKS=0
@@ -25,11 +42,17 @@ cleanup() {
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     # lighttpd's spawned responders and any job left behind
     pkill -KILL -f "$T/" 2>/dev/null || true
-    # A sanitizer report from any process of the stack fails the test.
+    # A sanitizer or valgrind report from any process of the stack fails the test.
     if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log 2>/dev/null; then
-        echo "not ok - a sanitizer reported an error (logs above)"
+        echo "not ok - a sanitizer reported an error"
         [ "$rc" -ne 0 ] || rc=1
     fi
+    for f in "$T"/valgrind-*.log; do
+        if [ -s "$f" ]; then
+            echo "not ok - valgrind reported errors in $f:"; head -n 40 "$f"
+            [ "$rc" -ne 0 ] || rc=1
+        fi
+    done
     if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP" ]; then
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
     fi
@@ -104,11 +127,11 @@ start_lighttpd() {
     while :; do
         PORT=$((20000 + RANDOM % 20000))
         OPSTREAM_PORT=$PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T \
-        OPSTREAM_FCGI=$BIN/opstream.fcgi OPSTREAM_CONF=$T/opstream.conf \
+        OPSTREAM_FCGI=$FCGI OPSTREAM_CONF=$T/opstream.conf \
             lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &
         LIGHTTPD_PID=$!
         BASE=http://127.0.0.1:$PORT
-        if wait_until "lighttpd on $PORT" 10 lighttpd_up; then
+        if wait_until "lighttpd on $PORT" 30 lighttpd_up; then
             PIDS+=($LIGHTTPD_PID)
             return 0
         fi
@@ -125,7 +148,7 @@ lighttpd_up() {
 }
 
 start_worker() {
-    "$BIN/opstream-worker" -c "$T/opstream.conf" 2>>"$T/worker.log" &
+    "$WORKER" -c "$T/opstream.conf" 2>>"$T/worker.log" &
     PIDS+=($!)
     WORKER_PID=$!
 }
