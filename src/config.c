@@ -49,6 +49,7 @@ static const struct key keys[] = {
     {"trust_remote_user", NUM(K_BOOL, trust_remote_user, 0, 1)},
     {"link_ttl_s", NUM(K_INT, link_ttl_s, 10, 30 * 86400)},
     {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
+    {"request_timeout_ms", NUM(K_INT, request_timeout_ms, 100, 600000)},
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 100, 100000000)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
@@ -74,6 +75,7 @@ void config_defaults(struct config *cfg)
     cfg->auth = AUTH_TOKEN;
     cfg->link_ttl_s = 3600;
     cfg->max_requests = 4096;
+    cfg->request_timeout_ms = 5000;
     cfg->stream_maxlen = 100000;
     cfg->worker_poll_ms = 1000;
     cfg->kill_grace_ms = 5000;

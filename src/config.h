@@ -24,6 +24,7 @@ struct config {
     int trust_remote_user;
     int link_ttl_s;                        /* signed events links */
     int max_requests;                      /* concurrent requests per responder */
+    int request_timeout_ms;                /* to read a request's head and body */
     int stream_maxlen;                     /* live events kept per run in Redis */
     int worker_poll_ms;
     int kill_grace_ms;

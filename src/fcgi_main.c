@@ -1,37 +1,40 @@
-/* opstream.fcgi: the FastCGI responder. One thread accepts; every request
- * gets its own small-stack thread, so a short request never waits behind
- * open streams, and the number of streams is bounded by max_requests. */
+/* opstream.fcgi: the FastCGI responder. A few threads accept; every
+ * request then gets its own small-stack thread, so a short request never
+ * waits behind open streams, and the number of streams is bounded by
+ * max_requests.
+ *
+ * libfcgi reads a request's head inside FCGX_Accept_r, so a peer that
+ * connects and says nothing holds its acceptor there: hence several
+ * acceptors, and a receive timeout on the listening socket, which accepted
+ * sockets inherit, so libfcgi drops such a peer and accepts the next. */
 #include "api.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "reply.h"
 #include "startup.h"
 
-#include <errno.h>
 #include <fcgiapp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define THREAD_STACK_BYTES (256 * 1024)
 #define LISTEN_BACKLOG 1024
+#define ACCEPTORS 8
 
-static volatile sig_atomic_t stopping;
 static atomic_int active;
+static int listen_fd;
+static pthread_attr_t thread_attr;
 static struct api app;
 static struct config cfg;
 static struct jobtypes types;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
 {
@@ -91,19 +94,49 @@ static void refuse(FCGX_Request *fr)
     free(fr);
 }
 
+static void *acceptor(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        FCGX_Request *fr = malloc(sizeof *fr);
+        if (fr == NULL || FCGX_InitRequest(fr, listen_fd, 0) != 0) {
+            free(fr);
+            clock_sleep_ms(100);
+            continue;
+        }
+        if (FCGX_Accept_r(fr) < 0) {
+            free(fr);
+            clock_sleep_ms(10); /* e.g. out of file descriptors: don't spin */
+            continue;
+        }
+        pthread_t t;
+        if (atomic_fetch_add(&active, 1) >= cfg.max_requests ||
+            pthread_create(&t, &thread_attr, serve, fr) != 0) {
+            atomic_fetch_sub(&active, 1);
+            refuse(fr);
+        }
+    }
+    return NULL;
+}
+
 static int open_listener(const char *spec)
 {
-    if (spec == NULL) {
-        if (FCGX_IsCGI()) {
-            log_error("not started by a FastCGI server; use -s unix:PATH or -s HOST:PORT");
+    int fd = 0; /* the web server's socket on fd 0 */
+    if (spec == NULL && FCGX_IsCGI()) {
+        log_error("not started by a FastCGI server; use -s unix:PATH or -s HOST:PORT");
+        return -1;
+    }
+    if (spec != NULL) {
+        const char *path = strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
+        fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
+        if (fd < 0) {
+            log_error("cannot listen on %s", spec);
             return -1;
         }
-        return 0; /* the web server's socket on fd 0 */
     }
-    const char *path = strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
-    int fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
-    if (fd < 0)
-        log_error("cannot listen on %s", spec);
+    struct timeval tv = {cfg.request_timeout_ms / 1000, (cfg.request_timeout_ms % 1000) * 1000};
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        log_warn("cannot set a receive timeout; a silent peer may hold an acceptor");
     return fd;
 }
 
@@ -149,51 +182,32 @@ int main(int argc, char **argv)
         log_error("FCGX_Init failed");
         return 1;
     }
-    int fd = open_listener(listen_spec);
-    if (fd < 0)
+    listen_fd = open_listener(listen_spec);
+    if (listen_fd < 0)
         return 1;
-    /* After FCGX_Init, whose own handlers would only set a flag that a
-     * thread blocked in accept never sees. */
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* Only this thread takes SIGTERM and SIGINT (after FCGX_Init, whose
+     * handlers would merely set a flag no acceptor looks at). */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    log_info("ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
-
-    while (!stopping) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, 500);
-        if (pr <= 0)
-            continue;
-        FCGX_Request *fr = malloc(sizeof *fr);
-        if (fr == NULL || FCGX_InitRequest(fr, fd, 0) != 0) {
-            free(fr);
-            continue;
-        }
-        if (FCGX_Accept_r(fr) < 0) {
-            free(fr);
-            if (stopping)
-                break;
-            continue;
-        }
-        if (atomic_fetch_add(&active, 1) >= cfg.max_requests) {
-            atomic_fetch_sub(&active, 1);
-            refuse(fr);
-            continue;
-        }
+    pthread_attr_init(&thread_attr);
+    pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
+    pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < ACCEPTORS; i++) {
         pthread_t t;
-        if (pthread_create(&t, &attr, serve, fr) != 0) {
-            atomic_fetch_sub(&active, 1);
-            refuse(fr);
+        if (pthread_create(&t, &thread_attr, acceptor, NULL) != 0) {
+            log_error("cannot start acceptor threads");
+            return 1;
         }
     }
-    log_info("stopping with %d open requests", atomic_load(&active));
-    pthread_attr_destroy(&attr);
+    log_info("ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    log_info("stopping on signal %d with %d open requests", sig, atomic_load(&active));
     /* Open streams are cut; their clients reconnect to the next process.
      * The job types stay allocated: detached threads may still read them. */
     return 0;

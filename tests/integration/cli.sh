@@ -28,9 +28,4 @@ check "token create prints a token" sh -c "echo '$tok' | grep -q '^ops_'"
 check "runs lists with a header" sh -c "'$BIN/opstream' -c '$T/opstream.conf' runs | head -n 1 | grep -q '^ID'"
 OPSTREAM_CONF=$T/opstream.conf check "OPSTREAM_CONF names the config" sh -c "'$BIN/opstream' init | grep -q ready"
 
-# The responder on its own socket (-s), as spawn-fcgi, nginx or Apache use it.
-start_redis
-"$BIN/opstream.fcgi" -c "$T/opstream.conf" -s "unix:$T/fcgi.sock" 2>>"$T/fcgi.log" &
-PIDS+=($!)
-check "-s unix:PATH listens" wait_until "fcgi socket" 10 test -S "$T/fcgi.sock"
 finish

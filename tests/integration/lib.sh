@@ -9,7 +9,7 @@ set -euo pipefail
 : "${abs_top_srcdir:?run through make check}" "${abs_top_builddir:?run through make check}"
 
 SKIP=77
-for bin in redis-server redis-cli lighttpd curl jq sqlite3; do
+for bin in redis-server redis-cli lighttpd cgi-fcgi curl jq sqlite3; do
     command -v "$bin" >/dev/null || { echo "SKIP: $bin is not installed"; exit $SKIP; }
 done
 
@@ -24,7 +24,7 @@ if [ -n "${OPSTREAM_VALGRIND:-}" ]; then
     for prog in opstream.fcgi opstream-worker; do
         cat > "$T/$prog" <<WRAP
 #!/bin/sh
-exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
+exec valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \\
     --log-file=$T/valgrind-$prog.%p.log $BIN/$prog "\$@"
 WRAP
         chmod +x "$T/$prog"
@@ -208,4 +208,11 @@ follow() {
 ids_increase() {
     awk -F'\t' '{ split($1, p, "-"); if (NR > 1 && (p[1] < pm || (p[1] == pm && p[2] <= ps))) bad = 1;
                    pm = p[1] + 0; ps = p[2] + 0 } END { exit bad }' "$1"
+}
+
+# fcgi ADDRESS METHOD URI: one request straight to a responder's socket
+# with a real FastCGI client; the raw CGI response on stdout.
+fcgi() {
+    env -i REQUEST_METHOD="$2" REQUEST_URI="$3" QUERY_STRING= SCRIPT_NAME=/api \
+        timeout 20 cgi-fcgi -bind -connect "$1"
 }
