@@ -14,7 +14,7 @@ fails=0
 cleanup() {
     [ -z "$server" ] || { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
     pkill -KILL -f "$state/" 2>/dev/null || true
-    rm -rf "$state"
+    rm -rf "$state" "$state.out"
 }
 trap cleanup EXIT
 expect() { # expect DESCRIPTION COMMAND...
