@@ -48,15 +48,25 @@ static int exec(struct store *st, const char *sql)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static int migrate(struct store *st, char *err, size_t errsize)
+static int schema_version(struct store *st)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
-        goto fail;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
-        goto rollback;
+        return -1;
     int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
     sqlite3_finalize(q);
+    return version;
+}
+
+/* Every open checks the schema, so the check is a plain read; the write
+ * lock is taken only when there is something to migrate. */
+static int migrate(struct store *st, char *err, size_t errsize)
+{
+    if (schema_version(st) == N_MIGRATIONS)
+        return 0;
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        goto fail;
+    int version = schema_version(st);
     if (version < 0 || version > N_MIGRATIONS) {
         snprintf(err, errsize, "database schema version %d is newer than this program", version);
         exec(st, "ROLLBACK");
@@ -365,11 +375,29 @@ int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE]
     return ret;
 }
 
+static int read_setting(struct store *st, const char *key, char *out, size_t size)
+{
+    sqlite3_stmt *q = prepare(st, "SELECT value FROM settings WHERE key = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, key);
+    int rc = sqlite3_step(q);
+    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+    if (ret == 0)
+        copy_col(q, 0, out, size);
+    sqlite3_finalize(q);
+    return ret;
+}
+
 int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
 {
+    int r = read_setting(st, "link_secret", out, HASH_HEX_SIZE);
+    if (r != 1)
+        return r;
+    /* First use: INSERT OR IGNORE, then read back, so that concurrent
+     * first users all end up with the one key that won. */
     char fresh[HASH_HEX_SIZE];
     crypto_new_secret(fresh);
-    /* INSERT OR IGNORE then SELECT: concurrent first users agree on one key. */
     sqlite3_stmt *q = prepare(st,
         "INSERT OR IGNORE INTO settings (key, value) VALUES ('link_secret', ?1)");
     if (q == NULL)
@@ -377,12 +405,5 @@ int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
     bind_text(q, 1, fresh);
     if (step_done(st, q) < 0)
         return -1;
-    q = prepare(st, "SELECT value FROM settings WHERE key = 'link_secret'");
-    if (q == NULL)
-        return -1;
-    int ret = sqlite3_step(q) == SQLITE_ROW ? 0 : -1;
-    if (ret == 0)
-        copy_col(q, 0, out, HASH_HEX_SIZE);
-    sqlite3_finalize(q);
-    return ret;
+    return read_setting(st, "link_secret", out, HASH_HEX_SIZE) == 0 ? 0 : -1;
 }
