@@ -7,7 +7,6 @@
 #include "reply.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum route_flags {

@@ -15,7 +15,6 @@ struct runs_ctx {
     struct store *st;
     struct bus *bus;
     int (*reconnect)(struct runs_ctx *rc);
-    void *owner;  /* for reconnect's own state */
 };
 
 int runs_status_terminal(const char *status);
