@@ -81,6 +81,10 @@ static int stream_events(struct call *c, const char *run_id, const char *cursor)
     const struct config *cfg = c->req->cfg;
     struct stream s = {.out = &c->req->out};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
+    /* A stream may stay open for hours and needs only Redis from here on:
+     * its SQLite connection and page cache go now, not at the end. */
+    store_close(c->st);
+    c->st = NULL;
     if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0)
         return -1;
     while (!s.finished && !s.gone) {
