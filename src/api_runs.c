@@ -4,6 +4,7 @@
 #include "log.h"
 #include "reply.h"
 #include "runs.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,15 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    const struct jobtype *jt = jobtypes_find(c->api->types, json_string_value(type));
+    json_t *schema = json_object_get(jt->doc, "input_schema");
+    json_t *empty = json_object();
+    char why[SCHEMA_ERR_SIZE];
+    int bad = schema != NULL &&
+              schema_validate(schema, input ? input : empty, "/input", why, sizeof why) != 0;
+    json_decref(empty);
+    if (bad)
+        return reply_problem(req, 422, "invalid_input", "%s", why), -1;
     return 0;
 }
 

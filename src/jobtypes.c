@@ -2,6 +2,7 @@
  * loaded so a mistake is reported at start, not when a run hits it. */
 #include "jobtypes.h"
 #include "event.h"
+#include "schema.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     memset(jt, 0, sizeof *jt);
     jt->doc = doc;
     const char *why = NULL, *field = NULL;
+    char schema_err[SCHEMA_ERR_SIZE];
     json_t *name = json_object_get(doc, "name");
     json_t *cmd = json_object_get(doc, "command");
     json_t *schema = json_object_get(doc, "input_schema");
@@ -47,8 +49,8 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     } else if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
                json_array_size(cmd) > JOBTYPE_ARGV_MAX) {
         field = "command", why = "must be a non-empty array of at most 64 strings";
-    } else if (schema != NULL && !json_is_object(schema)) {
-        field = "input_schema", why = "must be an object";
+    } else if (schema != NULL && schema_check(schema, schema_err, sizeof schema_err) != 0) {
+        field = "input_schema", why = schema_err;
     } else if (timeout != NULL && (!json_is_integer(timeout) ||
                json_integer_value(timeout) < 1 || json_integer_value(timeout) > 7 * 86400)) {
         field = "timeout_s", why = "must be a whole number from 1 to 604800";

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # The short requests of the first path, and their failure answers.
 . "$abs_top_srcdir/tests/integration/lib.sh"
+# The shipped types, and one of the test's own that fails on purpose.
+JOBTYPES_DIR=$T/types
+mkdir -p "$JOBTYPES_DIR"
+cp "$abs_top_srcdir"/src/jobs/*.json "$JOBTYPES_DIR/"
+cat > "$JOBTYPES_DIR/broken.json" <<'TYPE'
+{"name": "broken", "description": "exits 3 after a line on stderr",
+ "command": ["/bin/sh", "-c", "echo 'it went wrong' >&2; exit 3"]}
+TYPE
 start_stack
 
 json=(-H 'Content-Type: application/json')
@@ -33,10 +41,18 @@ check_eq "list answers 200" 200 "$(status)"
 check_eq "list holds the run" "$run" "$(jq -r '.data[0].id' "$T/body")"
 
 # A failing job: exit status and stderr tail in the error.
-check_eq "countdown refuses a negative n (job fails)" failed "$(
-    r=$(create_run '{"type":"countdown","input":{"n":-1}}'); wait_until failed 20 run_is "$r" failed; run_status "$r")"
+check_eq "a job that exits 3 fails the run" failed "$(
+    r=$(create_run '{"type":"broken"}'); wait_until failed 20 run_is "$r" failed; run_status "$r")"
 check "the error holds exit status and stderr tail" \
-    sh -c "jq -e '.error.code == \"job_failed\" and .error.exit_status == 2 and (.error.stderr_tail | test(\"n must be\"))' '$T/body' >/dev/null"
+    sh -c "jq -e '.error.code == \"job_failed\" and .error.exit_status == 3 and (.error.stderr_tail | test(\"it went wrong\"))' '$T/body' >/dev/null"
+
+# Input is checked against the type's schema, and the detail names the path.
+api POST /v1/runs "${json[@]}" --data '{"type":"countdown","input":{"n":-1}}' > /dev/null
+check_eq "input outside the schema: 422" 422 "$(status)"
+check_eq "input outside the schema: code" invalid_input "$(problem_code)"
+check_eq "the detail names the failing path" "/input/n: must be >= 0" "$(jq -r .detail "$T/body")"
+api POST /v1/runs "${json[@]}" --data '{"type":"countdown","input":{"n":1,"speed":9}}' > /dev/null
+check_eq "a property the schema does not allow" "/input/speed: is not allowed" "$(jq -r .detail "$T/body")"
 
 # Failure answers: problem+json with a stable code.
 api GET /v1/runs/AAAAAAAAAAAAAAAAAAAAAA > /dev/null
@@ -75,7 +91,7 @@ check "no error leaks a path or SQL" sh -c "! grep -Eqi '/tmp/|sqlite|select |in
 
 api GET /v1/types > /dev/null
 check_eq "types: 200" 200 "$(status)"
-check_eq "types lists countdown" countdown "$(jq -r '.data[0].name' "$T/body")"
+check_eq "types lists every type, by name" "broken countdown" "$(jq -r '[.data[].name] | join(" ")' "$T/body")"
 api GET /v1/types/countdown > /dev/null
 check_eq "one type: input schema" integer "$(jq -r .input_schema.properties.n.type "$T/body")"
 api GET /v1/types/nope > /dev/null

@@ -20,6 +20,17 @@ check "a missing config file is named" sh -c "echo '$out' | grep -q 'missing.con
 out=$("$BIN/opstream.fcgi" -c "$T/opstream.conf" 2>&1 </dev/null || true)
 check "the responder refuses to run outside FastCGI without -s" sh -c "echo '$out' | grep -q 'use -s'"
 
+mkdir -p "$T/badtypes"
+echo '{"name":"bad","command":["x"],"input_schema":{"type":"object","properties":{"n":{"type":"int"}}}}' \
+    > "$T/badtypes/bad.json"
+printf 'jobtypes_dir = %s\n' "$T/badtypes" | cat "$T/opstream.conf" - > "$T/badtypes.conf"
+out=$("$BIN/opstream-worker" -c "$T/badtypes.conf" 2>&1 || true)
+check "a bad input schema stops the worker, naming file and field" \
+    sh -c "echo '$out' | grep -q 'badtypes/bad.json: input_schema: /properties/n/type: unknown type int'"
+echo '{"name":"other","command":["x"]}' > "$T/badtypes/bad.json"
+out=$("$BIN/opstream-worker" -c "$T/badtypes.conf" 2>&1 || true)
+check "a name that is not the file's is refused" sh -c "echo '$out' | grep -q 'bad.json: name: must equal the file name'"
+
 check_eq "init creates the database" "database ready: $T/opstream.db" "$("$BIN/opstream" -c "$T/opstream.conf" init)"
 check_eq "init again is harmless" "database ready: $T/opstream.db" "$("$BIN/opstream" -c "$T/opstream.conf" init)"
 check "the schema is migrated" sh -c "[ \$(sqlite3 '$T/opstream.db' 'PRAGMA user_version') -ge 1 ]"

@@ -102,7 +102,7 @@ write_config() { # extra "key = value" lines on stdin are appended
     cat > "$T/opstream.conf" <<CONF
 redis = unix:$T/redis.sock
 database = $T/opstream.db
-jobtypes_dir = $abs_top_srcdir/src/jobs
+jobtypes_dir = ${JOBTYPES_DIR:-$abs_top_srcdir/src/jobs}
 job_path = $BIN/jobs
 base_path = /api
 keepalive_ms = ${KEEPALIVE_MS:-15000}
