@@ -65,9 +65,23 @@ static int check_create(struct call *c, json_t *body)
     return 0;
 }
 
+/* Idempotency-Key: 1 to 255 visible ASCII characters. */
+static int key_valid(const char *k)
+{
+    size_t n = 0;
+    for (; k[n] != '\0'; n++)
+        if (k[n] < 0x21 || k[n] > 0x7e || n >= 255)
+            return 0;
+    return n > 0;
+}
+
 int api_create_run(struct call *c)
 {
     struct request *req = c->req;
+    const char *key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
+    if (key != NULL && !key_valid(key))
+        return reply_problem(req, 400, "invalid_idempotency_key",
+                             "Idempotency-Key must be 1 to 255 visible ASCII characters");
     json_t *body;
     char why[256];
     switch (request_json_body(req, &body, why, sizeof why)) {
@@ -85,6 +99,19 @@ int api_create_run(struct call *c)
         json_decref(body);
         return -1;
     }
+    /* Retries compare by the canonical body: same content, same hash,
+     * whatever the key order or spacing. */
+    char hash[HASH_HEX_SIZE] = "";
+    if (key != NULL) {
+        char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (canon == NULL) {
+            json_decref(body);
+            return reply_problem(req, 500, "internal", "the body could not be encoded");
+        }
+        crypto_hash_text(canon, hash);
+        free(canon);
+    }
+    struct create_opts opts = {.idem_key = key, .body_hash = hash};
     struct run r;
     memset(&r, 0, sizeof r);
     snprintf(r.owner, sizeof r.owner, "%s", req->owner);
@@ -103,16 +130,27 @@ int api_create_run(struct call *c)
         run_clear(&r);
         return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
     }
-    if (runs_create(&rc, &r) != 0) {
+    struct run old;
+    memset(&old, 0, sizeof old);
+    enum create_result res = runs_create(&rc, &r, &opts, &old);
+    if (res == CREATE_KEY_REUSED) {
+        run_clear(&r);
+        return reply_problem(req, 422, "idempotency_key_reused",
+                             "this Idempotency-Key was used with a different body");
+    }
+    if (res == CREATE_ERROR) {
         run_clear(&r);
         log_error("create run: ledger or bus write failed");
         return reply_problem(req, 503, "unavailable", "the run could not be queued");
     }
-    char loc[256];
-    snprintf(loc, sizeof loc, "Location: %s/v1/runs/%s\r\n", req->cfg->base_path, r.id);
-    json_t *view = runs_to_json(&r, req->cfg, c->secret, clock_now_ms());
+    const struct run *shown = res == CREATE_REPLAYED ? &old : &r;
+    char headers[320];
+    snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->cfg->base_path,
+             shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+    json_t *view = runs_to_json(shown, req->cfg, c->secret, clock_now_ms());
     run_clear(&r);
-    return reply_json(req, 202, view, loc);
+    run_clear(&old);
+    return reply_json(req, 202, view, headers);
 }
 
 int api_get_run(struct call *c)

@@ -28,7 +28,7 @@ enum auth_result auth_identify(struct request *req, struct store *st)
     if (strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) >= TOKEN_SIZE)
         return AUTH_INVALID;
     char hash[HASH_HEX_SIZE];
-    crypto_hash_token(h + 7, hash);
+    crypto_hash_text(h + 7, hash);
     int r = store_token_owner(st, hash, req->owner);
     return r == 0 ? AUTH_OK : (r == 1 ? AUTH_INVALID : AUTH_ERROR);
 }

@@ -39,7 +39,7 @@ static int cmd_token(struct cli *c, int argc, char **argv)
     }
     char token[TOKEN_SIZE], hash[HASH_HEX_SIZE];
     crypto_new_token(token);
-    crypto_hash_token(token, hash);
+    crypto_hash_text(token, hash);
     if (store_token_insert(c->st, hash, owner, argc > 2 ? argv[2] : "", clock_now_ms()) != 0) {
         fprintf(stderr, "opstream: cannot store the token\n");
         return 1;

@@ -41,11 +41,11 @@ void crypto_new_token(char out[TOKEN_SIZE])
     snprintf(out, TOKEN_SIZE, "ops_%s", b64);
 }
 
-void crypto_hash_token(const char *token, char out[HASH_HEX_SIZE])
+void crypto_hash_text(const char *text, char out[HASH_HEX_SIZE])
 {
     unsigned char h[crypto_generichash_BYTES];
-    crypto_generichash(h, sizeof h, (const unsigned char *)token,
-                       strlen(token), NULL, 0);
+    crypto_generichash(h, sizeof h, (const unsigned char *)text,
+                       strlen(text), NULL, 0);
     sodium_bin2hex(out, HASH_HEX_SIZE, h, sizeof h);
 }
 

@@ -18,8 +18,9 @@ int crypto_init(void);
 void crypto_new_id(char out[ID_SIZE]);
 int crypto_id_valid(const char *s);
 void crypto_new_token(char out[TOKEN_SIZE]);
-/* Tokens are stored only as this hash. */
-void crypto_hash_token(const char *token, char out[HASH_HEX_SIZE]);
+/* A hex digest of a text: tokens are stored only as this, and request
+ * bodies are compared by it. */
+void crypto_hash_text(const char *text, char out[HASH_HEX_SIZE]);
 void crypto_new_secret(char out[HASH_HEX_SIZE]);
 /* HMAC-SHA256 over "run_id.expiry", URL-safe base64. */
 int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,

@@ -50,15 +50,17 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
     return store_run_event(rc->st, run_id, out_id, clock_now_ms());
 }
 
-int runs_create(struct runs_ctx *rc, struct run *r)
+enum create_result runs_create(struct runs_ctx *rc, struct run *r,
+                               const struct create_opts *o, struct run *existing)
 {
     crypto_new_id(r->id);
     snprintf(r->status, sizeof r->status, "queued");
     r->created_at = r->updated_at = clock_now_ms();
     if (r->metadata == NULL)
         r->metadata = json_object();
-    if (store_run_insert(rc->st, r) != 0)
-        return -1;
+    enum create_result res = store_run_create(rc->st, r, o, existing);
+    if (res != CREATE_NEW)
+        return res;
     char id[EVENT_ID_SIZE];
     json_t *data = json_pack("{s:s, s:s}", "status", "queued", "type", r->type);
     int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
@@ -66,10 +68,10 @@ int runs_create(struct runs_ctx *rc, struct run *r)
     json_decref(data);
     if (!ok) {
         store_run_delete(rc->st, r->id);
-        return -1;
+        return CREATE_ERROR;
     }
     snprintf(r->last_event_id, sizeof r->last_event_id, "%s", id);
-    return 0;
+    return CREATE_NEW;
 }
 
 int runs_start(struct runs_ctx *rc, const char *run_id)

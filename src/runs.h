@@ -26,8 +26,11 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
 
 /* r has owner, type, input (and optionally metadata, thread_id) set; fills
  * id, status and times, stores the run, emits run_queued and queues it.
- * A run that cannot be queued is removed again, so none is left stranded. */
-int runs_create(struct runs_ctx *rc, struct run *r);
+ * A run that cannot be queued is removed again, so none is left stranded.
+ * With an idempotency key already seen, nothing is created: see
+ * store_run_create for what existing then holds. */
+enum create_result runs_create(struct runs_ctx *rc, struct run *r,
+                               const struct create_opts *o, struct run *existing);
 
 /* queued -> running, emitting run_started. 1 when the run was not queued. */
 int runs_start(struct runs_ctx *rc, const char *run_id);

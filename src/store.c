@@ -28,6 +28,19 @@ static const char *const migrations[] = {
     "CREATE TABLE tokens (hash TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " name TEXT NOT NULL, created_at INTEGER NOT NULL);"
     "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+
+    /* 2: creation order, idempotency keys, threads and cancellation. */
+    "ALTER TABLE runs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE runs SET seq = rowid;"
+    "CREATE INDEX runs_owner_seq ON runs(owner, seq);"
+    "CREATE INDEX runs_thread ON runs(thread_id, seq) WHERE thread_id IS NOT NULL;"
+    "ALTER TABLE runs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;"
+    "ALTER TABLE runs ADD COLUMN delete_on_finish INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE idempotency (owner TEXT NOT NULL, key TEXT NOT NULL,"
+    " body_hash TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " created_at INTEGER NOT NULL, PRIMARY KEY (owner, key));"
+    "CREATE INDEX idempotency_created ON idempotency(created_at);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -169,12 +182,25 @@ static sqlite3_stmt *prepare(struct store *st, const char *sql)
     return q;
 }
 
-int store_run_insert(struct store *st, const struct run *r)
+static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
 {
-    sqlite3_stmt *q = prepare(st,
+    const unsigned char *s = sqlite3_column_text(q, i);
+    snprintf(dst, size, "%s", s ? (const char *)s : "");
+}
+
+static int insert_run(struct store *st, struct run *r)
+{
+    sqlite3_stmt *q = prepare(st, "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs");
+    if (q == NULL)
+        return -1;
+    r->seq = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (r->seq < 0)
+        return -1;
+    q = prepare(st,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
-        " steps, created_at, updated_at, last_event_id, attempt)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?8, ?9, ?10)");
+        " steps, created_at, updated_at, last_event_id, attempt, seq, parked)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?8, ?9, ?10, ?11, ?12)");
     if (q == NULL)
         return -1;
     bind_text(q, 1, r->id);
@@ -190,13 +216,83 @@ int store_run_insert(struct store *st, const struct run *r)
     sqlite3_bind_int64(q, 8, r->created_at);
     bind_text(q, 9, r->last_event_id[0] ? r->last_event_id : NULL);
     sqlite3_bind_int(q, 10, r->attempt);
+    sqlite3_bind_int64(q, 11, r->seq);
+    sqlite3_bind_int(q, 12, r->parked);
     return step_done(st, q) == 1 ? 0 : -1;
 }
 
-static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
+/* Looks up a live idempotency key: 1 found (run_id and hash set), 0 not,
+ * -1 error. Expired keys are forgotten on the way. */
+static int find_key(struct store *st, const char *owner, const char *key, int64_t now,
+                    char run_id[ID_SIZE], char hash[HASH_HEX_SIZE])
 {
-    const unsigned char *s = sqlite3_column_text(q, i);
-    snprintf(dst, size, "%s", s ? (const char *)s : "");
+    sqlite3_stmt *q = prepare(st, "DELETE FROM idempotency WHERE created_at < ?1");
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, now - IDEMPOTENCY_TTL_MS);
+    if (step_done(st, q) < 0)
+        return -1;
+    q = prepare(st, "SELECT run_id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, owner);
+    bind_text(q, 2, key);
+    int rc = sqlite3_step(q);
+    int ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
+    if (ret == 1) {
+        copy_col(q, 0, run_id, ID_SIZE);
+        copy_col(q, 1, hash, HASH_HEX_SIZE);
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+static int insert_key(struct store *st, const struct run *r, const struct create_opts *o)
+{
+    sqlite3_stmt *q = prepare(st,
+        "INSERT INTO idempotency (owner, key, body_hash, run_id, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, r->owner);
+    bind_text(q, 2, o->idem_key);
+    bind_text(q, 3, o->body_hash);
+    bind_text(q, 4, r->id);
+    sqlite3_bind_int64(q, 5, r->created_at);
+    return step_done(st, q) == 1 ? 0 : -1;
+}
+
+enum create_result store_run_create(struct store *st, struct run *r,
+                                    const struct create_opts *o, struct run *existing)
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return CREATE_ERROR;
+    enum create_result res = CREATE_ERROR;
+    if (o->idem_key != NULL) {
+        char run_id[ID_SIZE], hash[HASH_HEX_SIZE];
+        int found = find_key(st, r->owner, o->idem_key, r->created_at, run_id, hash);
+        if (found < 0)
+            goto done;
+        if (found == 1) {
+            if (strcmp(hash, o->body_hash) != 0)
+                res = CREATE_KEY_REUSED;
+            else if (store_run_get(st, run_id, existing) == 0)
+                res = CREATE_REPLAYED;
+            goto done;
+        }
+    }
+    if (insert_run(st, r) == 0 && (o->idem_key == NULL || insert_key(st, r, o) == 0))
+        res = CREATE_NEW;
+done:
+    if (res == CREATE_ERROR || res == CREATE_KEY_REUSED) {
+        exec(st, "ROLLBACK");
+    } else if (exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        if (res == CREATE_REPLAYED)
+            run_clear(existing);
+        res = CREATE_ERROR;
+    }
+    return res;
 }
 
 static json_t *json_col(sqlite3_stmt *q, int i)
@@ -210,7 +306,8 @@ static json_t *json_col(sqlite3_stmt *q, int i)
 #define RUN_COLUMNS                                                        \
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
-    " created_at, started_at, finished_at, updated_at, last_event_id, attempt"
+    " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
+    " seq, parked"
 
 static void read_run(sqlite3_stmt *q, struct run *r)
 {
@@ -235,6 +332,8 @@ static void read_run(sqlite3_stmt *q, struct run *r)
     r->updated_at = sqlite3_column_int64(q, 16);
     copy_col(q, 17, r->last_event_id, sizeof r->last_event_id);
     r->attempt = sqlite3_column_int(q, 18);
+    r->seq = sqlite3_column_int64(q, 19);
+    r->parked = sqlite3_column_int(q, 20);
 }
 
 int store_run_get(struct store *st, const char *id, struct run *out)
@@ -329,7 +428,7 @@ int store_run_list(struct store *st, const char *owner, int limit,
 {
     sqlite3_stmt *q = prepare(st,
         "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR owner = ?1)"
-        " ORDER BY created_at DESC, id DESC LIMIT ?2");
+        " ORDER BY seq DESC LIMIT ?2");
     if (q == NULL)
         return -1;
     bind_text(q, 1, owner);

@@ -27,6 +27,23 @@ struct run {
     int64_t created_at, started_at, finished_at, updated_at; /* ms, 0 = unset */
     char last_event_id[EVENT_ID_SIZE];
     int attempt;
+    int64_t seq;          /* creation order, strictly increasing */
+    int parked;           /* queued behind an earlier run of its thread */
+};
+
+/* How long an Idempotency-Key is remembered. */
+#define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
+
+struct create_opts {
+    const char *idem_key;    /* NULL when the request has none */
+    const char *body_hash;   /* of the canonical request body */
+};
+
+enum create_result {
+    CREATE_NEW,         /* r was stored */
+    CREATE_REPLAYED,    /* the key was seen with this body: existing holds that run */
+    CREATE_KEY_REUSED,  /* the key was seen with another body */
+    CREATE_ERROR,
 };
 
 void run_clear(struct run *r);
@@ -39,7 +56,10 @@ int store_ping(struct store *st);
 
 /* All return 0 on success, -1 on a database error; lookups return 1 when
  * nothing matched. */
-int store_run_insert(struct store *st, const struct run *r);
+/* Stores a new run in one transaction with its idempotency key, setting
+ * r->seq. On CREATE_REPLAYED, existing is filled (the caller clears it). */
+enum create_result store_run_create(struct store *st, struct run *r,
+                                    const struct create_opts *o, struct run *existing);
 int store_run_get(struct store *st, const char *id, struct run *out);
 int store_run_delete(struct store *st, const char *id);
 int store_run_claim(struct store *st, const char *id, int64_t now_ms);

@@ -376,7 +376,9 @@ START_TEST(test_store_run_roundtrip_and_finish)
     strcpy(r.status, "queued");
     r.input = json_pack("{s:i}", "n", 3);
     r.created_at = 1700000000123;
-    ck_assert_int_eq(store_run_insert(st, &r), 0);
+    struct create_opts none = {0};
+    ck_assert_int_eq(store_run_create(st, &r, &none, NULL), CREATE_NEW);
+    ck_assert_int_eq(r.seq, 1);
     struct run got;
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
     ck_assert_str_eq(got.owner, "alice");
