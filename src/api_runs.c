@@ -6,6 +6,7 @@
 #include "runs.h"
 #include "schema.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,29 +164,103 @@ int api_get_run(struct call *c)
     return reply_json(c->req, 200, view, NULL);
 }
 
+/* The list cursor is opaque to clients: base64url of "seq:N", the
+ * position in creation order of the last run of the previous page. */
+#define CURSOR_SIZE 64
+
+static void cursor_encode(int64_t seq, char out[CURSOR_SIZE])
+{
+    char raw[32];
+    int n = snprintf(raw, sizeof raw, "seq:%lld", (long long)seq);
+    sodium_bin2base64(out, CURSOR_SIZE, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_decode(const char *text, int64_t *seq)
+{
+    char raw[32];
+    size_t n = 0;
+    if (sodium_base642bin((unsigned char *)raw, sizeof raw - 1, text, strlen(text), NULL,
+                          &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    raw[n] = '\0';
+    char *end;
+    if (strncmp(raw, "seq:", 4) != 0 || raw[4] < '1' || raw[4] > '9')
+        return -1;
+    long long v = strtoll(raw + 4, &end, 10);
+    if (*end != '\0' || v < 1)
+        return -1;
+    *seq = v;
+    return 0;
+}
+
+static const char *const list_statuses[] = {
+    "queued", "running", "input_required", "succeeded", "failed", "cancelled", "timed_out",
+};
+
 struct list_ctx {
     json_t *data;
     const struct call *c;
+    int limit;
+    int64_t last_seq;
+    int more;
 };
 
 static int add_run(void *ctx, struct run *r)
 {
     struct list_ctx *l = ctx;
+    if ((int)json_array_size(l->data) == l->limit) {
+        l->more = 1; /* the one extra row only tells that a next page exists */
+        return 1;
+    }
     json_array_append_new(l->data, runs_to_json(r, l->c->req->cfg, l->c->secret,
                                                 clock_now_ms()));
+    l->last_seq = r->seq;
     return 0;
 }
 
 int api_list_runs(struct call *c)
 {
+    struct request *req = c->req;
     long limit;
-    if (request_query_int(c->req, "limit", 1, 200, 50, &limit) != 0)
-        return reply_problem(c->req, 400, "invalid_parameter",
+    if (request_query_int(req, "limit", 1, 200, 50, &limit) != 0)
+        return reply_problem(req, 400, "invalid_parameter",
                              "limit: must be a whole number from 1 to 200");
-    struct list_ctx l = {json_array(), c};
-    if (store_run_list(c->st, c->req->owner, (int)limit, add_run, &l) != 0) {
-        json_decref(l.data);
-        return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+    char status[STATUS_SIZE] = "", type[TYPE_SIZE] = "", thread[THREAD_SIZE] = "";
+    char cursor[CURSOR_SIZE] = "";
+    struct run_filter f = {.owner = req->owner, .limit = (int)limit + 1};
+    int q = request_query(req, "status", status, sizeof status);
+    if (q == 0 && strcmp(status, "active") == 0) {
+        f.active = 1;
+    } else if (q == 0) {
+        for (size_t i = 0; i < sizeof list_statuses / sizeof list_statuses[0]; i++)
+            if (strcmp(status, list_statuses[i]) == 0)
+                f.status = status;
+        if (f.status == NULL)
+            return reply_problem(req, 400, "invalid_parameter",
+                                 "status: must be active or a run status");
+    } else if (q < 0) {
+        return reply_problem(req, 400, "invalid_parameter", "status: malformed");
     }
-    return reply_json(c->req, 200, json_pack("{s:o, s:n}", "data", l.data, "next_cursor"), NULL);
+    if ((q = request_query(req, "type", type, sizeof type)) < 0)
+        return reply_problem(req, 400, "invalid_parameter", "type: malformed or too long");
+    f.type = q == 0 ? type : NULL;
+    if ((q = request_query(req, "thread_id", thread, sizeof thread)) < 0)
+        return reply_problem(req, 400, "invalid_parameter", "thread_id: malformed or too long");
+    f.thread_id = q == 0 ? thread : NULL;
+    q = request_query(req, "cursor", cursor, sizeof cursor);
+    if (q < 0 || (q == 0 && cursor_decode(cursor, &f.before_seq) != 0))
+        return reply_problem(req, 400, "invalid_cursor", "cursor: not one this API gave out");
+
+    struct list_ctx l = {json_array(), c, (int)limit, 0, 0};
+    if (store_run_list(c->st, &f, add_run, &l) != 0) {
+        json_decref(l.data);
+        return reply_problem(req, 503, "store_unavailable", "the run ledger cannot be read");
+    }
+    json_t *next = json_null();
+    if (l.more) {
+        cursor_encode(l.last_seq, cursor);
+        next = json_string(cursor);
+    }
+    return reply_json(req, 200, json_pack("{s:o, s:o}", "data", l.data, "next_cursor", next), NULL);
 }

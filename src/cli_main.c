@@ -62,7 +62,8 @@ static int cmd_runs(struct cli *c, int argc, char **argv)
 {
     (void)argc, (void)argv;
     printf("%-22s  %-10s  %-16s  %-12s  %s\n", "ID", "STATUS", "TYPE", "OWNER", "CREATED");
-    return store_run_list(c->st, NULL, 200, print_run, NULL) == 0 ? 0 : 1;
+    struct run_filter all = {.limit = 200};
+    return store_run_list(c->st, &all, print_run, NULL) == 0 ? 0 : 1;
 }
 
 static const struct {

@@ -423,16 +423,25 @@ int store_run_finish(struct store *st, const char *id, const char *status,
     return step_done(st, q) < 0 ? -1 : 0;
 }
 
-int store_run_list(struct store *st, const char *owner, int limit,
+int store_run_list(struct store *st, const struct run_filter *f,
                    int (*fn)(void *ctx, struct run *r), void *ctx)
 {
     sqlite3_stmt *q = prepare(st,
         "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR owner = ?1)"
-        " ORDER BY seq DESC LIMIT ?2");
+        " AND (?2 IS NULL OR status = ?2)"
+        " AND (?3 = 0 OR status IN ('queued', 'running', 'input_required'))"
+        " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR thread_id = ?5)"
+        " AND (?6 = 0 OR seq < ?6)"
+        " ORDER BY seq DESC LIMIT ?7");
     if (q == NULL)
         return -1;
-    bind_text(q, 1, owner);
-    sqlite3_bind_int(q, 2, limit);
+    bind_text(q, 1, f->owner);
+    bind_text(q, 2, f->status);
+    sqlite3_bind_int(q, 3, f->active);
+    bind_text(q, 4, f->type);
+    bind_text(q, 5, f->thread_id);
+    sqlite3_bind_int64(q, 6, f->before_seq);
+    sqlite3_bind_int(q, 7, f->limit);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct run r;

@@ -70,9 +70,20 @@ int store_run_progress(struct store *st, const char *id, int64_t current,
 int store_run_finish(struct store *st, const char *id, const char *status,
                      const json_t *result, const json_t *error,
                      const char *event_id, int64_t now_ms);
-/* Newest first; calls fn for each of at most limit runs of owner (all owners
- * when owner is NULL). */
-int store_run_list(struct store *st, const char *owner, int limit,
+/* Which runs a listing wants; NULL or 0 fields do not filter. */
+struct run_filter {
+    const char *owner;
+    const char *status;
+    int active;            /* queued, running or input_required */
+    const char *type;
+    const char *thread_id;
+    int64_t before_seq;    /* only runs created before this one */
+    int limit;
+};
+
+/* Newest first; calls fn for each matching run (fn returns non-zero to
+ * stop). */
+int store_run_list(struct store *st, const struct run_filter *f,
                    int (*fn)(void *ctx, struct run *r), void *ctx);
 
 int store_token_insert(struct store *st, const char *hash, const char *owner,

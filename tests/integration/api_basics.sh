@@ -1,14 +1,7 @@
 #!/usr/bin/env bash
 # The short requests of the first path, and their failure answers.
 . "$abs_top_srcdir/tests/integration/lib.sh"
-# The shipped types, and one of the test's own that fails on purpose.
-JOBTYPES_DIR=$T/types
-mkdir -p "$JOBTYPES_DIR"
-cp "$abs_top_srcdir"/src/jobs/*.json "$JOBTYPES_DIR/"
-cat > "$JOBTYPES_DIR/broken.json" <<'TYPE'
-{"name": "broken", "description": "exits 3 after a line on stderr",
- "command": ["/bin/sh", "-c", "echo 'it went wrong' >&2; exit 3"]}
-TYPE
+use_test_types
 start_stack
 
 json=(-H 'Content-Type: application/json')

@@ -216,3 +216,15 @@ fcgi() {
     env -i REQUEST_METHOD="$2" REQUEST_URI="$3" QUERY_STRING= SCRIPT_NAME=/api \
         timeout 20 cgi-fcgi -bind -connect "$1"
 }
+
+# use_test_types: the shipped job types plus the tests' own, in $T/types:
+# broken (fails at once, exit 3).
+use_test_types() {
+    JOBTYPES_DIR=$T/types
+    mkdir -p "$JOBTYPES_DIR"
+    cp "$abs_top_srcdir"/src/jobs/*.json "$JOBTYPES_DIR/"
+    cat > "$JOBTYPES_DIR/broken.json" <<'TYPE'
+{"name": "broken", "description": "exits 3 after a line on stderr",
+ "command": ["/bin/sh", "-c", "echo 'it went wrong' >&2; exit 3"]}
+TYPE
+}
