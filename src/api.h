@@ -37,6 +37,8 @@ int api_create_run(struct call *c);
 int api_get_run(struct call *c);
 int api_list_runs(struct call *c);
 int api_events(struct call *c);
+int api_cancel(struct call *c);
+int api_wait(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);

@@ -246,6 +246,60 @@ int bus_read(struct bus *b, const char *run_id, const char *after_id,
     return n;
 }
 
+static void control_key(const char *run_id, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:{%s}:control", run_id);
+}
+
+/* Control lists expire on their own, so a message for a run that ended
+ * before its worker read it does not stay forever. */
+#define CONTROL_TTL_S 86400
+
+int bus_control_push(struct bus *b, const char *run_id, const char *msg)
+{
+    char key[64];
+    control_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "RPUSH %s %s", key, msg);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    if (!ok)
+        return -1;
+    r = cmd(b, "EXPIRE %s %d", key, CONTROL_TTL_S);
+    ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int bus_control_pop(struct bus *b, const char *run_id, char **out)
+{
+    char key[64];
+    control_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "LPOP %s", key);
+    int ret = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_NIL) {
+        ret = 0;
+    } else if (reply_ok(r) && r->type == REDIS_REPLY_STRING && r->len < BUS_CONTROL_SIZE) {
+        *out = malloc(r->len + 1);
+        if (*out != NULL) {
+            memcpy(*out, r->str, r->len);
+            (*out)[r->len] = '\0';
+            ret = 1;
+        }
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+int bus_control_clear(struct bus *b, const char *run_id)
+{
+    char key[64];
+    control_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "DEL %s", key);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int bus_queue_init(struct bus *b)
 {
     redisReply *r = cmd(b, "XGROUP CREATE " BUS_QUEUE_KEY " " BUS_GROUP " 0 MKSTREAM");

@@ -45,6 +45,15 @@ typedef int (*bus_entry_fn)(void *ctx, const char *id, const char *name,
 int bus_read(struct bus *b, const char *run_id, const char *after_id,
              int count, int block_ms, bus_entry_fn fn, void *ctx);
 
+/* Control messages for the worker running a run (cancel, resume input):
+ * a list per run, pushed by responders, popped by the worker. */
+#define BUS_CONTROL_SIZE (1 << 20)
+int bus_control_push(struct bus *b, const char *run_id, const char *msg);
+/* 1 with the oldest message in out (malloc'd, the caller frees), 0 when
+ * there is none, -1 on error. */
+int bus_control_pop(struct bus *b, const char *run_id, char **out);
+int bus_control_clear(struct bus *b, const char *run_id);
+
 /* The run queue: a stream with one consumer group. */
 int bus_queue_init(struct bus *b);
 int bus_enqueue(struct bus *b, const char *run_id);

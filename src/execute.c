@@ -148,7 +148,21 @@ static void stop_group(struct job *j, int *exited, int *wstatus)
     spawn_signal(&j->child, SIGKILL);
 }
 
-enum ending { END_EXIT, END_TIMEOUT, END_STOPPED };
+enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED };
+
+/* Reads one control message for the run, if any: what the responders ask
+ * of a running job. */
+static enum ending read_control(struct job *j)
+{
+    char *msg = NULL;
+    if (bus_control_pop(j->rc->bus, j->run_id, &msg) != 1)
+        return END_EXIT;
+    json_t *m = json_loads(msg, 0, NULL);
+    free(msg);
+    enum ending e = json_is_true(json_object_get(m, "cancel")) ? END_CANCELLED : END_EXIT;
+    json_decref(m);
+    return e;
+}
 
 static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
                              volatile sig_atomic_t *stopping)
@@ -162,6 +176,8 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
                 end = END_TIMEOUT;
             else if (*stopping)
                 end = END_STOPPED;
+            else
+                end = read_control(j);
             if (end != END_EXIT)
                 stop_group(j, &exited, wstatus);
         }
@@ -213,7 +229,7 @@ static json_t *exit_error(const struct job *j, int wstatus)
 static void finish_with_error(struct runs_ctx *rc, const char *run_id, const char *code,
                               const char *message)
 {
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    json_t *e = runs_error(code, message);
     if (runs_finish(rc, run_id, "failed", NULL, e) != 0)
         log_error("run %s: could not record its end", run_id);
     json_decref(e);
@@ -273,12 +289,13 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         const char *status = "succeeded";
         if (end == END_TIMEOUT) {
             status = "timed_out";
-            error = json_pack("{s:s, s:s}", "code", "timeout", "message",
-                              "the job ran longer than its type allows");
+            error = runs_error("timeout", "the job ran longer than its type allows");
         } else if (end == END_STOPPED) {
             status = "failed";
-            error = json_pack("{s:s, s:s}", "code", "worker_stopped", "message",
-                              "the worker was stopped while the job ran");
+            error = runs_error("worker_stopped", "the worker was stopped while the job ran");
+        } else if (end == END_CANCELLED) {
+            status = "cancelled";
+            error = runs_error("cancelled", "the run was cancelled while it ran");
         } else if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
             status = "failed";
             error = exit_error(&j, ws);
@@ -286,6 +303,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
             log_error("run %s: could not record its end", run_id);
         log_info("run %s: %s", run_id, status);
+        bus_control_clear(rc->bus, run_id);
         json_decref(error);
         spawn_close(&j.child);
     }

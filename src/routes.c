@@ -26,6 +26,8 @@ static const struct route routes[] = {
     {"GET", "/v1/runs", api_list_runs, 0},
     {"GET", "/v1/runs/{id}", api_get_run, 0},
     {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH},
+    {"POST", "/v1/runs/{id}/cancel", api_cancel, 0},
+    {"GET", "/v1/runs/{id}/wait", api_wait, 0},
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC},

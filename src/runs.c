@@ -102,6 +102,42 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
     return store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms());
 }
 
+json_t *runs_error(const char *code, const char *message)
+{
+    return json_pack("{s:s, s:s}", "code", code, "message", message);
+}
+
+enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
+{
+    int64_t now = clock_now_ms();
+    char id[EVENT_ID_SIZE];
+    int r = store_run_cancel_queued(rc->st, run_id, now);
+    if (r < 0)
+        return CANCEL_ERROR;
+    json_t *data = json_pack("{s:s}", "reason", "requested");
+    enum cancel_result res = CANCEL_ERROR;
+    if (r == 0) {
+        json_t *err = runs_error("cancelled", "the run was cancelled before it started");
+        if (runs_emit(rc, run_id, "cancel_requested", data, id) == 0 &&
+            runs_finish(rc, run_id, "cancelled", NULL, err) == 0)
+            res = CANCEL_ENDED;
+        json_decref(err);
+    } else {
+        struct run cur;
+        if (store_run_get(rc->st, run_id, &cur) == 0) {
+            if (runs_status_terminal(cur.status))
+                res = CANCEL_TERMINAL;
+            else if ((r = store_run_cancel_requested(rc->st, run_id, now)) >= 0 &&
+                     (r == 1 || runs_emit(rc, run_id, "cancel_requested", data, id) == 0) &&
+                     bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
+                res = CANCEL_ASKED;
+            run_clear(&cur);
+        }
+    }
+    json_decref(data);
+    return res;
+}
+
 int runs_events_query(const char *run_id, const char *secret, int64_t exp,
                       char *out, size_t size)
 {

@@ -40,6 +40,15 @@ int runs_start(struct runs_ctx *rc, const char *run_id);
 int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
                 json_t *result, json_t *error);
 
+/* {"code": code, "message": message}, the shape of every run error. */
+json_t *runs_error(const char *code, const char *message);
+
+enum cancel_result { CANCEL_ENDED, CANCEL_ASKED, CANCEL_TERMINAL, CANCEL_ERROR };
+/* A queued run ends at once: cancel_requested, then run_finished
+ * (cancelled). A running one is asked to stop: cancel_requested, and a
+ * control message its worker acts on. */
+enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id);
+
 /* The public view of a run, with links under the base path. secret signs
  * links.events; NULL leaves the link unsigned. */
 json_t *runs_to_json(const struct run *r, const struct config *cfg,

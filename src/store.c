@@ -376,6 +376,32 @@ int store_run_claim(struct store *st, const char *id, int64_t now_ms)
     return n < 0 ? -1 : (n == 1 ? 0 : 1);
 }
 
+int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = 'cancelled', cancel_requested_at = ?2,"
+        " finished_at = ?2, updated_at = ?2, parked = 0 WHERE id = ?1 AND status = 'queued'");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
+int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET cancel_requested_at = ?2, updated_at = ?2"
+        " WHERE id = ?1 AND cancel_requested_at IS NULL");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     int64_t now_ms)
 {

@@ -63,6 +63,11 @@ enum create_result store_run_create(struct store *st, struct run *r,
 int store_run_get(struct store *st, const char *id, struct run *out);
 int store_run_delete(struct store *st, const char *id);
 int store_run_claim(struct store *st, const char *id, int64_t now_ms);
+/* queued -> cancelled, atomically against a worker's claim: 0 done, 1 the
+ * run was no longer queued. */
+int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms);
+/* Notes that cancellation was asked for: 0 first time, 1 asked before. */
+int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms);
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     int64_t now_ms);
 int store_run_progress(struct store *st, const char *id, int64_t current,

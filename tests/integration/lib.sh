@@ -218,7 +218,8 @@ fcgi() {
 }
 
 # use_test_types: the shipped job types plus the tests' own, in $T/types:
-# broken (fails at once, exit 3).
+# broken (fails at once, exit 3); sleeper (a shell that forks two sleeps
+# of 60 s, announces its pid on stdout and waits).
 use_test_types() {
     JOBTYPES_DIR=$T/types
     mkdir -p "$JOBTYPES_DIR"
@@ -227,4 +228,13 @@ use_test_types() {
 {"name": "broken", "description": "exits 3 after a line on stderr",
  "command": ["/bin/sh", "-c", "echo 'it went wrong' >&2; exit 3"]}
 TYPE
+    cat > "$JOBTYPES_DIR/sleeper.json" <<'TYPE'
+{"name": "sleeper", "description": "sleeps in two child processes",
+ "command": ["/bin/sh", "-c", "sleep 60 & sleep 60 & echo \"{\\\"event\\\":\\\"output\\\",\\\"data\\\":{\\\"pgid\\\":$$}}\"; wait"]}
+TYPE
+}
+
+# job_pgid RUN: the process group of a sleeper run, from its output event
+job_pgid() {
+    redis-cli -s "$T/redis.sock" XRANGE "opstream:{$1}:events" - + | grep -o '"pgid":[0-9]*' | cut -d: -f2
 }

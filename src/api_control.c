@@ -1,0 +1,140 @@
+/* POST /v1/runs/{id}/cancel and GET /v1/runs/{id}/wait. */
+#include "api.h"
+#include "clock.h"
+#include "reply.h"
+#include "runs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 300
+/* One XREAD BLOCK at most this long, so a wait never outlasts Redis' view
+ * of the connection by much. */
+#define WAIT_SLICE_MS 10000
+/* After run_finished is in the stream the ledger follows within moments
+ * (the stream is written first); how long to give it. */
+#define LEDGER_CATCH_UP_MS 2000
+
+struct seen {
+    char last[EVENT_ID_SIZE];
+    int finished;
+};
+
+static int note_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    (void)data;
+    struct seen *s = ctx;
+    snprintf(s->last, sizeof s->last, "%s", id);
+    s->finished |= event_is_terminal(name);
+    return 0;
+}
+
+/* Reloads the snapshot until the ledger shows the end the stream showed. */
+static int reload_terminal(struct call *c, const char *run_id, struct run *r)
+{
+    int64_t until = clock_mono_ms() + LEDGER_CATCH_UP_MS;
+    for (;;) {
+        run_clear(r);
+        if (store_run_get(c->st, run_id, r) != 0)
+            return -1;
+        if (runs_status_terminal(r->status) || clock_mono_ms() > until)
+            return runs_status_terminal(r->status) ? 1 : 0;
+        clock_sleep_ms(10);
+    }
+}
+
+/* Blocks on the run's event stream (no polling) until run_finished or the
+ * timeout. r holds the latest snapshot: 1 terminal, 0 timed out, -1 error. */
+static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
+{
+    if (runs_status_terminal(r->status))
+        return 1;
+    if (call_bus(c) == NULL)
+        return -1;
+    char run_id[ID_SIZE];
+    snprintf(run_id, sizeof run_id, "%s", r->id);
+    struct seen s = {"0-0", 0};
+    if (r->last_event_id[0] != '\0')
+        snprintf(s.last, sizeof s.last, "%s", r->last_event_id);
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (!s.finished) {
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0)
+            return reload_terminal(c, run_id, r) < 0 ? -1 : 0;
+        int block = left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS;
+        if (bus_read(c->bus, run_id, s.last, 100, block > 0 ? block : 1, note_entry, &s) < 0)
+            return -1;
+    }
+    return reload_terminal(c, run_id, r);
+}
+
+static int reply_run(struct call *c, int status, const struct run *r)
+{
+    return reply_json(c->req, status, runs_to_json(r, c->req->cfg, c->secret, clock_now_ms()), NULL);
+}
+
+static int read_timeout(struct call *c, long *secs)
+{
+    if (request_query_int(c->req, "timeout", 0, WAIT_MAX_S, WAIT_DEFAULT_S, secs) == 0)
+        return 0;
+    reply_problem(c->req, 400, "invalid_parameter", "timeout: must be a whole number of seconds from 0 to %d",
+                  WAIT_MAX_S);
+    return -1;
+}
+
+int api_wait(struct call *c)
+{
+    long secs;
+    struct run r;
+    if (read_timeout(c, &secs) != 0 || call_owned_run(c, &r) != 0)
+        return -1;
+    int w = wait_terminal(c, &r, secs * 1000);
+    int rc = w < 0 ? reply_problem(c->req, 503, "unavailable", "the run cannot be watched now")
+                   : reply_run(c, w == 1 ? 200 : 202, &r);
+    run_clear(&r);
+    return rc;
+}
+
+int api_cancel(struct call *c)
+{
+    long wait_flag, secs;
+    if (request_query_int(c->req, "wait", 0, 1, 0, &wait_flag) != 0)
+        return reply_problem(c->req, 400, "invalid_parameter", "wait: must be 0 or 1");
+    if (read_timeout(c, &secs) != 0)
+        return -1;
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    if (runs_status_terminal(r.status)) {
+        run_clear(&r);
+        return reply_problem(c->req, 409, "run_terminal", "the run has already ended");
+    }
+    struct runs_ctx rc = {.cfg = c->req->cfg, .st = c->st, .bus = call_bus(c)};
+    enum cancel_result res = rc.bus ? runs_cancel(&rc, r.id) : CANCEL_ERROR;
+    if (res == CANCEL_TERMINAL) {
+        run_clear(&r);
+        return reply_problem(c->req, 409, "run_terminal", "the run has already ended");
+    }
+    if (res == CANCEL_ERROR) {
+        run_clear(&r);
+        return reply_problem(c->req, 503, "unavailable", "the cancellation could not be recorded");
+    }
+    char run_id[ID_SIZE];
+    snprintf(run_id, sizeof run_id, "%s", r.id);
+    run_clear(&r);
+    if (store_run_get(c->st, run_id, &r) != 0)
+        return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+    int status = 202;
+    if (wait_flag) {
+        int w = wait_terminal(c, &r, secs * 1000);
+        if (w < 0) {
+            run_clear(&r);
+            return reply_problem(c->req, 503, "unavailable", "the run cannot be watched now");
+        }
+        status = w == 1 ? 200 : 202;
+    }
+    int ret = reply_run(c, status, &r);
+    run_clear(&r);
+    return ret;
+}
