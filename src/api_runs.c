@@ -23,6 +23,18 @@ static int known_field(const char *k)
     return 0;
 }
 
+static const char *const strategies[] = {"reject", "enqueue", "interrupt", "rollback"};
+
+static int parse_strategy(const char *s, enum multitask *out)
+{
+    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
+        if (strcmp(s, strategies[i]) == 0) {
+            *out = (enum multitask)i;
+            return 0;
+        }
+    return -1;
+}
+
 /* Checks the create body's shape; answers and returns -1 on the first
  * problem found. */
 static int check_create(struct call *c, json_t *body)
@@ -54,6 +66,14 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    json_t *mt = json_object_get(body, "multitask_strategy");
+    enum multitask ignored;
+    if (mt != NULL && (!json_is_string(mt) || parse_strategy(json_string_value(mt), &ignored) != 0))
+        return reply_problem(req, 422, "invalid_field",
+                             "/multitask_strategy: must be reject, enqueue, interrupt or rollback"), -1;
+    if (mt != NULL && !json_is_string(thread))
+        return reply_problem(req, 422, "invalid_field",
+                             "/multitask_strategy: applies to runs with a thread_id"), -1;
     const struct jobtype *jt = jobtypes_find(c->api->types, json_string_value(type));
     json_t *schema = json_object_get(jt->doc, "input_schema");
     json_t *empty = json_object();
@@ -112,7 +132,10 @@ int api_create_run(struct call *c)
         crypto_hash_text(canon, hash);
         free(canon);
     }
-    struct create_opts opts = {.idem_key = key, .body_hash = hash};
+    struct create_opts opts = {.idem_key = key, .body_hash = hash, .strategy = MT_REJECT};
+    json_t *mt = json_object_get(body, "multitask_strategy");
+    if (json_is_string(mt))
+        parse_strategy(json_string_value(mt), &opts.strategy);
     struct run r;
     memset(&r, 0, sizeof r);
     snprintf(r.owner, sizeof r.owner, "%s", req->owner);
@@ -138,6 +161,11 @@ int api_create_run(struct call *c)
         run_clear(&r);
         return reply_problem(req, 422, "idempotency_key_reused",
                              "this Idempotency-Key was used with a different body");
+    }
+    if (res == CREATE_THREAD_BUSY) {
+        run_clear(&r);
+        return reply_problem(req, 409, "thread_busy",
+                             "the thread has an active run and the strategy is reject");
     }
     if (res == CREATE_ERROR) {
         run_clear(&r);

@@ -300,6 +300,17 @@ int bus_control_clear(struct bus *b, const char *run_id)
     return ok ? 0 : -1;
 }
 
+int bus_delete_run(struct bus *b, const char *run_id)
+{
+    char events[64], control[64];
+    bus_events_key(run_id, events, sizeof events);
+    control_key(run_id, control, sizeof control);
+    redisReply *r = cmd(b, "DEL %s %s", events, control);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int bus_queue_init(struct bus *b)
 {
     redisReply *r = cmd(b, "XGROUP CREATE " BUS_QUEUE_KEY " " BUS_GROUP " 0 MKSTREAM");

@@ -54,6 +54,9 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg);
 int bus_control_pop(struct bus *b, const char *run_id, char **out);
 int bus_control_clear(struct bus *b, const char *run_id);
 
+/* Deletes every key of a run (rollback). */
+int bus_delete_run(struct bus *b, const char *run_id);
+
 /* The run queue: a stream with one consumer group. */
 int bus_queue_init(struct bus *b);
 int bus_enqueue(struct bus *b, const char *run_id);

@@ -50,6 +50,56 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
     return store_run_event(rc->st, run_id, out_id, clock_now_ms());
 }
 
+static int collect_id(void *ctx, struct run *r)
+{
+    json_array_append_new(ctx, json_string(r->id));
+    return 0;
+}
+
+/* interrupt and rollback: every earlier active run of the thread is
+ * cancelled (and, for rollback, deleted once it has ended). The new run
+ * stays parked until the last of them has ended. */
+static void interrupt_thread(struct runs_ctx *rc, const struct run *r, int rollback)
+{
+    struct run_filter f = {.owner = r->owner, .thread_id = r->thread_id, .active = 1,
+                           .before_seq = r->seq, .limit = 10000};
+    json_t *ids = json_array();
+    if (store_run_list(rc->st, &f, collect_id, ids) == 0) {
+        size_t i;
+        json_t *id;
+        json_array_foreach(ids, i, id) {
+            if (rollback)
+                store_run_mark_delete(rc->st, json_string_value(id));
+            runs_cancel(rc, json_string_value(id));
+        }
+    }
+    json_decref(ids);
+}
+
+/* Puts a run on the queue, waiting for Redis as long as rc allows. */
+static int enqueue(struct runs_ctx *rc, const char *run_id)
+{
+    while (bus_enqueue(rc->bus, run_id) != 0)
+        if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
+            return -1;
+    return 0;
+}
+
+/* After a run has ended: a rolled-back run goes with its events, and the
+ * next parked run of its thread, if any, may start. */
+static void after_finish(struct runs_ctx *rc, const char *run_id)
+{
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return;
+    if (r.delete_on_finish && store_run_delete(rc->st, r.id) == 0)
+        bus_delete_run(rc->bus, r.id);
+    char next[ID_SIZE];
+    if (r.thread_id[0] != '\0' && store_thread_release(rc->st, r.owner, r.thread_id, next) == 1)
+        enqueue(rc, next);
+    run_clear(&r);
+}
+
 enum create_result runs_create(struct runs_ctx *rc, struct run *r,
                                const struct create_opts *o, struct run *existing)
 {
@@ -63,14 +113,18 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
         return res;
     char id[EVENT_ID_SIZE];
     json_t *data = json_pack("{s:s, s:s}", "status", "queued", "type", r->type);
+    if (r->parked)
+        json_object_set_new(data, "waiting_for_thread", json_true());
     int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
-             bus_enqueue(rc->bus, r->id) == 0;
+             (r->parked || bus_enqueue(rc->bus, r->id) == 0);
     json_decref(data);
     if (!ok) {
         store_run_delete(rc->st, r->id);
         return CREATE_ERROR;
     }
     snprintf(r->last_event_id, sizeof r->last_event_id, "%s", id);
+    if (r->parked && (o->strategy == MT_INTERRUPT || o->strategy == MT_ROLLBACK))
+        interrupt_thread(rc, r, o->strategy == MT_ROLLBACK);
     return CREATE_NEW;
 }
 
@@ -99,7 +153,10 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
     json_decref(data);
     if (r != 0)
         return -1;
-    return store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms());
+    if (store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms()) != 0)
+        return -1;
+    after_finish(rc, run_id);
+    return 0;
 }
 
 json_t *runs_error(const char *code, const char *message)

@@ -262,6 +262,74 @@ static int insert_key(struct store *st, const struct run *r, const struct create
     return step_done(st, q) == 1 ? 0 : -1;
 }
 
+/* Counts the thread's active runs (only those not parked, when
+ * unparked_only): the thread is busy while any exists. */
+static int thread_active(struct store *st, const char *owner, const char *thread_id,
+                         int unparked_only)
+{
+    sqlite3_stmt *q = prepare(st,
+        "SELECT COUNT(*) FROM runs WHERE owner = ?1 AND thread_id = ?2"
+        " AND status IN ('queued', 'running', 'input_required')"
+        " AND (?3 = 0 OR parked = 0)");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, owner);
+    bind_text(q, 2, thread_id);
+    sqlite3_bind_int(q, 3, unparked_only);
+    int n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    return n;
+}
+
+int store_thread_release(struct store *st, const char *owner, const char *thread_id,
+                         char out[ID_SIZE])
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int ret = -1;
+    int busy = thread_active(st, owner, thread_id, 1);
+    if (busy > 0) {
+        ret = 0;
+    } else if (busy == 0) {
+        sqlite3_stmt *q = prepare(st,
+            "SELECT id FROM runs WHERE owner = ?1 AND thread_id = ?2 AND status = 'queued'"
+            " AND parked = 1 ORDER BY seq LIMIT 1");
+        if (q != NULL) {
+            bind_text(q, 1, owner);
+            bind_text(q, 2, thread_id);
+            int rc = sqlite3_step(q);
+            ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
+            if (ret == 1)
+                copy_col(q, 0, out, ID_SIZE);
+            sqlite3_finalize(q);
+        }
+        if (ret == 1) {
+            q = prepare(st, "UPDATE runs SET parked = 0 WHERE id = ?1");
+            if (q == NULL)
+                ret = -1;
+            else {
+                bind_text(q, 1, out);
+                if (step_done(st, q) != 1)
+                    ret = -1;
+            }
+        }
+    }
+    if (ret < 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        return -1;
+    }
+    return ret;
+}
+
+int store_run_mark_delete(struct store *st, const char *id)
+{
+    sqlite3_stmt *q = prepare(st, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
 enum create_result store_run_create(struct store *st, struct run *r,
                                     const struct create_opts *o, struct run *existing)
 {
@@ -281,10 +349,20 @@ enum create_result store_run_create(struct store *st, struct run *r,
             goto done;
         }
     }
+    if (r->thread_id[0] != '\0') {
+        int busy = thread_active(st, r->owner, r->thread_id, 0);
+        if (busy < 0)
+            goto done;
+        if (busy > 0 && o->strategy == MT_REJECT) {
+            res = CREATE_THREAD_BUSY;
+            goto done;
+        }
+        r->parked = busy > 0;
+    }
     if (insert_run(st, r) == 0 && (o->idem_key == NULL || insert_key(st, r, o) == 0))
         res = CREATE_NEW;
 done:
-    if (res == CREATE_ERROR || res == CREATE_KEY_REUSED) {
+    if (res == CREATE_ERROR || res == CREATE_KEY_REUSED || res == CREATE_THREAD_BUSY) {
         exec(st, "ROLLBACK");
     } else if (exec(st, "COMMIT") != 0) {
         exec(st, "ROLLBACK");
@@ -307,7 +385,7 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
-    " seq, parked"
+    " seq, parked, delete_on_finish"
 
 static void read_run(sqlite3_stmt *q, struct run *r)
 {
@@ -334,6 +412,7 @@ static void read_run(sqlite3_stmt *q, struct run *r)
     r->attempt = sqlite3_column_int(q, 18);
     r->seq = sqlite3_column_int64(q, 19);
     r->parked = sqlite3_column_int(q, 20);
+    r->delete_on_finish = sqlite3_column_int(q, 21);
 }
 
 int store_run_get(struct store *st, const char *id, struct run *out)

@@ -29,7 +29,11 @@ struct run {
     int attempt;
     int64_t seq;          /* creation order, strictly increasing */
     int parked;           /* queued behind an earlier run of its thread */
+    int delete_on_finish; /* rolled back: deleted once it has ended */
 };
+
+/* What a new run does when its thread already has an active run. */
+enum multitask { MT_REJECT, MT_ENQUEUE, MT_INTERRUPT, MT_ROLLBACK };
 
 /* How long an Idempotency-Key is remembered. */
 #define IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
@@ -37,12 +41,14 @@ struct run {
 struct create_opts {
     const char *idem_key;    /* NULL when the request has none */
     const char *body_hash;   /* of the canonical request body */
+    enum multitask strategy; /* with a thread_id */
 };
 
 enum create_result {
     CREATE_NEW,         /* r was stored */
     CREATE_REPLAYED,    /* the key was seen with this body: existing holds that run */
     CREATE_KEY_REUSED,  /* the key was seen with another body */
+    CREATE_THREAD_BUSY, /* reject, and the thread has an active run */
     CREATE_ERROR,
 };
 
@@ -66,6 +72,12 @@ int store_run_claim(struct store *st, const char *id, int64_t now_ms);
 /* queued -> cancelled, atomically against a worker's claim: 0 done, 1 the
  * run was no longer queued. */
 int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms);
+/* Marks a run to be deleted with its events once it has ended. */
+int store_run_mark_delete(struct store *st, const char *id);
+/* When no run of the thread is active any more, unparks its oldest parked
+ * run: 1 with its id in out, 0 when there is none to start now, -1. */
+int store_thread_release(struct store *st, const char *owner, const char *thread_id,
+                         char out[ID_SIZE]);
 /* Notes that cancellation was asked for: 0 first time, 1 asked before. */
 int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms);
 int store_run_event(struct store *st, const char *id, const char *event_id,
