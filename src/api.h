@@ -28,6 +28,9 @@ void api_handle(const struct api *api, struct request *req);
 
 /* Connects to Redis on first use; NULL when Redis is unreachable. */
 struct bus *call_bus(struct call *c);
+/* Reads the JSON body: 0 with *body set (the caller owns it), or -1 after
+ * answering 400 (malformed, empty) or 413 (over body_max_bytes). */
+int call_json_body(struct call *c, json_t **body);
 /* Loads the run named by the path if the caller may see it. 0, or -1
  * after answering (404 looks the same for "absent" and "not yours"). */
 int call_owned_run(struct call *c, struct run *r);
@@ -39,6 +42,7 @@ int api_list_runs(struct call *c);
 int api_events(struct call *c);
 int api_cancel(struct call *c);
 int api_wait(struct call *c);
+int api_resume(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);

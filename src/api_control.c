@@ -3,8 +3,10 @@
 #include "clock.h"
 #include "reply.h"
 #include "runs.h"
+#include "schema.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WAIT_DEFAULT_S 30
@@ -137,4 +139,76 @@ int api_cancel(struct call *c)
     int ret = reply_run(c, status, &r);
     run_clear(&r);
     return ret;
+}
+
+/* Checks a resume body against what the job asked for; answers and
+ * returns -1 on the first problem. */
+static int check_resume(struct call *c, const json_t *body, const struct run *r)
+{
+    struct request *req = c->req;
+    const char *k;
+    json_t *v;
+    if (!json_is_object(body))
+        return reply_problem(req, 422, "invalid_body", "the body must be a JSON object"), -1;
+    json_object_foreach((json_t *)body, k, v)
+        if (strcmp(k, "input") != 0)
+            return reply_problem(req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+    json_t *input = json_object_get(body, "input");
+    if (input == NULL)
+        return reply_problem(req, 422, "invalid_field", "/input: is required"), -1;
+    if (strcmp(r->status, "input_required") != 0)
+        return reply_problem(req, 409, "not_waiting_for_input",
+                             "the run is %s, not waiting for input", r->status), -1;
+    char why[SCHEMA_ERR_SIZE];
+    json_t *schema = json_object_get(r->pending_input, "schema");
+    if (schema != NULL && schema_validate(schema, input, "/input", why, sizeof why) != 0)
+        return reply_problem(req, 422, "invalid_input", "%s", why), -1;
+    return 0;
+}
+
+int api_resume(struct call *c)
+{
+    json_t *body;
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    if (call_json_body(c, &body) != 0) {
+        run_clear(&r);
+        return -1;
+    }
+    int rc = check_resume(c, body, &r);
+    if (rc == 0 && call_bus(c) == NULL) {
+        reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
+        rc = -1;
+    }
+    if (rc == 0) {
+        /* The transition picks one winner among concurrent resumes; only
+         * the winner hands the input to the job. */
+        int64_t now = clock_now_ms();
+        int flip = store_run_resume(c->st, r.id, now);
+        json_t *msg = json_pack("{s:O}", "resume", json_object_get(body, "input"));
+        char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+        json_decref(msg);
+        if (flip == 1) {
+            reply_problem(c->req, 409, "not_waiting_for_input", "the run was resumed already");
+            rc = -1;
+        } else if (flip < 0 || text == NULL || bus_control_push(c->bus, r.id, text) != 0) {
+            if (flip == 0) /* give the run back its question */
+                store_run_await_input(c->st, r.id, r.pending_input, now);
+            reply_problem(c->req, 503, "unavailable", "the input could not be handed over");
+            rc = -1;
+        }
+        free(text);
+    }
+    if (rc == 0) {
+        char run_id[ID_SIZE];
+        snprintf(run_id, sizeof run_id, "%s", r.id);
+        run_clear(&r);
+        rc = store_run_get(c->st, run_id, &r) == 0
+            ? reply_run(c, 202, &r)
+            : reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+    }
+    json_decref(body);
+    run_clear(&r);
+    return rc;
 }

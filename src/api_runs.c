@@ -104,18 +104,8 @@ int api_create_run(struct call *c)
         return reply_problem(req, 400, "invalid_idempotency_key",
                              "Idempotency-Key must be 1 to 255 visible ASCII characters");
     json_t *body;
-    char why[256];
-    switch (request_json_body(req, &body, why, sizeof why)) {
-    case BODY_OK:
-        break;
-    case BODY_TOO_LARGE:
-        return reply_problem(req, 413, "body_too_large", "the body is over %ld bytes",
-                             req->cfg->body_max_bytes);
-    case BODY_MISSING:
-        return reply_problem(req, 400, "invalid_json", "the body is empty");
-    case BODY_BAD_JSON:
-        return reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
-    }
+    if (call_json_body(c, &body) != 0)
+        return -1;
     if (check_create(c, body) != 0) {
         json_decref(body);
         return -1;

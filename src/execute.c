@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "log.h"
 #include "protocol.h"
+#include "schema.h"
 #include "spawn.h"
 
 #include <errno.h>
@@ -76,6 +77,23 @@ static void note_progress(struct job *j, json_t *data)
                            clock_now_ms());
 }
 
+/* The job asks for input: the run waits (input_required) with the schema
+ * the job sent, which resume checks the input against. */
+static void ask_for_input(struct job *j, struct job_msg *m)
+{
+    char why[SCHEMA_ERR_SIZE];
+    json_t *schema = json_object_get(m->data, "schema");
+    if (!json_is_object(schema) || schema_check(schema, why, sizeof why) != 0) {
+        json_t *log = json_pack("{s:s, s:s}", "stream", "stdout", "rejected",
+                                "input_required needs data.schema in the supported JSON Schema subset");
+        emit(j, "log", log);
+        json_decref(log);
+        return;
+    }
+    if (store_run_await_input(j->rc->st, j->run_id, m->data, clock_now_ms()) == 0)
+        emit(j, "input_required", m->data);
+}
+
 static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
                         int truncated)
 {
@@ -86,6 +104,8 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     if (m.kind == JOB_RESULT) {
         json_decref(j->result);
         j->result = json_incref(m.data);
+    } else if (m.kind == JOB_INPUT_REQUIRED) {
+        ask_for_input(j, &m);
     } else {
         if (emit(j, m.name, m.data) == 0 && strcmp(m.name, "progress") == 0)
             note_progress(j, m.data);
@@ -150,8 +170,31 @@ static void stop_group(struct job *j, int *exited, int *wstatus)
 
 enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED };
 
+/* Queues a line for the job's stdin, written as the pipe takes it. */
+static int give_input(struct job *j, const json_t *value)
+{
+    char *line = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (line == NULL)
+        return -1;
+    size_t len = strlen(line), pending = j->input_len - j->input_off;
+    char *buf = malloc(pending + len + 1);
+    if (buf == NULL) {
+        free(line);
+        return -1;
+    }
+    memcpy(buf, j->input + j->input_off, pending);
+    memcpy(buf + pending, line, len);
+    buf[pending + len] = '\n';
+    free(line);
+    free(j->input);
+    j->input = buf;
+    j->input_off = 0;
+    j->input_len = pending + len + 1;
+    return 0;
+}
+
 /* Reads one control message for the run, if any: what the responders ask
- * of a running job. */
+ * of a running job (cancel, or resume input for its next stdin line). */
 static enum ending read_control(struct job *j)
 {
     char *msg = NULL;
@@ -160,6 +203,12 @@ static enum ending read_control(struct job *j)
     json_t *m = json_loads(msg, 0, NULL);
     free(msg);
     enum ending e = json_is_true(json_object_get(m, "cancel")) ? END_CANCELLED : END_EXIT;
+    json_t *input = json_object_get(m, "resume");
+    if (input != NULL && give_input(j, input) == 0) {
+        json_t *data = json_pack("{s:O}", "input", input);
+        emit(j, "input_received", data);
+        json_decref(data);
+    }
     json_decref(m);
     return e;
 }

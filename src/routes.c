@@ -28,6 +28,7 @@ static const struct route routes[] = {
     {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH},
     {"POST", "/v1/runs/{id}/cancel", api_cancel, 0},
     {"GET", "/v1/runs/{id}/wait", api_wait, 0},
+    {"POST", "/v1/runs/{id}/resume", api_resume, 0},
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC},
@@ -68,6 +69,27 @@ struct bus *call_bus(struct call *c)
             log_warn("%s", err);
     }
     return c->bus;
+}
+
+int call_json_body(struct call *c, json_t **body)
+{
+    struct request *req = c->req;
+    char why[256];
+    switch (request_json_body(req, body, why, sizeof why)) {
+    case BODY_OK:
+        return 0;
+    case BODY_TOO_LARGE:
+        reply_problem(req, 413, "body_too_large", "the body is over %ld bytes",
+                      req->cfg->body_max_bytes);
+        return -1;
+    case BODY_MISSING:
+        reply_problem(req, 400, "invalid_json", "the body is empty");
+        return -1;
+    case BODY_BAD_JSON:
+        reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
+        return -1;
+    }
+    return -1;
 }
 
 int call_owned_run(struct call *c, struct run *r)

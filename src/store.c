@@ -321,6 +321,34 @@ int store_thread_release(struct store *st, const char *owner, const char *thread
     return ret;
 }
 
+int store_run_await_input(struct store *st, const char *id, const json_t *pending,
+                          int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = 'input_required', pending_input = ?2, updated_at = ?3"
+        " WHERE id = ?1 AND status = 'running'");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    bind_json(q, 2, pending);
+    sqlite3_bind_int64(q, 3, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
+int store_run_resume(struct store *st, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = 'running', pending_input = NULL, updated_at = ?2"
+        " WHERE id = ?1 AND status = 'input_required'");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
 int store_run_mark_delete(struct store *st, const char *id)
 {
     sqlite3_stmt *q = prepare(st, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1");

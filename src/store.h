@@ -72,6 +72,12 @@ int store_run_claim(struct store *st, const char *id, int64_t now_ms);
 /* queued -> cancelled, atomically against a worker's claim: 0 done, 1 the
  * run was no longer queued. */
 int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms);
+/* running -> input_required with what the job asked for: 0, or 1 when the
+ * run was not running. */
+int store_run_await_input(struct store *st, const char *id, const json_t *pending,
+                          int64_t now_ms);
+/* input_required -> running, atomically: 0, or 1 when it was not waiting. */
+int store_run_resume(struct store *st, const char *id, int64_t now_ms);
 /* Marks a run to be deleted with its events once it has ended. */
 int store_run_mark_delete(struct store *st, const char *id);
 /* When no run of the thread is active any more, unparks its oldest parked

@@ -234,6 +234,17 @@ TYPE
 TYPE
 }
 
+# use_asker: adds a test type "asker" that asks for {"answer": string}
+# once, then returns what it was told as its result.
+use_asker() {
+    local script='read -r input
+echo '"'"'{"event":"input_required","data":{"prompt":"your answer?","schema":{"type":"object","properties":{"answer":{"type":"string","minLength":1}},"required":["answer"],"additionalProperties":false}}}'"'"'
+read -r reply
+echo "{\"event\":\"result\",\"data\":{\"reply\":$reply}}"'
+    jq -n --arg s "$script" '{name: "asker", description: "asks once", command: ["/bin/sh", "-c", $s]}' \
+        > "$JOBTYPES_DIR/asker.json"
+}
+
 # job_pgid RUN: the process group of a sleeper run, from its output event
 job_pgid() {
     redis-cli -s "$T/redis.sock" XRANGE "opstream:{$1}:events" - + | grep -o '"pgid":[0-9]*' | cut -d: -f2
