@@ -10,7 +10,11 @@
 struct api {
     const struct config *cfg;
     const struct jobtypes *types;
+    char *openapi;   /* the document, its servers set to base_path */
 };
+
+/* Prepares what api_handle serves; -1 if the built-in document is broken. */
+int api_init(struct api *api, const struct config *cfg, const struct jobtypes *types);
 
 /* One request's resources, opened by the router and closed after. */
 struct call {
@@ -46,5 +50,6 @@ int api_resume(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);
+int api_openapi(struct call *c);
 
 #endif

@@ -1,6 +1,34 @@
 /* The job type catalog and the health check. */
 #include "api.h"
+#include "openapi.h"
 #include "reply.h"
+
+#include <string.h>
+
+int api_init(struct api *api, const struct config *cfg, const struct jobtypes *types)
+{
+    api->cfg = cfg;
+    api->types = types;
+    json_t *doc = json_loads(openapi_json, 0, NULL);
+    if (doc == NULL)
+        return -1;
+    json_object_set_new(doc, "servers", json_pack("[{s:s}]", "url", cfg->base_path));
+    api->openapi = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return api->openapi ? 0 : -1;
+}
+
+int api_openapi(struct call *c)
+{
+    /* Written directly: the document is already JSON text. */
+    struct out *o = &c->req->out;
+    if (out_printf(o, "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\nCache-Control: public, max-age=300\r\n\r\n",
+                   strlen(c->api->openapi)) != 0 ||
+        out_puts(o, c->api->openapi) != 0)
+        return -1;
+    return out_flush(o);
+}
 
 int api_types(struct call *c)
 {

@@ -173,8 +173,10 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    app.cfg = &cfg;
-    app.types = &types;
+    if (api_init(&app, &cfg, &types) != 0) {
+        log_error("the built-in OpenAPI document does not parse");
+        return 1;
+    }
     if (cfg.auth == AUTH_NONE)
         log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
                  "Only for a demo bound to 127.0.0.1.");

@@ -32,6 +32,7 @@ static const struct route routes[] = {
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC},
+    {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The OpenAPI document is valid (a real validator from npm) and the live
+# service answers as it says (tests/contract/contract.mjs).
+. "$abs_top_srcdir/tests/integration/lib.sh"
+modules=$abs_top_srcdir/tests/contract/node_modules
+if ! command -v node >/dev/null || [ ! -d "$modules" ]; then
+    echo "SKIP: node or tests/contract/node_modules missing (script/bootstrap installs them)"
+    exit $SKIP
+fi
+use_test_types
+use_asker
+AUTH=token start_stack
+token=$("$BIN/opstream" -c "$T/opstream.conf" token create contract)
+node "$abs_top_srcdir/tests/contract/contract.mjs" "$BASE" "$token"
