@@ -20,8 +20,12 @@ static struct timeval tv_ms(int ms)
     return tv;
 }
 
+/* Every command goes through here. A missing connection (a writer that
+ * gave up reconnecting) fails like a broken one, never dereferences NULL. */
 static redisReply *cmd(struct bus *b, const char *fmt, ...)
 {
+    if (b == NULL || b->c == NULL)
+        return NULL;
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(b->c, fmt, ap);
@@ -210,6 +214,8 @@ int bus_find_write(struct bus *b, const char *run_id, const char *token,
 int bus_read(struct bus *b, const char *run_id, const char *after_id,
              int count, int block_ms, bus_entry_fn fn, void *ctx)
 {
+    if (b == NULL)
+        return -1;
     char key[64];
     bus_events_key(run_id, key, sizeof key);
     /* The socket timeout must outlast the server-side block. */
@@ -331,6 +337,8 @@ int bus_enqueue(struct bus *b, const char *run_id)
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE])
 {
+    if (b == NULL)
+        return -1;
     redisSetTimeout(b->c, tv_ms(block_ms + b->timeout_ms));
     redisReply *r = cmd(b, "XREADGROUP GROUP " BUS_GROUP " %s COUNT 1 BLOCK %d"
                         " STREAMS " BUS_QUEUE_KEY " >", consumer, block_ms);

@@ -115,9 +115,9 @@ json_t *jobtype_public(const struct jobtype *jt)
 {
     json_t *desc = json_object_get(jt->doc, "description");
     json_t *schema = json_object_get(jt->doc, "input_schema");
-    return json_pack("{s:s, s:s, s:O, s:i}", "name", jt->name, "description",
+    return json_pack("{s:s, s:s, s:o, s:i}", "name", jt->name, "description",
                      desc ? json_string_value(desc) : "", "input_schema",
-                     schema ? schema : json_object(), "timeout_s", jt->timeout_s);
+                     schema ? json_incref(schema) : json_object(), "timeout_s", jt->timeout_s);
 }
 
 void jobtypes_free(struct jobtypes *t)
