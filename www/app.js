@@ -6,6 +6,7 @@
 const api = "/api/v1";
 const $ = (id) => document.getElementById(id);
 let source = null;
+let current = null;
 
 function showError(text) {
   $("error").textContent = text;
@@ -26,6 +27,8 @@ function addEvent(type, id, data) {
 
 function follow(run) {
   if (source) source.close();
+  current = run;
+  $("cancel").hidden = false;
   $("run").hidden = false;
   $("run-id").textContent = run.id;
   $("run-status").textContent = run.status;
@@ -44,7 +47,10 @@ function follow(run) {
         $("counts").textContent = `${data.current} of ${data.total}`;
       }
       if (data.status) $("run-status").textContent = data.status;
-      if (type === "run_finished") source.close();
+      if (type === "run_finished") {
+        source.close();
+        $("cancel").hidden = true;
+      }
     });
   }
 }
@@ -62,6 +68,15 @@ $("start").addEventListener("submit", async (e) => {
   const body = await res.json();
   if (!res.ok) return showError(`${body.title}: ${body.detail}`);
   follow(body);
+});
+
+$("cancel").addEventListener("click", async () => {
+  if (!current) return;
+  const res = await fetch(current.links.cancel, { method: "POST", headers: { "Content-Length": "0" } });
+  if (!res.ok && res.status !== 409) {
+    const body = await res.json();
+    showError(`${body.title}: ${body.detail}`);
+  }
 });
 
 // Reloading the page follows the same run again, from its first event.
