@@ -72,7 +72,8 @@ $("start").addEventListener("submit", async (e) => {
 
 $("cancel").addEventListener("click", async () => {
   if (!current) return;
-  const res = await fetch(current.links.cancel, { method: "POST", headers: { "Content-Length": "0" } });
+  // An empty body makes the browser send Content-Length: 0, which lighttpd requires.
+  const res = await fetch(current.links.cancel, { method: "POST", body: "" });
   if (!res.ok && res.status !== 409) {
     const body = await res.json();
     showError(`${body.title}: ${body.detail}`);
