@@ -36,7 +36,8 @@ function follow(run) {
   history.replaceState(null, "", "#" + run.id);
   source = new EventSource(run.links.events);
   const types = ["run_queued", "run_started", "progress", "log", "output",
-    "step_started", "step_finished", "input_required", "gap", "run_finished"];
+    "step_started", "step_finished", "input_required", "input_received", "cancel_requested",
+    "gap", "run_finished"];
   for (const type of types) {
     source.addEventListener(type, (e) => {
       const data = JSON.parse(e.data);
