@@ -182,6 +182,21 @@ static sqlite3_stmt *prepare(struct store *st, const char *sql)
     return q;
 }
 
+/* The common shape of a run transition: "UPDATE ... WHERE id = ?1 ...",
+ * with the time in ?2 when the statement has one. 0 when the run changed,
+ * 1 when no row matched (the transition did not apply), -1 on error. */
+static int update_run(struct store *st, const char *sql, const char *id, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st, sql);
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    if (sqlite3_bind_parameter_count(q) >= 2)
+        sqlite3_bind_int64(q, 2, now_ms);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n >= 1 ? 0 : 1);
+}
+
 static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
 {
     const unsigned char *s = sqlite3_column_text(q, i);
@@ -338,24 +353,14 @@ int store_run_await_input(struct store *st, const char *id, const json_t *pendin
 
 int store_run_resume(struct store *st, const char *id, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
+    return update_run(st,
         "UPDATE runs SET status = 'running', pending_input = NULL, updated_at = ?2"
-        " WHERE id = ?1 AND status = 'input_required'");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+        " WHERE id = ?1 AND status = 'input_required'", id, now_ms);
 }
 
 int store_run_mark_delete(struct store *st, const char *id)
 {
-    sqlite3_stmt *q = prepare(st, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    return step_done(st, q) < 0 ? -1 : 0;
+    return update_run(st, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1", id, 0) < 0 ? -1 : 0;
 }
 
 enum create_result store_run_create(struct store *st, struct run *r,
@@ -463,50 +468,28 @@ int store_run_get(struct store *st, const char *id, struct run *out)
 
 int store_run_delete(struct store *st, const char *id)
 {
-    sqlite3_stmt *q = prepare(st, "DELETE FROM runs WHERE id = ?1");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    return step_done(st, q) < 0 ? -1 : 0;
+    return update_run(st, "DELETE FROM runs WHERE id = ?1", id, 0) < 0 ? -1 : 0;
 }
 
 int store_run_claim(struct store *st, const char *id, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
+    return update_run(st,
         "UPDATE runs SET status = 'running', started_at = ?2, updated_at = ?2,"
-        " attempt = attempt + 1 WHERE id = ?1 AND status = 'queued'");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+        " attempt = attempt + 1 WHERE id = ?1 AND status = 'queued'", id, now_ms);
 }
 
 int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
-        "UPDATE runs SET status = 'cancelled', cancel_requested_at = ?2,"
-        " finished_at = ?2, updated_at = ?2, parked = 0 WHERE id = ?1 AND status = 'queued'");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+    return update_run(st,
+        "UPDATE runs SET status = 'cancelled', cancel_requested_at = ?2, finished_at = ?2,"
+        " updated_at = ?2, parked = 0 WHERE id = ?1 AND status = 'queued'", id, now_ms);
 }
 
 int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
+    return update_run(st,
         "UPDATE runs SET cancel_requested_at = ?2, updated_at = ?2"
-        " WHERE id = ?1 AND cancel_requested_at IS NULL");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+        " WHERE id = ?1 AND cancel_requested_at IS NULL", id, now_ms);
 }
 
 int store_run_event(struct store *st, const char *id, const char *event_id,
