@@ -133,9 +133,10 @@ int bus_append(struct bus *b, const char *run_id, const char *name,
     return ok ? 0 : -1;
 }
 
-/* One stream entry is [id, [field, value, ...]]; finds type and data. */
+/* One stream entry is [id, [field, value, ...]]; finds type and data,
+ * and the write token when token is not NULL (it may be absent). */
 static int entry_fields(redisReply *e, const char **id, const char **name,
-                        const char **data)
+                        const char **data, const char **token)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[0]->type != REDIS_REPLY_STRING ||
@@ -143,6 +144,8 @@ static int entry_fields(redisReply *e, const char **id, const char **name,
         return -1;
     *id = e->element[0]->str;
     *name = *data = NULL;
+    if (token != NULL)
+        *token = NULL;
     redisReply *f = e->element[1];
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         if (f->element[i]->type != REDIS_REPLY_STRING ||
@@ -152,6 +155,8 @@ static int entry_fields(redisReply *e, const char **id, const char **name,
             *name = f->element[i + 1]->str;
         else if (strcmp(f->element[i]->str, "data") == 0)
             *data = f->element[i + 1]->str;
+        else if (token != NULL && strcmp(f->element[i]->str, "w") == 0)
+            *token = f->element[i + 1]->str;
     }
     return (*name != NULL && *data != NULL) ? 0 : -1;
 }
@@ -166,7 +171,7 @@ int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],
     if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY) {
         ret = 1;
         const char *eid, *ename, *edata;
-        if (r->elements == 1 && entry_fields(r->element[0], &eid, &ename, &edata) == 0) {
+        if (r->elements == 1 && entry_fields(r->element[0], &eid, &ename, &edata, NULL) == 0) {
             snprintf(id, EVENT_ID_SIZE, "%s", eid);
             snprintf(name, EVENT_NAME_SIZE, "%s", ename);
             ret = 0;
@@ -192,20 +197,12 @@ int bus_find_write(struct bus *b, const char *run_id, const char *token,
     }
     int found = 0;
     for (size_t i = 0; !found && i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        redisReply *f = e->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2)
-            if (f->element[k]->type == REDIS_REPLY_STRING &&
-                f->element[k + 1]->type == REDIS_REPLY_STRING &&
-                strcmp(f->element[k]->str, "w") == 0 &&
-                strcmp(f->element[k + 1]->str, token) == 0) {
-                copy_str(e->element[0], out_id, EVENT_ID_SIZE);
-                found = 1;
-            }
+        const char *eid, *ename, *edata, *etoken;
+        if (entry_fields(r->element[i], &eid, &ename, &edata, &etoken) == 0 &&
+            etoken != NULL && strcmp(etoken, token) == 0) {
+            snprintf(out_id, EVENT_ID_SIZE, "%s", eid);
+            found = 1;
+        }
     }
     freeReplyObject(r);
     return found;
@@ -238,7 +235,7 @@ int bus_read(struct bus *b, const char *run_id, const char *after_id,
             redisReply *entries = s->element[1];
             for (size_t i = 0; i < entries->elements; i++) {
                 const char *eid, *ename, *edata;
-                if (entry_fields(entries->element[i], &eid, &ename, &edata) != 0)
+                if (entry_fields(entries->element[i], &eid, &ename, &edata, NULL) != 0)
                     continue; /* not written by us: skip, never crash */
                 n++;
                 if (fn(ctx, eid, ename, edata) != 0)
