@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"link_ttl_s", NUM(K_INT, link_ttl_s, 10, 30 * 86400)},
     {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
     {"request_timeout_ms", NUM(K_INT, request_timeout_ms, 100, 600000)},
+    {"responder_processes", NUM(K_INT, responder_processes, 1, 64)},
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 100, 100000000)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
@@ -76,6 +77,7 @@ void config_defaults(struct config *cfg)
     cfg->link_ttl_s = 3600;
     cfg->max_requests = 4096;
     cfg->request_timeout_ms = 5000;
+    cfg->responder_processes = 2;
     cfg->stream_maxlen = 100000;
     cfg->worker_poll_ms = 1000;
     cfg->kill_grace_ms = 5000;

@@ -25,6 +25,7 @@ struct config {
     int link_ttl_s;                        /* signed events links */
     int max_requests;                      /* concurrent requests per responder */
     int request_timeout_ms;                /* to read a request's head and body */
+    int responder_processes;               /* forked and kept alive by opstream.fcgi */
     int stream_maxlen;                     /* live events kept per run in Redis */
     int worker_poll_ms;
     int kill_grace_ms;

@@ -1,4 +1,5 @@
-/* opstream.fcgi: the FastCGI responder. A few threads accept; every
+/* opstream.fcgi: the FastCGI responder. A supervisor process holds the
+ * socket and keeps responder processes alive. In each, a few threads accept; every
  * request then gets its own small-stack thread, so a short request never
  * waits behind open streams, and the number of streams is bounded by
  * max_requests.
@@ -14,6 +15,7 @@
 #include "reply.h"
 #include "startup.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,8 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #define THREAD_STACK_BYTES (256 * 1024)
 #define LISTEN_BACKLOG 1024
@@ -140,6 +146,92 @@ static int open_listener(const char *spec)
     return fd;
 }
 
+/* A responder process: acceptor threads, each request on its own thread,
+ * until SIGTERM or SIGINT. */
+static int respond(const sigset_t *set)
+{
+#ifdef __linux__
+    /* A responder never outlives its supervisor. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    pthread_attr_init(&thread_attr);
+    pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
+    pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < ACCEPTORS; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &thread_attr, acceptor, NULL) != 0) {
+            log_error("cannot start acceptor threads");
+            return 1;
+        }
+    }
+    log_info("responder ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
+    int sig = 0;
+    do
+        sigwait(set, &sig);
+    while (sig == SIGCHLD);
+    log_info("responder stopping on signal %d with %d open requests", sig, atomic_load(&active));
+    /* Open streams are cut; their clients reconnect to another responder.
+     * The job types stay allocated: detached threads may still read them. */
+    return 0;
+}
+
+static pid_t start_responder(const sigset_t *set)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(respond(set));
+    if (pid < 0)
+        log_error("cannot fork a responder: %s", strerror(errno));
+    return pid;
+}
+
+/* The supervisor holds the listening socket and keeps responder_processes
+ * responders alive. A responder that dies (even by SIGKILL) is replaced at
+ * once, and while none runs, new connections wait in the socket's backlog
+ * instead of being refused: the web server never sees the gap. */
+static int supervise(const sigset_t *set)
+{
+    int n = cfg.responder_processes;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    if (pids == NULL)
+        return 1;
+    for (int i = 0; i < n; i++)
+        pids[i] = start_responder(set);
+    log_info("supervising %d responder processes", n);
+    int64_t last_start = clock_mono_ms();
+    for (;;) {
+        int sig = 0;
+        sigwait(set, &sig);
+        if (sig != SIGCHLD)
+            break;
+        pid_t dead;
+        int status;
+        while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (int i = 0; i < n; i++) {
+                if (pids[i] != dead)
+                    continue;
+                if (WIFSIGNALED(status))
+                    log_warn("responder %ld killed by signal %d; replacing it", (long)dead,
+                             WTERMSIG(status));
+                /* A responder that cannot even start must not become a
+                 * fork loop. */
+                if (clock_mono_ms() - last_start < 100)
+                    clock_sleep_ms(100);
+                last_start = clock_mono_ms();
+                pids[i] = start_responder(set);
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    while (waitpid(-1, NULL, 0) > 0)
+        ;
+    free(pids);
+    log_info("stopped");
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: opstream.fcgi [-c CONFIG] [-s unix:PATH | -s HOST:PORT]\n"
@@ -187,30 +279,14 @@ int main(int argc, char **argv)
     listen_fd = open_listener(listen_spec);
     if (listen_fd < 0)
         return 1;
-    /* Only this thread takes SIGTERM and SIGINT (after FCGX_Init, whose
-     * handlers would merely set a flag no acceptor looks at). */
-    sigset_t stop_set;
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGTERM);
-    sigaddset(&stop_set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    /* Only the main thread takes these signals, by sigwait. After
+     * FCGX_Init, whose own handlers would merely set a flag. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    pthread_attr_init(&thread_attr);
-    pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
-    pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
-    for (int i = 0; i < ACCEPTORS; i++) {
-        pthread_t t;
-        if (pthread_create(&t, &thread_attr, acceptor, NULL) != 0) {
-            log_error("cannot start acceptor threads");
-            return 1;
-        }
-    }
-    log_info("ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
-    int sig = 0;
-    sigwait(&stop_set, &sig);
-    log_info("stopping on signal %d with %d open requests", sig, atomic_load(&active));
-    /* Open streams are cut; their clients reconnect to the next process.
-     * The job types stay allocated: detached threads may still read them. */
-    return 0;
+    return supervise(&set);
 }
