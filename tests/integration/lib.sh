@@ -195,7 +195,16 @@ follow() {
         tries=$((tries + 1))
         code=$(curl -sN --max-time 60 -o "$out.seg" -w '%{http_code}' \
             ${last:+-H "Last-Event-ID: $last"} "$url") || true
-        [ "$code" = 204 ] && return 0
+        if [ "$code" = 204 ]; then
+            echo "# follow: $tries connections, the last answered 204"
+            return 0
+        fi
+        # Any other answer than 200 makes EventSource give up for good;
+        # only a broken connection (000) is retried.
+        case $code in
+        200|000) ;;
+        *) echo "follow: HTTP $code, which would stop EventSource" >&2; return 1 ;;
+        esac
         frames "$out.seg" >> "$out"
         [ -s "$out" ] && last=$(tail -n 1 "$out" | cut -f1)
         [ "$code" = 200 ] || sleep 0.2  # as EventSource's retry delay
