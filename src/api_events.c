@@ -76,6 +76,17 @@ static int reconnect(struct call *c)
     return -1;
 }
 
+/* Redis is away as an EventSource (re)connects. Any status but 200 would
+ * make it give up for good, so it gets an empty stream: the retry delay,
+ * a comment saying why, and the end, after which it reconnects. */
+static int stream_later(struct call *c)
+{
+    struct out *o = &c->req->out;
+    if (sse_headers(o) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
+        return -1;
+    return sse_comment(o, "event bus unavailable; reconnect later");
+}
+
 static int stream_events(struct call *c, const char *run_id, const char *cursor)
 {
     const struct config *cfg = c->req->cfg;
@@ -179,7 +190,8 @@ int api_events(struct call *c)
     }
     if (call_bus(c) == NULL) {
         run_clear(&r);
-        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+        return json ? reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable")
+                    : stream_later(c);
     }
     int rc;
     if (json) {
@@ -203,7 +215,7 @@ int api_events(struct call *c)
     }
     if (last < 0) {
         run_clear(&r);
-        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+        return stream_later(c);
     }
     rc = stream_events(c, r.id, cursor);
     run_clear(&r);

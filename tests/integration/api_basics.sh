@@ -99,6 +99,12 @@ check_eq "health: 503 with Redis down" 503 "$(status)"
 check_eq "health names Redis" unreachable "$(jq -r .redis "$T/body")"
 api POST /v1/runs "${json[@]}" --data '{"type":"countdown"}' > /dev/null
 check_eq "create with Redis down: 503, nothing half-written" 503 "$(status)"
+code=$(curl -sN -o "$T/s" -w '%{http_code}' "$BASE/api/v1/runs/$run/events")
+check_eq "a stream with Redis down: 200, so EventSource will come back" 200 "$code"
+check_eq "holding only retry and a comment, then the end" "retry: 2000|: event bus unavailable; reconnect later" \
+    "$(grep -v '^$' "$T/s" | tr '\n' '|' | sed 's/|$//')"
+api GET "/v1/runs/$run/events" -H 'Accept: application/json' > /dev/null
+check_eq "the JSON form with Redis down: 503" 503 "$(status)"
 api GET /v1/runs > /dev/null
 check_eq "the refused run left no row behind" 2 "$(jq '.data | length' "$T/body")"
 finish

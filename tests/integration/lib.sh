@@ -185,13 +185,15 @@ frames() {
          /^$/{ if (id != "") print id "\t" ev "\t" d; id=""; ev=""; d="" }' "$1"
 }
 
-# follow URL OUT: reads a stream the way EventSource does: on every close
-# it reconnects with Last-Event-ID, until the server answers 204. Complete
+# follow URL OUT: reads a stream the way EventSource does: when a stream
+# ends for any reason it waits the reconnection time the server sent in
+# "retry:" and reconnects with Last-Event-ID, until the server answers 204;
+# any answer but 200 or 204 is fatal, as it is for EventSource. Complete
 # frames go to OUT, one per line as frames() prints them. Bounded.
 follow() {
-    local url=$1 out=$2 last="" code tries=0
+    local url=$1 out=$2 last="" code tries=0 retry_ms=3000
     : > "$out"
-    while [ "$tries" -lt 200 ]; do
+    while [ "$tries" -lt 400 ]; do
         tries=$((tries + 1))
         code=$(curl -sN --max-time 60 -o "$out.seg" -w '%{http_code}' \
             ${last:+-H "Last-Event-ID: $last"} "$url") || true
@@ -199,15 +201,16 @@ follow() {
             echo "# follow: $tries connections, the last answered 204"
             return 0
         fi
-        # Any other answer than 200 makes EventSource give up for good;
-        # only a broken connection (000) is retried.
         case $code in
         200|000) ;;
         *) echo "follow: HTTP $code, which would stop EventSource" >&2; return 1 ;;
         esac
         frames "$out.seg" >> "$out"
         [ -s "$out" ] && last=$(tail -n 1 "$out" | cut -f1)
-        [ "$code" = 200 ] || sleep 0.2  # as EventSource's retry delay
+        local r
+        r=$(sed -n 's/^retry: \([0-9]*\)$/\1/p' "$out.seg" | tail -n 1)
+        [ -z "$r" ] || retry_ms=$r
+        sleep "$(awk -v ms="$retry_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"  # EventSource's reconnection time
     done
     echo "follow: gave up after $tries connections" >&2
     return 1
