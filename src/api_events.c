@@ -87,9 +87,15 @@ static int stream_later(struct call *c)
     return sse_comment(o, "event bus unavailable; reconnect later");
 }
 
+/* A keepalive comment goes out after keepalive_ms/2 of silence, and the
+ * connection is checked for a hang-up every keepalive_ms/4: the web
+ * server notices a vanished client on the write after it vanished and then
+ * closes our connection, so the stream is freed within keepalive_ms. */
 static int stream_events(struct call *c, const char *run_id, const char *cursor)
 {
     const struct config *cfg = c->req->cfg;
+    int quiet_ms = cfg->keepalive_ms / 2;
+    int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
     struct stream s = {.out = &c->req->out};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     /* A stream may stay open for hours and needs only Redis from here on:
@@ -98,10 +104,19 @@ static int stream_events(struct call *c, const char *run_id, const char *cursor)
     c->st = NULL;
     if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0)
         return -1;
+    int64_t last_write = clock_mono_ms();
     while (!s.finished && !s.gone) {
-        int n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, cfg->keepalive_ms,
-                         send_entry, &s);
-        if (n == 0 && sse_comment(s.out, "keepalive") != 0)
+        int64_t wait = quiet_ms - (clock_mono_ms() - last_write);
+        if (wait <= 0) {
+            s.gone = sse_comment(s.out, "keepalive") != 0;
+            last_write = clock_mono_ms();
+            continue;
+        }
+        int n = bus_read(c->bus, run_id, s.cursor, READ_BATCH,
+                         wait < slice_ms ? (int)wait : slice_ms, send_entry, &s);
+        if (n > 0)
+            last_write = clock_mono_ms();
+        else if (n == 0 && out_gone(s.out))
             s.gone = 1;
         if (n < 0 && reconnect(c) != 0) {
             log_warn("stream %s: redis unreachable, closing", run_id);

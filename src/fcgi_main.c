@@ -8,6 +8,7 @@
  * connects and says nothing holds its acceptor there: hence several
  * acceptors, and a receive timeout on the listening socket, which accepted
  * sockets inherit, so libfcgi drops such a peer and accepts the next. */
+#define _GNU_SOURCE /* POLLRDHUP: a peer's half-close, seen without reading */
 #include "api.h"
 #include "clock.h"
 #include "config.h"
@@ -17,7 +18,11 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <poll.h>
 #include <pthread.h>
+#ifndef POLLRDHUP
+#define POLLRDHUP 0
+#endif
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,6 +60,15 @@ static int fcgi_flush(void *ctx)
     return FCGX_FFlush(r->out) == 0 ? 0 : -1;
 }
 
+/* The web server closes its connection to us when its client has gone:
+ * seen here without writing anything. */
+static int fcgi_gone(void *ctx)
+{
+    FCGX_Request *r = ctx;
+    struct pollfd p = {.fd = r->ipcFd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 static const char *fcgi_getenv(void *ctx, const char *name)
 {
     FCGX_Request *r = ctx;
@@ -76,6 +90,7 @@ static void request_bind(struct request *req, FCGX_Request *fr)
     req->ctx = fr;
     req->out.write = fcgi_write;
     req->out.flush = fcgi_flush;
+    req->out.gone = fcgi_gone;
     req->out.ctx = fr;
 }
 

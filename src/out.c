@@ -32,6 +32,11 @@ int out_flush(struct out *o)
     return o->flush(o->ctx);
 }
 
+int out_gone(struct out *o)
+{
+    return o->gone != NULL && o->gone(o->ctx);
+}
+
 static int membuf_write(void *ctx, const char *p, size_t n)
 {
     struct membuf *m = ctx;
@@ -54,5 +59,6 @@ void membuf_out(struct membuf *m, struct out *o)
 {
     o->write = membuf_write;
     o->flush = membuf_flush;
+    o->gone = NULL;
     o->ctx = m;
 }

@@ -8,6 +8,7 @@
 struct out {
     int (*write)(void *ctx, const char *p, size_t n);
     int (*flush)(void *ctx);
+    int (*gone)(void *ctx);   /* 1 when the peer has hung up; may be NULL */
     void *ctx;
 };
 
@@ -16,6 +17,8 @@ int out_puts(struct out *o, const char *s);
 int out_printf(struct out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int out_flush(struct out *o);
+/* True when the peer is known to have closed the connection. */
+int out_gone(struct out *o);
 
 /* A fixed-size memory sink for tests and for building small answers. */
 struct membuf {

@@ -15,9 +15,12 @@ KEEPALIVE_MS=1000
 . "$abs_top_srcdir/tests/integration/lib.sh"
 start_stack
 
-fcgi_pid() { pgrep -P "$LIGHTTPD_PID" | head -n 1; }
-rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$(fcgi_pid)/status"; }
-threads() { awk '/^Threads/{print $2}' "/proc/$(fcgi_pid)/status"; }
+# The responders are the children of the supervisor lighttpd spawned;
+# their figures are summed.
+responders() { pgrep -P "$(pgrep -P "$LIGHTTPD_PID" | head -n 1)"; }
+sum_status() { for p in $(responders); do awk -v k="$1" '$1==k":"{print $2}' "/proc/$p/status"; done | awk '{s+=$1} END{print s+0}'; }
+rss_kib() { sum_status VmRSS; }
+threads() { sum_status Threads; }
 redis_info() { redis-cli -s "$T/redis.sock" INFO "$1" | awk -F: -v k="$2" '$1==k{print $2+0}'; }
 
 run=$(create_run '{"type":"countdown","input":{"n":1,"interval_ms":120000}}')
