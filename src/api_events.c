@@ -17,16 +17,49 @@
 #define READ_BATCH 100
 #define RECONNECT_TRIES 5
 
+/* Where a reader of a run's events is: its cursor, and whether the run's
+ * end or the client's has come. The JSON form collects into page instead
+ * of writing frames, within budget, keeping only types when set. */
 struct stream {
     struct out *out;
     char cursor[EVENT_ID_SIZE];
     int finished;
     int gone;
+    json_t *page;
+    int budget;
+    const char *types;   /* "a,b,c" or NULL */
 };
+
+static int type_wanted(const char *types, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = types; p != NULL && *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return types == NULL;
+}
+
+static int add_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    struct stream *s = ctx;
+    snprintf(s->cursor, sizeof s->cursor, "%s", id);
+    if (type_wanted(s->types, name)) {
+        json_t *d = json_loads(data, 0, NULL);
+        json_array_append_new(s->page, json_pack("{s:s, s:s, s:o}", "id", id, "event", name,
+                                                 "data", d ? d : json_null()));
+        s->budget--;
+    }
+    return s->budget <= 0;
+}
 
 static int send_entry(void *ctx, const char *id, const char *name, const char *data)
 {
     struct stream *s = ctx;
+    if (s->page != NULL)
+        return add_entry(ctx, id, name, data);
     if (sse_event(s->out, id, name, data) != 0) {
         s->gone = 1;
         return 1;
@@ -76,6 +109,66 @@ static int reconnect(struct call *c)
     return -1;
 }
 
+#define ARCHIVE_PAGE 500
+
+/* The id just before another: a gap event carries it, so a reconnect goes
+ * on from the first event still available. */
+static void id_before(const struct event_id *id, char out[EVENT_ID_SIZE])
+{
+    struct event_id p = *id;
+    if (p.seq > 0)
+        p.seq--;
+    else if (p.ms > 0)
+        p.ms--, p.seq = UINT64_MAX;
+    event_id_format(&p, out);
+}
+
+/* Delivers what Redis no longer holds of the events after the cursor:
+ * from the SQLite archive, which keeps every event. Where the archive was
+ * deleted too, an explicit gap event says so (never silence), with an id
+ * that lets a reconnect go on after the hole. A finished run whose stream
+ * expired is served from the archive alone. -1 when Redis or SQLite
+ * cannot be read. */
+static int catch_up(struct call *c, const struct run *r, struct stream *s)
+{
+    struct stream_info info;
+    struct event_id cur;
+    if (bus_stream_info(c->bus, r->id, &info) != 0 || event_id_parse(s->cursor, &cur) != 0)
+        return -1;
+    if (info.exists && !(info.trimmed && event_id_cmp(&cur, &info.first) < 0))
+        return 0; /* Redis holds everything after the cursor */
+    char err[CONFIG_ERR_SIZE];
+    struct store *st = c->st ? c->st : store_open(c->req->cfg->database, err, sizeof err);
+    if (st == NULL)
+        return -1;
+    int n = ARCHIVE_PAGE, rc = 0;
+    while (n == ARCHIVE_PAGE && !s->finished && !s->gone && (s->page == NULL || s->budget > 0)) {
+        event_id_parse(s->cursor, &cur);
+        n = store_events_after(st, r->id, &cur, info.exists ? &info.first : NULL, ARCHIVE_PAGE,
+                               send_entry, s);
+        if (n < 0)
+            rc = -1;
+    }
+    if (st != c->st)
+        store_close(st);
+    event_id_parse(s->cursor, &cur);
+    char data[192], first[EVENT_ID_SIZE], gap_id[EVENT_ID_SIZE];
+    if (rc != 0 || s->finished || s->gone)
+        return rc;
+    if (info.exists && r->archive_deleted && event_id_cmp(&cur, &info.first) < 0) {
+        event_id_format(&info.first, first);
+        id_before(&info.first, gap_id);
+        snprintf(data, sizeof data, "{\"reason\":\"trimmed\",\"first_available\":\"%s\"}", first);
+        send_entry(s, gap_id, "gap", data);
+    } else if (!info.exists && runs_status_terminal(r->status) && r->last_event_id[0] != '\0') {
+        snprintf(data, sizeof data, "{\"reason\":\"expired\",\"status\":\"%s\","
+                 "\"first_available\":null}", r->status);
+        send_entry(s, r->last_event_id, "gap", data);
+        s->finished = 1;
+    }
+    return rc;
+}
+
 /* Redis is away as an EventSource (re)connects. Any status but 200 would
  * make it give up for good, so it gets an empty stream: the retry delay,
  * a comment saying why, and the end, after which it reconnects. */
@@ -91,8 +184,9 @@ static int stream_later(struct call *c)
  * connection is checked for a hang-up every keepalive_ms/4: the web
  * server notices a vanished client on the write after it vanished and then
  * closes our connection, so the stream is freed within keepalive_ms. */
-static int stream_events(struct call *c, const char *run_id, const char *cursor)
+static int stream_events(struct call *c, const struct run *r, const char *cursor)
 {
+    const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
     int quiet_ms = cfg->keepalive_ms / 2;
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
@@ -102,7 +196,8 @@ static int stream_events(struct call *c, const char *run_id, const char *cursor)
      * its SQLite connection and page cache go now, not at the end. */
     store_close(c->st);
     c->st = NULL;
-    if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0)
+    if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
+        catch_up(c, r, &s) != 0)
         return -1;
     int64_t last_write = clock_mono_ms();
     while (!s.finished && !s.gone) {
@@ -118,7 +213,9 @@ static int stream_events(struct call *c, const char *run_id, const char *cursor)
             last_write = clock_mono_ms();
         else if (n == 0 && out_gone(s.out))
             s.gone = 1;
-        if (n < 0 && reconnect(c) != 0) {
+        /* Back from a Redis outage, the stream may have moved on (trimmed
+         * or expired) while we were away. */
+        if (n < 0 && (reconnect(c) != 0 || catch_up(c, r, &s) != 0)) {
             log_warn("stream %s: redis unreachable, closing", run_id);
             break;
         }
@@ -126,50 +223,31 @@ static int stream_events(struct call *c, const char *run_id, const char *cursor)
     return 0;
 }
 
-/* A finished run whose stream Redis no longer holds: say so explicitly
- * with a gap event carrying the terminal id, so the reconnect gets 204. */
-static int stream_expired(struct call *c, const struct run *r, const struct event_id *cur)
-{
-    struct event_id lid;
-    if (event_id_parse(r->last_event_id, &lid) == 0 && event_id_cmp(cur, &lid) >= 0)
-        return reply_empty(c->req, 204, NULL);
-    struct out *o = &c->req->out;
-    char data[160];
-    snprintf(data, sizeof data, "{\"reason\":\"expired\",\"status\":\"%s\",\"first_available\":null}",
-             r->status);
-    if (sse_headers(o) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
-        return -1;
-    return sse_event(o, r->last_event_id, "gap", data);
-}
-
-struct page {
-    json_t *data;
-    char last[EVENT_ID_SIZE];
-};
-
-static int add_entry(void *ctx, const char *id, const char *name, const char *data)
-{
-    struct page *p = ctx;
-    json_t *d = json_loads(data, 0, NULL);
-    json_array_append_new(p->data, json_pack("{s:s, s:s, s:o}", "id", id, "event",
-                                             name, "data", d ? d : json_null()));
-    snprintf(p->last, sizeof p->last, "%s", id);
-    return 0;
-}
-
-static int events_page(struct call *c, const char *run_id, const char *cursor)
+static int events_page(struct call *c, const struct run *r, const char *cursor)
 {
     long limit;
+    char types[512];
+    int tq = request_query(c->req, "types", types, sizeof types);
     if (request_query_int(c->req, "limit", 1, 1000, 100, &limit) != 0)
         return reply_problem(c->req, 400, "invalid_parameter",
                              "limit: must be a whole number from 1 to 1000");
-    struct page p = {json_array(), ""};
-    if (bus_read(c->bus, run_id, cursor, (int)limit, 0, add_entry, &p) < 0) {
-        json_decref(p.data);
+    if (tq < 0)
+        return reply_problem(c->req, 400, "invalid_parameter", "types: malformed or too long");
+    struct stream s = {.page = json_array(), .budget = (int)limit, .types = tq == 0 ? types : NULL};
+    snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
+    int rc = catch_up(c, r, &s);
+    /* Then from Redis, in batches, until the page is full or the run has
+     * nothing more (filtered-out events still move the cursor on). */
+    for (int n = 1; rc == 0 && n > 0 && s.budget > 0 && !s.finished;) {
+        n = bus_read(c->bus, r->id, s.cursor, (int)limit, 0, send_entry, &s);
+        rc = n < 0 ? -1 : 0;
+    }
+    if (rc != 0) {
+        json_decref(s.page);
         return reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
     }
-    json_t *next = p.last[0] ? json_string(p.last) : json_null();
-    return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", p.data, "next_cursor", next), NULL);
+    json_t *next = strcmp(s.cursor, cursor) != 0 ? json_string(s.cursor) : json_null();
+    return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", s.page, "next_cursor", next), NULL);
 }
 
 static int wants_json(struct request *req)
@@ -210,29 +288,26 @@ int api_events(struct call *c)
     }
     int rc;
     if (json) {
-        rc = events_page(c, r.id, cursor);
+        rc = events_page(c, &r, cursor);
         run_clear(&r);
         return rc;
     }
-    /* A cursor at or past the terminal event: 204 tells EventSource to stop. */
+    /* A cursor at or past the terminal event: 204 tells EventSource to stop.
+     * The ledger knows it once a stream has expired; Redis knows it first. */
     char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
     int last = bus_last(c->bus, r.id, last_id, last_name);
     struct event_id lid;
-    if (last == 0 && event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0 &&
-        event_id_cmp(&cur, &lid) >= 0) {
+    int done = (last == 0 && event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0) ||
+               (runs_status_terminal(r.status) && event_id_parse(r.last_event_id, &lid) == 0);
+    if (done && event_id_cmp(&cur, &lid) >= 0) {
         run_clear(&r);
         return reply_empty(req, 204, NULL);
-    }
-    if (last == 1 && runs_status_terminal(r.status) && r.last_event_id[0] != '\0') {
-        rc = stream_expired(c, &r, &cur);
-        run_clear(&r);
-        return rc;
     }
     if (last < 0) {
         run_clear(&r);
         return stream_later(c);
     }
-    rc = stream_events(c, r.id, cursor);
+    rc = stream_events(c, &r, cursor);
     run_clear(&r);
     return rc;
 }

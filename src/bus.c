@@ -303,6 +303,55 @@ int bus_control_clear(struct bus *b, const char *run_id)
     return ok ? 0 : -1;
 }
 
+int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out)
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    memset(out, 0, sizeof *out);
+    redisReply *r = cmd(b, "XINFO STREAM %s", key);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key") != NULL) {
+        freeReplyObject(r);
+        return 0;
+    }
+    if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+    out->exists = 1;
+    long long length = -1, added = -1;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+            length = v->integer;
+        else if (strcmp(k->str, "entries-added") == 0 && v->type == REDIS_REPLY_INTEGER)
+            added = v->integer;
+        else if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
+                 v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING)
+            event_id_parse(v->element[0]->str, &out->first);
+    }
+    /* Trimming removes the oldest entries and, in Redis 7.0, leaves
+     * max-deleted-entry-id alone: the counts are what show it. */
+    out->trimmed = length >= 0 && added > length;
+    freeReplyObject(r);
+    return 0;
+}
+
+int bus_expire_run(struct bus *b, const char *run_id, int ttl_s)
+{
+    char events[64], control[64];
+    bus_events_key(run_id, events, sizeof events);
+    control_key(run_id, control, sizeof control);
+    redisReply *r = cmd(b, "EXPIRE %s %d", events, ttl_s);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    r = cmd(b, "EXPIRE %s %d", control, ttl_s);
+    ok = ok && reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int bus_delete_run(struct bus *b, const char *run_id)
 {
     char events[64], control[64];

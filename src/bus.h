@@ -54,6 +54,15 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg);
 int bus_control_pop(struct bus *b, const char *run_id, char **out);
 int bus_control_clear(struct bus *b, const char *run_id);
 
+/* What Redis still holds of a run's stream. */
+struct stream_info {
+    int exists;
+    struct event_id first;        /* oldest entry held */
+    int trimmed;                  /* entries were removed (the oldest ones) */
+};
+int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out);
+/* A finished run's keys go after ttl_s. */
+int bus_expire_run(struct bus *b, const char *run_id, int ttl_s);
 /* Deletes every key of a run (rollback). */
 int bus_delete_run(struct bus *b, const char *run_id);
 

@@ -7,6 +7,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct cli {
@@ -66,6 +67,25 @@ static int cmd_runs(struct cli *c, int argc, char **argv)
     return store_run_list(c->st, &all, print_run, NULL) == 0 ? 0 : 1;
 }
 
+static int cmd_gc(struct cli *c, int argc, char **argv)
+{
+    char *end = NULL;
+    long long age = argc == 2 && strcmp(argv[0], "--archives-older-than") == 0
+                        ? strtoll(argv[1], &end, 10) : -1;
+    if (age < 0 || end == NULL || *end != '\0') {
+        fprintf(stderr, "usage: opstream gc --archives-older-than SECONDS\n");
+        return 2;
+    }
+    int64_t now = clock_now_ms();
+    int n = store_archives_delete(c->st, now - age * 1000, now);
+    if (n < 0) {
+        fprintf(stderr, "opstream: cannot write the database\n");
+        return 1;
+    }
+    printf("deleted the archived events of %d runs\n", n);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(struct cli *c, int argc, char **argv);
@@ -74,6 +94,7 @@ static const struct {
     {"init", cmd_init, "create and migrate the database"},
     {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once)"},
     {"runs", cmd_runs, "list the newest runs of every owner"},
+    {"gc", cmd_gc, "--archives-older-than SECONDS: delete old runs' archived events"},
 };
 
 static void usage(FILE *f)

@@ -51,7 +51,8 @@ static const struct key keys[] = {
     {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
     {"request_timeout_ms", NUM(K_INT, request_timeout_ms, 100, 600000)},
     {"responder_processes", NUM(K_INT, responder_processes, 1, 64)},
-    {"stream_maxlen", NUM(K_INT, stream_maxlen, 100, 100000000)},
+    {"stream_maxlen", NUM(K_INT, stream_maxlen, 10, 100000000)},
+    {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
@@ -79,6 +80,7 @@ void config_defaults(struct config *cfg)
     cfg->request_timeout_ms = 5000;
     cfg->responder_processes = 2;
     cfg->stream_maxlen = 100000;
+    cfg->retention_s = 86400;
     cfg->worker_poll_ms = 1000;
     cfg->kill_grace_ms = 5000;
 }

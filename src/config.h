@@ -27,6 +27,7 @@ struct config {
     int request_timeout_ms;                /* to read a request's head and body */
     int responder_processes;               /* forked and kept alive by opstream.fcgi */
     int stream_maxlen;                     /* live events kept per run in Redis */
+    int retention_s;                       /* a finished run's stream in Redis */
     int worker_poll_ms;
     int kill_grace_ms;
     char log_level[16];

@@ -45,9 +45,11 @@ static int append(struct runs_ctx *rc, const char *run_id, const char *name,
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE])
 {
-    if (append(rc, run_id, name, data, out_id) != 0)
-        return -1;
-    return store_run_event(rc->st, run_id, out_id, clock_now_ms());
+    char *text = json_dumps(data, JSON_COMPACT);
+    int r = text != NULL && append(rc, run_id, name, data, out_id) == 0 &&
+            store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0;
+    free(text);
+    return r ? 0 : -1;
 }
 
 static int collect_id(void *ctx, struct run *r)
@@ -149,12 +151,15 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
     else
         json_object_set(data, "result", result ? result : json_null());
     char id[EVENT_ID_SIZE];
-    int r = append(rc, run_id, "run_finished", data, id);
+    char *text = json_dumps(data, JSON_COMPACT);
+    int r = text != NULL && append(rc, run_id, "run_finished", data, id) == 0 &&
+            store_run_finish(rc->st, run_id, status, result, error, id, text, clock_now_ms()) == 0;
+    free(text);
     json_decref(data);
-    if (r != 0)
+    if (!r)
         return -1;
-    if (store_run_finish(rc->st, run_id, status, result, error, id, clock_now_ms()) != 0)
-        return -1;
+    /* The archive has every event now: Redis keeps them for retention_s. */
+    bus_expire_run(rc->bus, run_id, rc->cfg->retention_s);
     after_finish(rc, run_id);
     return 0;
 }

@@ -41,6 +41,14 @@ static const char *const migrations[] = {
     " body_hash TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " created_at INTEGER NOT NULL, PRIMARY KEY (owner, key));"
     "CREATE INDEX idempotency_created ON idempotency(created_at);",
+
+    /* 3: the archive of every event, kept beyond Redis retention. */
+    "CREATE TABLE events (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " ms INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,"
+    " PRIMARY KEY (run_id, ms, seq)) WITHOUT ROWID;",
+
+    /* 4: when a run's archive was deleted (opstream gc). */
+    "ALTER TABLE runs ADD COLUMN archive_deleted_at INTEGER;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -418,7 +426,7 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
-    " seq, parked, delete_on_finish"
+    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL"
 
 static void read_run(sqlite3_stmt *q, struct run *r)
 {
@@ -446,6 +454,7 @@ static void read_run(sqlite3_stmt *q, struct run *r)
     r->seq = sqlite3_column_int64(q, 19);
     r->parked = sqlite3_column_int(q, 20);
     r->delete_on_finish = sqlite3_column_int(q, 21);
+    r->archive_deleted = sqlite3_column_int(q, 22);
 }
 
 int store_run_get(struct store *st, const char *id, struct run *out)
@@ -492,17 +501,103 @@ int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
         " WHERE id = ?1 AND cancel_requested_at IS NULL", id, now_ms);
 }
 
-int store_run_event(struct store *st, const char *id, const char *event_id,
-                    int64_t now_ms)
+/* Archives one event (idempotent on its id). */
+static int archive_event(struct store *st, const char *run_id, const char *event_id,
+                         const char *name, const char *data)
 {
+    struct event_id id;
+    if (event_id_parse(event_id, &id) != 0)
+        return -1;
     sqlite3_stmt *q = prepare(st,
-        "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1");
+        "INSERT OR IGNORE INTO events (run_id, ms, seq, type, data) VALUES (?1, ?2, ?3, ?4, ?5)");
     if (q == NULL)
         return -1;
-    bind_text(q, 1, id);
-    bind_text(q, 2, event_id);
-    sqlite3_bind_int64(q, 3, now_ms);
+    bind_text(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)id.ms);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)id.seq);
+    bind_text(q, 4, name);
+    bind_text(q, 5, data);
     return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_run_event(struct store *st, const char *id, const char *event_id,
+                    const char *name, const char *data, int64_t now_ms)
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int r = archive_event(st, id, event_id, name, data);
+    if (r == 0) {
+        sqlite3_stmt *q = prepare(st,
+            "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1");
+        r = q == NULL ? -1 : 0;
+        if (q != NULL) {
+            bind_text(q, 1, id);
+            bind_text(q, 2, event_id);
+            sqlite3_bind_int64(q, 3, now_ms);
+            r = step_done(st, q) < 0 ? -1 : 0;
+        }
+    }
+    if (r != 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
+int store_events_after(struct store *st, const char *run_id, const struct event_id *after,
+                       const struct event_id *before, int limit,
+                       int (*fn)(void *ctx, const char *id, const char *name, const char *data),
+                       void *ctx)
+{
+    sqlite3_stmt *q = prepare(st,
+        "SELECT ms, seq, type, data FROM events WHERE run_id = ?1"
+        " AND (ms > ?2 OR (ms = ?2 AND seq > ?3))"
+        " AND (?4 < 0 OR ms < ?4 OR (ms = ?4 AND seq < ?5))"
+        " ORDER BY ms, seq LIMIT ?6");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)after->ms);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)after->seq);
+    sqlite3_bind_int64(q, 4, before ? (sqlite3_int64)before->ms : -1);
+    sqlite3_bind_int64(q, 5, before ? (sqlite3_int64)before->seq : 0);
+    sqlite3_bind_int(q, 6, limit);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct event_id id = {(uint64_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1)};
+        char text[EVENT_ID_SIZE];
+        event_id_format(&id, text);
+        n++;
+        if (fn(ctx, text, (const char *)sqlite3_column_text(q, 2),
+               (const char *)sqlite3_column_text(q, 3)) != 0)
+            break;
+    }
+    sqlite3_finalize(q);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
+}
+
+int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms)
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int n = -1;
+    sqlite3_stmt *q = prepare(st,
+        "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?1)");
+    if (q != NULL) {
+        sqlite3_bind_int64(q, 1, finished_before_ms);
+        if (step_done(st, q) >= 0 && (q = prepare(st,
+                "UPDATE runs SET archive_deleted_at = ?2 WHERE finished_at < ?1"
+                " AND archive_deleted_at IS NULL")) != NULL) {
+            sqlite3_bind_int64(q, 1, finished_before_ms);
+            sqlite3_bind_int64(q, 2, now_ms);
+            n = step_done(st, q);
+        }
+    }
+    if (n < 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        return -1;
+    }
+    return n;
 }
 
 int store_run_progress(struct store *st, const char *id, int64_t current,
@@ -522,21 +617,31 @@ int store_run_progress(struct store *st, const char *id, int64_t current,
 
 int store_run_finish(struct store *st, const char *id, const char *status,
                      const json_t *result, const json_t *error,
-                     const char *event_id, int64_t now_ms)
+                     const char *event_id, const char *event_data, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    int r = archive_event(st, id, event_id, "run_finished", event_data);
+    sqlite3_stmt *q = r == 0 ? prepare(st,
         "UPDATE runs SET status = ?2, result = ?3, error = ?4,"
         " pending_input = NULL, finished_at = ?5, updated_at = ?5,"
-        " last_event_id = ?6 WHERE id = ?1");
-    if (q == NULL)
+        " last_event_id = ?6 WHERE id = ?1") : NULL;
+    if (q == NULL) {
+        r = -1;
+    } else {
+        bind_text(q, 1, id);
+        bind_text(q, 2, status);
+        bind_json(q, 3, result);
+        bind_json(q, 4, error);
+        bind_ms(q, 5, now_ms);
+        bind_text(q, 6, event_id);
+        r = step_done(st, q) < 0 ? -1 : 0;
+    }
+    if (r != 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
         return -1;
-    bind_text(q, 1, id);
-    bind_text(q, 2, status);
-    bind_json(q, 3, result);
-    bind_json(q, 4, error);
-    bind_ms(q, 5, now_ms);
-    bind_text(q, 6, event_id);
-    return step_done(st, q) < 0 ? -1 : 0;
+    }
+    return 0;
 }
 
 int store_run_list(struct store *st, const struct run_filter *f,

@@ -30,6 +30,7 @@ struct run {
     int64_t seq;          /* creation order, strictly increasing */
     int parked;           /* queued behind an earlier run of its thread */
     int delete_on_finish; /* rolled back: deleted once it has ended */
+    int archive_deleted;  /* its archived events were deleted (gc) */
 };
 
 /* What a new run does when its thread already has an active run. */
@@ -86,13 +87,24 @@ int store_thread_release(struct store *st, const char *owner, const char *thread
                          char out[ID_SIZE]);
 /* Notes that cancellation was asked for: 0 first time, 1 asked before. */
 int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms);
+/* Archives an event and notes it as the run's latest, in one transaction. */
 int store_run_event(struct store *st, const char *id, const char *event_id,
-                    int64_t now_ms);
+                    const char *name, const char *data, int64_t now_ms);
+/* Archived events with after < id (< before, when before is not NULL), in
+ * order, at most limit; fn returns non-zero to stop. The count, or -1. */
+int store_events_after(struct store *st, const char *run_id, const struct event_id *after,
+                       const struct event_id *before, int limit,
+                       int (*fn)(void *ctx, const char *id, const char *name, const char *data),
+                       void *ctx);
+/* Deletes the archived events of runs finished before the given time and
+ * records that they are gone; the number of runs, or -1. */
+int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms);
 int store_run_progress(struct store *st, const char *id, int64_t current,
                        int64_t total, int64_t now_ms);
+/* The run's end and its run_finished event (archived), in one transaction. */
 int store_run_finish(struct store *st, const char *id, const char *status,
                      const json_t *result, const json_t *error,
-                     const char *event_id, int64_t now_ms);
+                     const char *event_id, const char *event_data, int64_t now_ms);
 /* Which runs a listing wants; NULL or 0 fields do not filter. */
 struct run_filter {
     const char *owner;

@@ -364,6 +364,16 @@ END_TEST
 
 /* ---- store ---- */
 
+static int archive_line(void *ctx, const char *id, const char *name, const char *data)
+{
+    char line[256];
+    snprintf(line, sizeof line, "%s %s %s\n", id, name, data);
+    struct membuf *m = ctx;
+    struct out o2;
+    membuf_out(m, &o2);
+    return out_puts(&o2, line);
+}
+
 START_TEST(test_store_run_roundtrip_and_finish)
 {
     char path[128], err[256];
@@ -391,7 +401,16 @@ START_TEST(test_store_run_roundtrip_and_finish)
     ck_assert_int_eq(store_run_claim(st, r.id, 1700000000200), 0);
     ck_assert_int_eq(store_run_claim(st, r.id, 1700000000300), 1); /* only once */
     json_t *res = json_pack("{s:b}", "ok", 1);
-    ck_assert_int_eq(store_run_finish(st, r.id, "succeeded", res, NULL, "5-0", 1700000000400), 0);
+    ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
+    ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
+    ck_assert_int_eq(store_run_finish(st, r.id, "succeeded", res, NULL, "5-0", "{}", 1700000000400), 0);
+    struct membuf arch = {.data = mem, .cap = sizeof mem};
+    mem[0] = '\0';
+    struct event_id zero = {0, 0}, five = {5, 0};
+    ck_assert_int_eq(store_events_after(st, r.id, &zero, NULL, 10, archive_line, &arch), 2);
+    ck_assert_str_eq(mem, "4-0 progress {\"current\":1}\n5-0 run_finished {}\n");
+    ck_assert_int_eq(store_events_after(st, r.id, &zero, &five, 10, archive_line, &arch), 1);
+    ck_assert_int_eq(store_events_after(st, r.id, &five, NULL, 10, archive_line, &arch), 0);
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
     ck_assert_str_eq(got.status, "succeeded");
     ck_assert_str_eq(got.last_event_id, "5-0");
