@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The resume test with a real browser: Chromium's EventSource reads a run
+# while every responder is SIGKILLed every 200 ms (tests/contract/eventsource.mjs).
+. "$abs_top_srcdir/tests/integration/lib.sh"
+modules=$abs_top_srcdir/tests/contract/node_modules
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if ! command -v node >/dev/null || [ ! -d "$modules/playwright-core" ] || [ ! -x "$chromium" ]; then
+    echo "SKIP: node, playwright-core or $chromium missing (script/bootstrap installs them)"
+    exit $SKIP
+fi
+write_config <<'CONF'
+retry_ms = 100
+CONF
+start_redis
+start_lighttpd
+start_worker
+supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
+HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/eventsource.mjs" "$BASE" "$supervisor" 600
