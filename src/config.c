@@ -55,6 +55,7 @@ static const struct key keys[] = {
     {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
+    {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
 };
@@ -83,6 +84,7 @@ void config_defaults(struct config *cfg)
     cfg->retention_s = 86400;
     cfg->worker_poll_ms = 1000;
     cfg->kill_grace_ms = 5000;
+    cfg->job_line_max_bytes = 64 * 1024;
 }
 
 const char *config_default_path(void)

@@ -20,7 +20,7 @@
 #define POLL_SLICE_MS 200
 
 struct linebuf {
-    char *buf;          /* JOB_LINE_MAX_BYTES */
+    char *buf;          /* job_line_max_bytes */
     size_t len;
     int skipping;       /* inside the rest of a line already cut */
     int open;
@@ -135,7 +135,7 @@ static int pump(struct job *j, struct linebuf *lb, int fd)
             lb->skipping = 0;
         } else if (!lb->skipping) {
             lb->buf[lb->len++] = c;
-            if (lb->len == JOB_LINE_MAX_BYTES) {
+            if (lb->len == (size_t)j->rc->cfg->job_line_max_bytes) {
                 handle_line(j, lb->buf, lb->len, lb->from_stderr, 1);
                 lb->len = 0;
                 lb->skipping = 1;
@@ -291,8 +291,16 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     snprintf(env_id, sizeof env_id, "OPSTREAM_RUN_ID=%s", r->id);
     snprintf(env_type, sizeof env_type, "OPSTREAM_RUN_TYPE=%s", r->type);
     snprintf(env_attempt, sizeof env_attempt, "OPSTREAM_ATTEMPT=%d", r->attempt + 1);
-    char *env[] = {env_id, env_type, env_attempt, NULL};
-    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, &j->child, err, errsize) != 0)
+    char *env[JOBTYPE_ENV_MAX + 4];
+    size_t ne = 0;
+    for (size_t i = 0; jt->env[i] != NULL; i++)
+        env[ne++] = jt->env[i];
+    env[ne++] = env_id;
+    env[ne++] = env_type;
+    env[ne++] = env_attempt;
+    env[ne] = NULL;
+    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, jt->cwd, &jt->limits, &j->child, err,
+                  errsize) != 0)
         return -1;
     fcntl(j->child.in_fd, F_SETFL, O_NONBLOCK);
     char *line = json_dumps(r->input ? r->input : json_object(), JSON_COMPACT);
@@ -325,8 +333,9 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
     }
     struct job j = {.rc = rc, .run_id = run_id};
     char err[512];
-    j.out = (struct linebuf){.buf = malloc(JOB_LINE_MAX_BYTES), .open = 1};
-    j.err = (struct linebuf){.buf = malloc(JOB_LINE_MAX_BYTES), .open = 1, .from_stderr = 1};
+    size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
+    j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
+    j.err = (struct linebuf){.buf = malloc(line_max), .open = 1, .from_stderr = 1};
     if (j.out.buf == NULL || j.err.buf == NULL || start_job(&j, jt, &r, err, sizeof err) != 0) {
         log_warn("run %s: %s", run_id, j.out.buf && j.err.buf ? err : "out of memory");
         finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");

@@ -6,8 +6,6 @@
 #include "jobtypes.h"
 #include "runs.h"
 
-/* Longest job output line kept whole; longer ones are cut and flagged. */
-#define JOB_LINE_MAX_BYTES (64 * 1024)
 /* How much of stderr the error of a failed run quotes. */
 #define STDERR_TAIL_BYTES 2048
 

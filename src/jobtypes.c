@@ -16,6 +16,21 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(((const struct jobtype *)a)->name, ((const struct jobtype *)b)->name);
 }
 
+/* A present value that is not a whole number within [lo, hi]. */
+static int bad_int(const json_t *v, long lo, long hi)
+{
+    return v != NULL && (!json_is_integer(v) || json_integer_value(v) < lo ||
+                         json_integer_value(v) > hi);
+}
+
+static void jobtype_clear(struct jobtype *jt)
+{
+    for (size_t i = 0; i < JOBTYPE_ENV_MAX && jt->env[i] != NULL; i++)
+        free(jt->env[i]);
+    json_decref(jt->doc);
+    memset(jt, 0, sizeof *jt);
+}
+
 static int load_one(const char *dir, const char *file, struct jobtype *jt,
                     char *err, size_t errsize)
 {
@@ -36,6 +51,9 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     json_t *schema = json_object_get(doc, "input_schema");
     json_t *desc = json_object_get(doc, "description");
     json_t *timeout = json_object_get(doc, "timeout_s");
+    json_t *env = json_object_get(doc, "env");
+    json_t *cwd = json_object_get(doc, "cwd");
+    json_t *limits = json_object_get(doc, "limits");
     size_t flen = strlen(file) - 5; /* without ".json" */
     if (!json_is_object(doc)) {
         field = "(document)", why = "must be an object";
@@ -51,9 +69,41 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
         field = "command", why = "must be a non-empty array of at most 64 strings";
     } else if (schema != NULL && schema_check(schema, schema_err, sizeof schema_err) != 0) {
         field = "input_schema", why = schema_err;
-    } else if (timeout != NULL && (!json_is_integer(timeout) ||
-               json_integer_value(timeout) < 1 || json_integer_value(timeout) > 7 * 86400)) {
+    } else if (bad_int(timeout, 1, 7 * 86400)) {
         field = "timeout_s", why = "must be a whole number from 1 to 604800";
+    } else if (bad_int(json_object_get(doc, "max_concurrency"), 1, 100000)) {
+        field = "max_concurrency", why = "must be a whole number from 1 to 100000";
+    } else if (bad_int(json_object_get(doc, "retries"), 0, 100)) {
+        field = "retries", why = "must be a whole number from 0 to 100";
+    } else if (cwd != NULL && (!json_is_string(cwd) || json_string_value(cwd)[0] != '/')) {
+        field = "cwd", why = "must be an absolute path";
+    } else if (env != NULL && (!json_is_object(env) || json_object_size(env) > JOBTYPE_ENV_MAX)) {
+        field = "env", why = "must be an object of at most 64 strings";
+    } else if (limits != NULL && !json_is_object(limits)) {
+        field = "limits", why = "must be an object";
+    } else if (bad_int(json_object_get(limits, "cpu_s"), 1, 7 * 86400) ||
+               bad_int(json_object_get(limits, "address_space_mb"), 16, 1 << 20) ||
+               bad_int(json_object_get(limits, "open_files"), 8, 1 << 20)) {
+        field = "limits", why = "cpu_s 1..604800, address_space_mb 16..1048576, open_files 8..1048576";
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(limits, k, v)
+        if (why == NULL && strcmp(k, "cpu_s") && strcmp(k, "address_space_mb") && strcmp(k, "open_files"))
+            field = "limits", why = "knows only cpu_s, address_space_mb and open_files";
+    size_t ne = 0;
+    json_object_foreach(env, k, v) {
+        if (why != NULL)
+            break;
+        if (!json_is_string(v) || k[0] == '\0' || strchr(k, '=') != NULL ||
+            strncmp(k, "OPSTREAM_", 9) == 0 || strlen(k) + json_string_length(v) + 2 > JOBTYPE_ENV_SIZE) {
+            field = "env", why = "names must be non-empty, without '=', not OPSTREAM_*; values strings";
+            break;
+        }
+        size_t len = strlen(k) + json_string_length(v) + 2;
+        jt->env[ne] = malloc(len);
+        if (jt->env[ne] != NULL)
+            snprintf(jt->env[ne++], len, "%s=%s", k, json_string_value(v));
     }
     for (size_t i = 0; why == NULL && i < json_array_size(cmd); i++) {
         json_t *a = json_array_get(cmd, i);
@@ -64,12 +114,17 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     }
     if (why != NULL) {
         snprintf(err, errsize, "%s: %s: %s", path, field, why);
-        json_decref(doc);
-        jt->doc = NULL;
+        jobtype_clear(jt);
         return -1;
     }
     snprintf(jt->name, sizeof jt->name, "%s", json_string_value(name));
     jt->timeout_s = timeout ? (int)json_integer_value(timeout) : 3600;
+    jt->max_concurrency = (int)json_integer_value(json_object_get(doc, "max_concurrency"));
+    jt->retries = (int)json_integer_value(json_object_get(doc, "retries"));
+    jt->cwd = json_string_value(cwd);
+    jt->limits.cpu_s = (long)json_integer_value(json_object_get(limits, "cpu_s"));
+    jt->limits.address_space_mb = (long)json_integer_value(json_object_get(limits, "address_space_mb"));
+    jt->limits.open_files = (long)json_integer_value(json_object_get(limits, "open_files"));
     return 0;
 }
 
@@ -118,12 +173,13 @@ json_t *jobtype_public(const struct jobtype *jt)
     return json_pack("{s:s, s:s, s:o, s:i}", "name", jt->name, "description",
                      desc ? json_string_value(desc) : "", "input_schema",
                      schema ? json_incref(schema) : json_object(), "timeout_s", jt->timeout_s);
+    /* env, cwd and limits are the operator's business, not the API's. */
 }
 
 void jobtypes_free(struct jobtypes *t)
 {
     for (size_t i = 0; i < t->n; i++)
-        json_decref(t->v[i].doc);
+        jobtype_clear(&t->v[i]);
     free(t->v);
     memset(t, 0, sizeof *t);
 }

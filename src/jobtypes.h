@@ -7,12 +7,26 @@
 #include "store.h"
 
 #define JOBTYPE_ARGV_MAX 64
+#define JOBTYPE_ENV_MAX 64
+#define JOBTYPE_ENV_SIZE 4096
+
+/* Resource limits of a job's processes; 0 leaves the worker's own. */
+struct job_limits {
+    long cpu_s;
+    long address_space_mb;
+    long open_files;
+};
 
 /* One job type file. doc owns every string pointed to. */
 struct jobtype {
     char name[TYPE_SIZE];
     const char *argv[JOBTYPE_ARGV_MAX + 1];  /* NULL-terminated */
+    char *env[JOBTYPE_ENV_MAX + 1];          /* "K=V", owned, NULL-terminated */
+    const char *cwd;                         /* NULL: the worker's */
     int timeout_s;
+    int max_concurrency;                     /* 0: no limit */
+    int retries;
+    struct job_limits limits;
     json_t *doc;
 };
 

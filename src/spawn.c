@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include "jobtypes.h"
 
 static int cloexec_pipe(int p[2])
 {
@@ -27,7 +30,16 @@ static void close_pair(int p[2])
         close(p[1]);
 }
 
+static void set_limit(int resource, long value)
+{
+    if (value > 0) {
+        struct rlimit rl = {(rlim_t)value, (rlim_t)value};
+        setrlimit(resource, &rl);
+    }
+}
+
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
+              const char *cwd, const struct job_limits *limits,
               struct child *out, char *err, size_t errsize)
 {
     char path[1024];
@@ -64,6 +76,13 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
             _exit(126);
         for (size_t i = 0; env != NULL && env[i] != NULL; i++)
             putenv(env[i]);
+        if (cwd != NULL && chdir(cwd) != 0)
+            _exit(126);
+        if (limits != NULL) {
+            set_limit(RLIMIT_CPU, limits->cpu_s);
+            set_limit(RLIMIT_AS, limits->address_space_mb * 1024L * 1024L);
+            set_limit(RLIMIT_NOFILE, limits->open_files);
+        }
         execv(path, (char *const *)argv);
         _exit(127);
     }

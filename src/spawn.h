@@ -13,7 +13,10 @@ struct child {
 /* Starts argv in its own process group with pipes on 0, 1, 2. argv[0]
  * without a '/' is looked up in dir. env is NULL-terminated "K=V" added to
  * the inherited environment. Never uses a shell. */
+struct job_limits;
+/* cwd (NULL: keep) and limits (NULL or 0 fields: keep) apply to the job. */
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
+              const char *cwd, const struct job_limits *limits,
               struct child *out, char *err, size_t errsize);
 /* Signals the job's whole process group. */
 int spawn_signal(const struct child *c, int sig);
