@@ -35,6 +35,7 @@ struct job {
     char *input;        /* first stdin line, pending part from input_off */
     size_t input_len, input_off;
     json_t *result;
+    json_t *steps;      /* the run's steps[], kept from step_* events */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -94,6 +95,52 @@ static void ask_for_input(struct job *j, struct job_msg *m)
         emit(j, "input_required", m->data);
 }
 
+#define STEP_NAME_MAX 128
+#define STEPS_MAX 1000
+
+static json_t *time_now(void)
+{
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(clock_now_ms(), ts, sizeof ts);
+    return json_string(ts);
+}
+
+/* step_started appends a running step; step_finished closes the latest
+ * running step of that name (or records one that was never started).
+ * Events whose data has no usable name still stream, but leave steps be. */
+static void note_step(struct job *j, const char *event, json_t *data)
+{
+    json_t *name = json_object_get(data, "name");
+    json_t *msg = json_object_get(data, "message");
+    json_t *status = json_object_get(data, "status");
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        json_string_length(name) > STEP_NAME_MAX || json_array_size(j->steps) >= STEPS_MAX)
+        return;
+    json_t *step = NULL;
+    if (strcmp(event, "step_finished") == 0)
+        for (size_t i = json_array_size(j->steps); i-- > 0 && step == NULL;) {
+            json_t *s = json_array_get(j->steps, i);
+            if (json_equal(json_object_get(s, "name"), name) &&
+                strcmp(json_string_value(json_object_get(s, "status")), "running") == 0)
+                step = s;
+        }
+    if (step == NULL) {
+        step = json_pack("{s:O, s:s, s:n, s:n, s:n}", "name", name, "status", "running",
+                         "started_at", "finished_at", "message");
+        if (strcmp(event, "step_started") == 0)
+            json_object_set_new(step, "started_at", time_now());
+        json_array_append_new(j->steps, step);
+    }
+    if (strcmp(event, "step_finished") == 0) {
+        json_object_set_new(step, "status", json_string(json_is_string(status) && json_string_length(status) <= 32
+                                                         ? json_string_value(status) : "succeeded"));
+        json_object_set_new(step, "finished_at", time_now());
+    }
+    if (json_is_string(msg))
+        json_object_set(step, "message", msg);
+    store_run_steps(j->rc->st, j->run_id, j->steps, clock_now_ms());
+}
+
 static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
                         int truncated)
 {
@@ -109,6 +156,8 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     } else {
         if (emit(j, m.name, m.data) == 0 && strcmp(m.name, "progress") == 0)
             note_progress(j, m.data);
+        else if (strcmp(m.name, "step_started") == 0 || strcmp(m.name, "step_finished") == 0)
+            note_step(j, m.name, m.data);
     }
     job_msg_clear(&m);
 }
@@ -331,7 +380,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return;
     }
-    struct job j = {.rc = rc, .run_id = run_id};
+    struct job j = {.rc = rc, .run_id = run_id, .steps = json_array()};
     char err[512];
     size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
     j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
@@ -366,6 +415,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         spawn_close(&j.child);
     }
     json_decref(j.result);
+    json_decref(j.steps);
     free(j.input);
     free(j.out.buf);
     free(j.err.buf);

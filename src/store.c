@@ -600,6 +600,17 @@ int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t 
     return n;
 }
 
+int store_run_steps(struct store *st, const char *id, const json_t *steps, int64_t now_ms)
+{
+    sqlite3_stmt *q = prepare(st, "UPDATE runs SET steps = ?2, updated_at = ?3 WHERE id = ?1");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    bind_json(q, 2, steps);
+    sqlite3_bind_int64(q, 3, now_ms);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
 int store_run_progress(struct store *st, const char *id, int64_t current,
                        int64_t total, int64_t now_ms)
 {

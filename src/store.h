@@ -99,6 +99,7 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
 /* Deletes the archived events of runs finished before the given time and
  * records that they are gone; the number of runs, or -1. */
 int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms);
+int store_run_steps(struct store *st, const char *id, const json_t *steps, int64_t now_ms);
 int store_run_progress(struct store *st, const char *id, int64_t current,
                        int64_t total, int64_t now_ms);
 /* The run's end and its run_finished event (archived), in one transaction. */

@@ -1,42 +1,19 @@
-/* countdown: the demo job. Reads {"n": N, "interval_ms": MS} from its
- * first stdin line and emits N progress events, one every MS, then a
- * result. Speaks only the job protocol: JSON lines on stdout. */
-#include <jansson.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-
-#define N_MAX 1000000
-#define INTERVAL_MAX_MS 3600000
+/* countdown: the demo job. Emits n progress events, one every
+ * interval_ms, then a result. */
+#include "job.h"
 
 int main(void)
 {
-    char line[65536];
-    if (fgets(line, sizeof line, stdin) == NULL) {
-        fprintf(stderr, "countdown: no input line\n");
-        return 2;
-    }
-    json_error_t je;
-    json_t *in = json_loads(line, 0, &je);
-    json_t *n = json_object_get(in, "n");
-    json_t *iv = json_object_get(in, "interval_ms");
-    long long count = json_is_integer(n) ? json_integer_value(n) : 10;
-    long long ms = json_is_integer(iv) ? json_integer_value(iv) : 500;
+    json_t *in = job_input("countdown");
+    long long n = job_int("countdown", in, "n", 10, 0, 1000000);
+    long long ms = job_int("countdown", in, "interval_ms", 500, 0, 3600000);
     json_decref(in);
-    if (count < 0 || count > N_MAX || ms < 0 || ms > INTERVAL_MAX_MS) {
-        fprintf(stderr, "countdown: n must be 0..%d and interval_ms 0..%d\n", N_MAX,
-                INTERVAL_MAX_MS);
-        return 2;
+    for (long long i = 1; i <= n; i++) {
+        if (ms > 0)
+            job_sleep_ms(ms);
+        job_emit("progress", json_pack("{s:I, s:I, s:I}", "current", (json_int_t)i, "total",
+                                       (json_int_t)n, "remaining", (json_int_t)(n - i)));
     }
-    for (long long i = 1; i <= count; i++) {
-        if (ms > 0) {
-            struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        printf("{\"event\":\"progress\",\"data\":{\"current\":%lld,\"total\":%lld,"
-               "\"remaining\":%lld}}\n", i, count, count - i);
-        fflush(stdout);
-    }
-    printf("{\"event\":\"result\",\"data\":{\"counted\":%lld}}\n", count);
+    job_emit("result", json_pack("{s:I}", "counted", (json_int_t)n));
     return 0;
 }
