@@ -2,6 +2,8 @@
 #include "clock.h"
 #include "config.h"
 #include "crypto.h"
+#include "event.h"
+#include "protocol.h"
 #include "runs.h"
 #include "startup.h"
 #include "store.h"
@@ -67,6 +69,51 @@ static int cmd_runs(struct cli *c, int argc, char **argv)
     return store_run_list(c->st, &all, print_run, NULL) == 0 ? 0 : 1;
 }
 
+/* For shell jobs: the same events as stdout lines, from any process. */
+static int cmd_publish(struct cli *c, int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: opstream publish RUN_ID TYPE JSON\n");
+        return 2;
+    }
+    const char *run_id = argv[0], *name = argv[1];
+    if (!event_name_valid(name) || protocol_name_reserved(name) || strcmp(name, "result") == 0) {
+        fprintf(stderr, "opstream: %s: not an event name a job may publish\n", name);
+        return 2;
+    }
+    json_error_t je;
+    json_t *data = json_loads(argv[2], 0, &je);
+    if (!json_is_object(data)) {
+        fprintf(stderr, "opstream: JSON must be an object%s%s\n", data ? "" : ": ", data ? "" : je.text);
+        json_decref(data);
+        return 2;
+    }
+    struct run r;
+    int rc = 1;
+    if (!crypto_id_valid(run_id) || store_run_get(c->st, run_id, &r) != 0) {
+        fprintf(stderr, "opstream: no run %s\n", run_id);
+        json_decref(data);
+        return 1;
+    }
+    char err[CONFIG_ERR_SIZE], id[EVENT_ID_SIZE];
+    struct runs_ctx ctx = {.cfg = &c->cfg, .st = c->st};
+    if (runs_status_terminal(r.status)) {
+        fprintf(stderr, "opstream: run %s has ended (%s)\n", run_id, r.status);
+    } else if ((ctx.bus = bus_connect(&c->cfg, 5000, err, sizeof err)) == NULL) {
+        fprintf(stderr, "opstream: %s\n", err);
+    } else if (runs_emit(&ctx, run_id, name, data, id) != 0) {
+        fprintf(stderr, "opstream: the event could not be written\n");
+    } else {
+        runs_note_progress(&ctx, run_id, name, data);
+        printf("%s\n", id);
+        rc = 0;
+    }
+    bus_free(ctx.bus);
+    run_clear(&r);
+    json_decref(data);
+    return rc;
+}
+
 static int cmd_gc(struct cli *c, int argc, char **argv)
 {
     char *end = NULL;
@@ -94,6 +141,7 @@ static const struct {
     {"init", cmd_init, "create and migrate the database"},
     {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once)"},
     {"runs", cmd_runs, "list the newest runs of every owner"},
+    {"publish", cmd_publish, "RUN_ID TYPE JSON: add an event to a running run (for shell jobs)"},
     {"gc", cmd_gc, "--archives-older-than SECONDS: delete old runs' archived events"},
 };
 

@@ -68,16 +68,6 @@ static void keep_tail(struct job *j, const char *line, size_t len)
     j->tail[j->tail_len++] = '\n';
 }
 
-static void note_progress(struct job *j, json_t *data)
-{
-    json_t *cur = json_object_get(data, "current");
-    json_t *tot = json_object_get(data, "total");
-    if (json_is_integer(cur))
-        store_run_progress(j->rc->st, j->run_id, json_integer_value(cur),
-                           json_is_integer(tot) ? json_integer_value(tot) : 0,
-                           clock_now_ms());
-}
-
 /* The job asks for input: the run waits (input_required) with the schema
  * the job sent, which resume checks the input against. */
 static void ask_for_input(struct job *j, struct job_msg *m)
@@ -154,9 +144,9 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     } else if (m.kind == JOB_INPUT_REQUIRED) {
         ask_for_input(j, &m);
     } else {
-        if (emit(j, m.name, m.data) == 0 && strcmp(m.name, "progress") == 0)
-            note_progress(j, m.data);
-        else if (strcmp(m.name, "step_started") == 0 || strcmp(m.name, "step_finished") == 0)
+        if (emit(j, m.name, m.data) == 0)
+            runs_note_progress(j->rc, j->run_id, m.name, m.data);
+        if (strcmp(m.name, "step_started") == 0 || strcmp(m.name, "step_finished") == 0)
             note_step(j, m.name, m.data);
     }
     job_msg_clear(&m);

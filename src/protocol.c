@@ -11,7 +11,7 @@ static const char *const reserved[] = {
     "input_received", "gap",
 };
 
-static int is_reserved(const char *name)
+int protocol_name_reserved(const char *name)
 {
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strcmp(name, reserved[i]) == 0)
@@ -77,7 +77,7 @@ void protocol_parse_line(const char *line, size_t len, int from_stderr,
     }
     if (!event_name_valid(name))
         why = "invalid event name";
-    else if (is_reserved(name))
+    else if (protocol_name_reserved(name))
         why = "reserved event name";
     else if (data != NULL && !json_is_object(data))
         why = "data must be an object";

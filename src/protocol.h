@@ -22,5 +22,7 @@ struct job_msg {
 void protocol_parse_line(const char *line, size_t len, int from_stderr,
                          int truncated, struct job_msg *out);
 void job_msg_clear(struct job_msg *m);
+/* Names only the system emits; no job or producer may. */
+int protocol_name_reserved(const char *name);
 
 #endif

@@ -164,6 +164,16 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
     return 0;
 }
 
+void runs_note_progress(struct runs_ctx *rc, const char *run_id, const char *name,
+                        const json_t *data)
+{
+    json_t *cur = json_object_get(data, "current");
+    json_t *tot = json_object_get(data, "total");
+    if (strcmp(name, "progress") == 0 && json_is_integer(cur))
+        store_run_progress(rc->st, run_id, json_integer_value(cur),
+                           json_is_integer(tot) ? json_integer_value(tot) : 0, clock_now_ms());
+}
+
 json_t *runs_error(const char *code, const char *message)
 {
     return json_pack("{s:s, s:s}", "code", code, "message", message);

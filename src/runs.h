@@ -44,6 +44,11 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
 json_t *runs_error(const char *code, const char *message);
 
 enum cancel_result { CANCEL_ENDED, CANCEL_ASKED, CANCEL_TERMINAL, CANCEL_ERROR };
+/* Keeps the snapshot's progress in step with a progress event's data
+ * ({current, total}); other events leave it be. */
+void runs_note_progress(struct runs_ctx *rc, const char *run_id, const char *name,
+                        const json_t *data);
+
 /* A queued run ends at once: cancel_requested, then run_finished
  * (cancelled). A running one is asked to stop: cancel_requested, and a
  * control message its worker acts on. */

@@ -43,6 +43,26 @@ api POST "/v1/runs/$run/cancel?wait=1" -d '' > /dev/null
 check_eq "sleep: cancelled" "200 cancelled" "$(status) $(jq -r .status "$T/body")"
 check "sleep (cancelled): one run_finished" finished_once "$run"
 
+# opstream publish: a shell job's way to add events to its run.
+run=$(create_run '{"type":"sleep","input":{"seconds":30}}')
+wait_until "sleep runs" 20 run_is "$run" running
+pub() { "$BIN/opstream" -c "$T/opstream.conf" publish "$@"; }
+eid=$(pub "$run" progress '{"current":7,"total":9}')
+check "publish prints the new event's id" sh -c "echo '$eid' | grep -Eqx '[0-9]+-[0-9]+'"
+check_eq "a published progress updates the snapshot" "7/9" \
+    "$(api GET "/v1/runs/$run" | jq -r '"\(.progress.current)/\(.progress.total)"')"
+pub "$run" deploy.note '{"text":"hello"}' > /dev/null
+api GET "/v1/runs/$run/events?types=deploy.note" -H 'Accept: application/json' > /dev/null
+check_eq "a published event is in the stream" hello "$(jq -r '.data[0].data.text' "$T/body")"
+for bad in "run_finished {}" "Bad.Name {}" "note [1]" "note {oops"; do
+    set -- $bad
+    pub "$run" "$1" "$2" > /dev/null 2>&1 && code=0 || code=$?
+    check_eq "publish refuses $1 $2" 2 "$code"
+done
+api POST "/v1/runs/$run/cancel?wait=1" -d '' > /dev/null
+pub "$run" note '{}' > /dev/null 2>"$T/err" && code=0 || code=$?
+check_eq "publish to an ended run fails" "1 yes" "$(echo "$code") $(grep -q 'has ended' "$T/err" && echo yes)"
+
 run=$(create_run '{"type":"sleep_short","input":{"seconds":30}}')
 api GET "/v1/runs/$run/wait?timeout=30" > /dev/null
 check_eq "a job past its type's timeout_s: timed_out" "timed_out timeout" "$(jq -r '"\(.status) \(.error.code)"' "$T/body")"
