@@ -54,6 +54,7 @@ static const struct key keys[] = {
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 10, 100000000)},
     {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
+    {"worker_jobs", NUM(K_INT, worker_jobs, 1, 1024)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
@@ -83,6 +84,7 @@ void config_defaults(struct config *cfg)
     cfg->stream_maxlen = 100000;
     cfg->retention_s = 86400;
     cfg->worker_poll_ms = 1000;
+    cfg->worker_jobs = 4;
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
 }

@@ -29,6 +29,7 @@ struct config {
     int stream_maxlen;                     /* live events kept per run in Redis */
     int retention_s;                       /* a finished run's stream in Redis */
     int worker_poll_ms;
+    int worker_jobs;                       /* runs one worker executes at once */
     int kill_grace_ms;
     int job_line_max_bytes;                /* longer job output lines are cut, flagged */
     char log_level[16];

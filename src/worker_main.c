@@ -13,7 +13,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 static volatile sig_atomic_t stopping;
 
@@ -57,6 +62,69 @@ static int reconnect(struct runs_ctx *rc)
     return rc->bus != NULL ? 0 : -1;
 }
 
+/* One claimed run being executed by a runner process. */
+struct runner {
+    pid_t pid;
+    char entry[EVENT_ID_SIZE];  /* its queue entry, acknowledged when done */
+};
+
+/* A runner: one run, in a process of its own with its own connections,
+ * so runs never wait for each other and a crash takes only one. It dies
+ * with its worker; the run's lease then tells the others. */
+static int run_one(const struct config *cfg, const struct jobtypes *types, const char *run_id)
+{
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    char err[CONFIG_ERR_SIZE];
+    struct runs_ctx rc = {.cfg = cfg, .reconnect = reconnect};
+    rc.st = store_open(cfg->database, err, sizeof err);
+    rc.bus = rc.st ? connect_bus(cfg) : NULL;
+    if (rc.st == NULL || rc.bus == NULL) {
+        log_error("run %s: %s", run_id, rc.st ? "redis unreachable" : err);
+        return 1;
+    }
+    execute_run(&rc, types, run_id, &stopping);
+    bus_free(rc.bus);
+    store_close(rc.st);
+    return 0;
+}
+
+static void start_runner(const struct config *cfg, const struct jobtypes *types,
+                         struct runner *runners, int n, const char *run_id, const char *entry)
+{
+    int slot = 0;
+    while (slot < n && runners[slot].pid != 0)
+        slot++;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(run_one(cfg, types, run_id));
+    if (pid < 0) {
+        log_error("cannot fork a runner for %s", run_id);
+        return; /* left pending: recovery picks it up */
+    }
+    runners[slot].pid = pid;
+    snprintf(runners[slot].entry, sizeof runners[slot].entry, "%s", entry);
+}
+
+/* Collects finished runners (all of them, waiting, when all is set) and
+ * acknowledges their queue entries; returns how many still run. */
+static int reap(struct runs_ctx *rc, struct runner *runners, int n, int all)
+{
+    int busy = 0;
+    for (int i = 0; i < n; i++) {
+        if (runners[i].pid == 0)
+            continue;
+        if (waitpid(runners[i].pid, NULL, all ? 0 : WNOHANG) == runners[i].pid) {
+            bus_ack(rc->bus, runners[i].entry);
+            runners[i].pid = 0;
+        } else {
+            busy++;
+        }
+    }
+    return busy;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = NULL;
@@ -94,9 +162,16 @@ int main(int argc, char **argv)
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
     rc.bus = connect_bus(&cfg);
-    if (rc.bus != NULL)
-        log_info("ready as %s (%zu job types)", consumer, types.n);
-    while (!stopping && rc.bus != NULL) {
+    struct runner *runners = calloc((size_t)cfg.worker_jobs, sizeof *runners);
+    if (rc.bus != NULL && runners != NULL)
+        log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
+                 cfg.worker_jobs);
+    while (!stopping && rc.bus != NULL && runners != NULL) {
+        int busy = reap(&rc, runners, cfg.worker_jobs, 0);
+        if (busy == cfg.worker_jobs) {
+            clock_sleep_ms(20); /* every slot taken: the next claim waits for one */
+            continue;
+        }
         char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
         int r = bus_claim(rc.bus, consumer, cfg.worker_poll_ms, run_id, entry);
         if (r < 0) {
@@ -106,13 +181,20 @@ int main(int argc, char **argv)
         }
         if (r == 0)
             continue;
-        if (crypto_id_valid(run_id))
-            execute_run(&rc, &types, run_id, &stopping);
-        else
+        if (!crypto_id_valid(run_id)) {
             log_warn("queue entry %s names no valid run; dropped", entry);
-        if (rc.bus != NULL)
             bus_ack(rc.bus, entry);
+            continue;
+        }
+        start_runner(&cfg, &types, runners, cfg.worker_jobs, run_id, entry);
     }
+    /* Stopping: each runner stops its job and records how the run ended. */
+    for (int i = 0; runners != NULL && i < cfg.worker_jobs; i++)
+        if (runners[i].pid != 0)
+            kill(runners[i].pid, SIGTERM);
+    if (runners != NULL)
+        reap(&rc, runners, cfg.worker_jobs, 1);
+    free(runners);
     log_info("stopping");
     bus_free(rc.bus);
     store_close(st);
