@@ -208,6 +208,22 @@ int bus_find_write(struct bus *b, const char *run_id, const char *token,
     return found;
 }
 
+int bus_entry(struct bus *b, const char *run_id, const char *id, char **data)
+{
+    char key[64];
+    bus_events_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "XRANGE %s %s %s", key, id, id);
+    int ret = -1;
+    const char *eid, *ename, *edata;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY) {
+        ret = 1;
+        if (r->elements == 1 && entry_fields(r->element[0], &eid, &ename, &edata, NULL) == 0)
+            ret = (*data = strdup(edata)) != NULL ? 0 : -1;
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
 int bus_read(struct bus *b, const char *run_id, const char *after_id,
              int count, int block_ms, bus_entry_fn fn, void *ctx)
 {

@@ -45,6 +45,10 @@ typedef int (*bus_entry_fn)(void *ctx, const char *id, const char *name,
 int bus_read(struct bus *b, const char *run_id, const char *after_id,
              int count, int block_ms, bus_entry_fn fn, void *ctx);
 
+/* The data of one entry of a run's stream (malloc'd into *data): 0, 1 when
+ * it is not there, -1 on error. */
+int bus_entry(struct bus *b, const char *run_id, const char *id, char **data);
+
 /* Control messages for the worker running a run (cancel, resume input):
  * a list per run, pushed by responders, popped by the worker. */
 #define BUS_CONTROL_SIZE (1 << 20)

@@ -55,6 +55,7 @@ static const struct key keys[] = {
     {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"worker_jobs", NUM(K_INT, worker_jobs, 1, 1024)},
+    {"lease_ms", NUM(K_INT, lease_ms, 300, 3600000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
@@ -85,6 +86,7 @@ void config_defaults(struct config *cfg)
     cfg->retention_s = 86400;
     cfg->worker_poll_ms = 1000;
     cfg->worker_jobs = 4;
+    cfg->lease_ms = 10000;
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
 }

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define POLL_SLICE_MS 200
+#define POLL_SLICE_MS 100
 
 struct linebuf {
     char *buf;          /* job_line_max_bytes */
@@ -256,9 +256,15 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
                              volatile sig_atomic_t *stopping)
 {
     int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
+    int64_t renew_every = j->rc->cfg->lease_ms / 3, renewed = clock_mono_ms();
+    store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, j->child.pid);
     int exited = 0;
     enum ending end = END_EXIT;
     while (j->out.open || j->err.open) {
+        if (clock_mono_ms() - renewed >= renew_every) {
+            store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, 0);
+            renewed = clock_mono_ms();
+        }
         if (!exited && end == END_EXIT) {
             if (clock_mono_ms() >= deadline)
                 end = END_TIMEOUT;
@@ -355,12 +361,12 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
 }
 
 void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
-                 const char *run_id, volatile sig_atomic_t *stopping)
+                 const char *run_id, const char *entry, volatile sig_atomic_t *stopping)
 {
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return;
-    if (strcmp(r.status, "queued") != 0 || runs_start(rc, run_id) != 0) {
+    if (strcmp(r.status, "queued") != 0 || runs_start(rc, run_id, entry) != 0) {
         run_clear(&r);
         return;
     }
@@ -410,4 +416,60 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
     free(j.out.buf);
     free(j.err.buf);
     run_clear(&r);
+}
+
+/* The run's end may already be in its stream (the runner died between
+ * writing run_finished and the ledger): then the ledger is brought level
+ * and nothing is written twice. */
+static int finished_in_stream(struct runs_ctx *rc, const char *run_id)
+{
+    char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE], *data = NULL;
+    if (bus_last(rc->bus, run_id, id, name) != 0 || !event_is_terminal(name) ||
+        bus_entry(rc->bus, run_id, id, &data) != 0)
+        return 0;
+    json_t *d = json_loads(data, 0, NULL);
+    const char *status = json_string_value(json_object_get(d, "status"));
+    store_run_finish(rc->st, run_id, status ? status : "failed", json_object_get(d, "result"),
+                     json_object_get(d, "error"), id, data, clock_now_ms());
+    json_decref(d);
+    free(data);
+    return 1;
+}
+
+void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
+{
+    struct lost_run lost;
+    int64_t now;
+    while (now = clock_now_ms(),
+           store_lease_expired(rc->st, now, now + rc->cfg->lease_ms, &lost) == 1) {
+        /* Its job may still run, orphaned: same machine, same group. */
+        if (lost.pgid > 0 && strcmp(lost.host, runs_host()) == 0)
+            kill(-(pid_t)lost.pgid, SIGKILL);
+        if (lost.entry[0] != '\0')
+            bus_ack(rc->bus, lost.entry);
+        bus_control_clear(rc->bus, lost.id);
+        if (finished_in_stream(rc, lost.id))
+            continue;
+        struct run r;
+        if (store_run_get(rc->st, lost.id, &r) != 0)
+            continue;
+        const struct jobtype *jt = jobtypes_find(types, r.type);
+        int retry = jt != NULL && r.attempt <= jt->retries;
+        log_warn("run %s: its worker stopped renewing the lease; %s", lost.id,
+                 retry ? "queued again" : "failed (worker_lost)");
+        if (retry && store_run_requeue(rc->st, lost.id, now) == 0) {
+            json_t *data = json_pack("{s:s, s:s, s:i}", "status", "queued", "reason", "worker_lost",
+                                     "attempt", r.attempt);
+            char id[EVENT_ID_SIZE];
+            if (runs_emit(rc, lost.id, "run_queued", data, id) != 0 || bus_enqueue(rc->bus, lost.id) != 0)
+                log_error("run %s: could not be queued again", lost.id);
+            json_decref(data);
+        } else {
+            json_t *e = runs_error("worker_lost", "the worker running this run stopped");
+            if (runs_finish(rc, lost.id, "failed", NULL, e) != 0)
+                log_error("run %s: could not record its end", lost.id);
+            json_decref(e);
+        }
+        run_clear(&r);
+    }
 }

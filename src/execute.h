@@ -13,6 +13,12 @@
  * the end with exactly one run_finished. Returns when the run is terminal
  * or was not ours to run. stopping asks it to end the job early. */
 void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
-                 const char *run_id, volatile sig_atomic_t *stopping);
+                 const char *run_id, const char *entry, volatile sig_atomic_t *stopping);
+
+/* Ends or re-queues every run whose worker stopped renewing its lease:
+ * its orphaned job processes on this host are killed first; with attempts
+ * left under its type's retries it is queued again, else it fails with
+ * worker_lost. Each run gets exactly one run_finished. */
+void execute_recover(struct runs_ctx *rc, const struct jobtypes *types);
 
 #endif

@@ -5,6 +5,7 @@
 #include "clock.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 static const char *const terminal[] = {"succeeded", "failed", "cancelled", "timed_out"};
@@ -130,9 +131,18 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     return CREATE_NEW;
 }
 
-int runs_start(struct runs_ctx *rc, const char *run_id)
+const char *runs_host(void)
 {
-    int r = store_run_claim(rc->st, run_id, clock_now_ms());
+    static char host[256];
+    if (host[0] == '\0' && gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    return host;
+}
+
+int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
+{
+    int64_t now = clock_now_ms();
+    int r = store_run_claim(rc->st, run_id, now, now + rc->cfg->lease_ms, runs_host(), entry);
     if (r != 0)
         return r;
     char id[EVENT_ID_SIZE];

@@ -32,8 +32,11 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
 enum create_result runs_create(struct runs_ctx *rc, struct run *r,
                                const struct create_opts *o, struct run *existing);
 
-/* queued -> running, emitting run_started. 1 when the run was not queued. */
-int runs_start(struct runs_ctx *rc, const char *run_id);
+/* queued -> running under this host's lease, emitting run_started. 1 when
+ * the run was not queued. entry is its queue entry. */
+int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry);
+/* This machine's name, as leases record it. */
+const char *runs_host(void);
 
 /* Any -> terminal, emitting the single run_finished. result and error are
  * borrowed; either may be NULL. */

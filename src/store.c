@@ -49,6 +49,13 @@ static const char *const migrations[] = {
 
     /* 4: when a run's archive was deleted (opstream gc). */
     "ALTER TABLE runs ADD COLUMN archive_deleted_at INTEGER;",
+
+    /* 5: leases of running runs, for crash recovery. */
+    "ALTER TABLE runs ADD COLUMN lease_until INTEGER;"
+    "ALTER TABLE runs ADD COLUMN worker_host TEXT;"
+    "ALTER TABLE runs ADD COLUMN pgid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN queue_entry TEXT;"
+    "CREATE INDEX runs_lease ON runs(lease_until) WHERE lease_until IS NOT NULL;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -480,11 +487,78 @@ int store_run_delete(struct store *st, const char *id)
     return update_run(st, "DELETE FROM runs WHERE id = ?1", id, 0) < 0 ? -1 : 0;
 }
 
-int store_run_claim(struct store *st, const char *id, int64_t now_ms)
+int store_run_claim(struct store *st, const char *id, int64_t now_ms, int64_t lease_until,
+                    const char *host, const char *entry)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET status = 'running', started_at = ?2, updated_at = ?2,"
+        " attempt = attempt + 1, lease_until = ?3, worker_host = ?4, queue_entry = ?5, pgid = NULL"
+        " WHERE id = ?1 AND status = 'queued'");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, now_ms);
+    sqlite3_bind_int64(q, 3, lease_until);
+    bind_text(q, 4, host);
+    bind_text(q, 5, entry);
+    int n = step_done(st, q);
+    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+}
+
+int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid)
+{
+    sqlite3_stmt *q = prepare(st,
+        "UPDATE runs SET lease_until = ?2, pgid = COALESCE(?3, pgid) WHERE id = ?1"
+        " AND status IN ('running', 'input_required')");
+    if (q == NULL)
+        return -1;
+    bind_text(q, 1, id);
+    sqlite3_bind_int64(q, 2, lease_until);
+    if (pgid > 0)
+        sqlite3_bind_int64(q, 3, pgid);
+    else
+        sqlite3_bind_null(q, 3);
+    return step_done(st, q) < 0 ? -1 : 0;
+}
+
+int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
+                        struct lost_run *out)
+{
+    if (exec(st, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    sqlite3_stmt *q = prepare(st,
+        "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, '')"
+        " FROM runs WHERE lease_until < ?1 AND status IN ('running', 'input_required') LIMIT 1");
+    int ret = -1;
+    if (q != NULL) {
+        sqlite3_bind_int64(q, 1, now_ms);
+        int rc = sqlite3_step(q);
+        ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
+        if (ret == 1) {
+            copy_col(q, 0, out->id, sizeof out->id);
+            copy_col(q, 1, out->host, sizeof out->host);
+            out->pgid = (long)sqlite3_column_int64(q, 2);
+            copy_col(q, 3, out->entry, sizeof out->entry);
+        }
+        sqlite3_finalize(q);
+    }
+    /* Taking it: only one worker recovers a run. */
+    if (ret == 1 && update_run(st, "UPDATE runs SET lease_until = ?2 WHERE id = ?1", out->id,
+                               retake_until) != 0)
+        ret = -1;
+    if (ret < 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        return -1;
+    }
+    return ret;
+}
+
+int store_run_requeue(struct store *st, const char *id, int64_t now_ms)
 {
     return update_run(st,
-        "UPDATE runs SET status = 'running', started_at = ?2, updated_at = ?2,"
-        " attempt = attempt + 1 WHERE id = ?1 AND status = 'queued'", id, now_ms);
+        "UPDATE runs SET status = 'queued', lease_until = NULL, pgid = NULL, queue_entry = NULL,"
+        " pending_input = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ('running', 'input_required')",
+        id, now_ms);
 }
 
 int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms)
@@ -636,7 +710,7 @@ int store_run_finish(struct store *st, const char *id, const char *status,
     sqlite3_stmt *q = r == 0 ? prepare(st,
         "UPDATE runs SET status = ?2, result = ?3, error = ?4,"
         " pending_input = NULL, finished_at = ?5, updated_at = ?5,"
-        " last_event_id = ?6 WHERE id = ?1") : NULL;
+        " last_event_id = ?6, lease_until = NULL WHERE id = ?1") : NULL;
     if (q == NULL) {
         r = -1;
     } else {

@@ -69,7 +69,25 @@ enum create_result store_run_create(struct store *st, struct run *r,
                                     const struct create_opts *o, struct run *existing);
 int store_run_get(struct store *st, const char *id, struct run *out);
 int store_run_delete(struct store *st, const char *id);
-int store_run_claim(struct store *st, const char *id, int64_t now_ms);
+/* queued -> running under a lease held by host, for queue entry entry. */
+int store_run_claim(struct store *st, const char *id, int64_t now_ms, int64_t lease_until,
+                    const char *host, const char *entry);
+/* Renews a running run's lease (and notes its job's process group). */
+int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid);
+
+/* A run whose worker stopped renewing its lease. */
+struct lost_run {
+    char id[ID_SIZE];
+    char host[256];
+    long pgid;
+    char entry[EVENT_ID_SIZE];
+};
+/* Finds one run whose lease expired before now and takes it (its lease is
+ * set to retake_until, so no other worker takes it too): 1, 0 none, -1. */
+int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
+                        struct lost_run *out);
+/* running -> queued again, for another attempt. */
+int store_run_requeue(struct store *st, const char *id, int64_t now_ms);
 /* queued -> cancelled, atomically against a worker's claim: 0 done, 1 the
  * run was no longer queued. */
 int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms);

@@ -71,7 +71,8 @@ struct runner {
 /* A runner: one run, in a process of its own with its own connections,
  * so runs never wait for each other and a crash takes only one. It dies
  * with its worker; the run's lease then tells the others. */
-static int run_one(const struct config *cfg, const struct jobtypes *types, const char *run_id)
+static int run_one(const struct config *cfg, const struct jobtypes *types, const char *run_id,
+                   const char *entry)
 {
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -84,7 +85,7 @@ static int run_one(const struct config *cfg, const struct jobtypes *types, const
         log_error("run %s: %s", run_id, rc.st ? "redis unreachable" : err);
         return 1;
     }
-    execute_run(&rc, types, run_id, &stopping);
+    execute_run(&rc, types, run_id, entry, &stopping);
     bus_free(rc.bus);
     store_close(rc.st);
     return 0;
@@ -98,7 +99,7 @@ static void start_runner(const struct config *cfg, const struct jobtypes *types,
         slot++;
     pid_t pid = fork();
     if (pid == 0)
-        _exit(run_one(cfg, types, run_id));
+        _exit(run_one(cfg, types, run_id, entry));
     if (pid < 0) {
         log_error("cannot fork a runner for %s", run_id);
         return; /* left pending: recovery picks it up */
@@ -166,14 +167,20 @@ int main(int argc, char **argv)
     if (rc.bus != NULL && runners != NULL)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
                  cfg.worker_jobs);
+    int64_t recovered = 0;
     while (!stopping && rc.bus != NULL && runners != NULL) {
+        if (clock_mono_ms() - recovered >= cfg.lease_ms / 2) {
+            execute_recover(&rc, &types);
+            recovered = clock_mono_ms();
+        }
         int busy = reap(&rc, runners, cfg.worker_jobs, 0);
         if (busy == cfg.worker_jobs) {
             clock_sleep_ms(20); /* every slot taken: the next claim waits for one */
             continue;
         }
         char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
-        int r = bus_claim(rc.bus, consumer, cfg.worker_poll_ms, run_id, entry);
+        int poll_ms = cfg.worker_poll_ms < cfg.lease_ms / 2 ? cfg.worker_poll_ms : cfg.lease_ms / 2;
+        int r = bus_claim(rc.bus, consumer, poll_ms, run_id, entry);
         if (r < 0) {
             log_warn("queue read failed; reconnecting");
             reconnect(&rc);

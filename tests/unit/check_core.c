@@ -398,8 +398,8 @@ START_TEST(test_store_run_roundtrip_and_finish)
     ck_assert_int_eq(got.created_at, 1700000000123);
     run_clear(&got);
 
-    ck_assert_int_eq(store_run_claim(st, r.id, 1700000000200), 0);
-    ck_assert_int_eq(store_run_claim(st, r.id, 1700000000300), 1); /* only once */
+    ck_assert_int_eq(store_run_claim(st, r.id, 1700000000200, 1700000010200, "host", "1-0"), 0);
+    ck_assert_int_eq(store_run_claim(st, r.id, 1700000000300, 1700000010300, "host", "1-0"), 1); /* only once */
     json_t *res = json_pack("{s:b}", "ok", 1);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
