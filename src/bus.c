@@ -379,6 +379,52 @@ int bus_delete_run(struct bus *b, const char *run_id)
     return ok ? 0 : -1;
 }
 
+static void slots_key(const char *type, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:type:{%s}:slots", type);
+}
+
+/* Atomic: drop expired holders, then take a slot if one is free (or keep
+ * the one this run holds). */
+static const char slot_take_lua[] =
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1]) "
+    "if redis.call('ZSCORE', KEYS[1], ARGV[4]) or "
+    "   redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then "
+    "  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) return 1 end "
+    "return 0";
+
+int bus_slot_take(struct bus *b, const char *type, const char *run_id, int max,
+                  int64_t now_ms, int64_t until_ms)
+{
+    char key[128];
+    slots_key(type, key, sizeof key);
+    redisReply *r = cmd(b, "EVAL %s 1 %s %lld %d %lld %s", slot_take_lua, key,
+                        (long long)now_ms, max, (long long)until_ms, run_id);
+    int ret = reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return ret;
+}
+
+int bus_slot_renew(struct bus *b, const char *type, const char *run_id, int64_t until_ms)
+{
+    char key[128];
+    slots_key(type, key, sizeof key);
+    redisReply *r = cmd(b, "ZADD %s XX %lld %s", key, (long long)until_ms, run_id);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int bus_slot_free(struct bus *b, const char *type, const char *run_id)
+{
+    char key[128];
+    slots_key(type, key, sizeof key);
+    redisReply *r = cmd(b, "ZREM %s %s", key, run_id);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int bus_queue_init(struct bus *b)
 {
     redisReply *r = cmd(b, "XGROUP CREATE " BUS_QUEUE_KEY " " BUS_GROUP " 0 MKSTREAM");

@@ -70,6 +70,14 @@ int bus_expire_run(struct bus *b, const char *run_id, int ttl_s);
 /* Deletes every key of a run (rollback). */
 int bus_delete_run(struct bus *b, const char *run_id);
 
+/* A job type's max_concurrency across all workers: a slot per running
+ * run, held until its lease expiry (renewed with the lease), so a dead
+ * worker's slots free themselves. 1 taken, 0 all taken, -1 error. */
+int bus_slot_take(struct bus *b, const char *type, const char *run_id, int max,
+                  int64_t now_ms, int64_t until_ms);
+int bus_slot_renew(struct bus *b, const char *type, const char *run_id, int64_t until_ms);
+int bus_slot_free(struct bus *b, const char *type, const char *run_id);
+
 /* The run queue: a stream with one consumer group. */
 int bus_queue_init(struct bus *b);
 int bus_enqueue(struct bus *b, const char *run_id);

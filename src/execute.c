@@ -30,6 +30,7 @@ struct linebuf {
 struct job {
     struct runs_ctx *rc;
     const char *run_id;
+    const struct jobtype *type;
     struct child child;
     struct linebuf out, err;
     char *input;        /* first stdin line, pending part from input_off */
@@ -262,7 +263,10 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
     enum ending end = END_EXIT;
     while (j->out.open || j->err.open) {
         if (clock_mono_ms() - renewed >= renew_every) {
-            store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, 0);
+            int64_t until = clock_now_ms() + j->rc->cfg->lease_ms;
+            store_run_lease(j->rc->st, j->run_id, until, 0);
+            if (j->type->max_concurrency > 0)
+                bus_slot_renew(j->rc->bus, j->type->name, j->run_id, until);
             renewed = clock_mono_ms();
         }
         if (!exited && end == END_EXIT) {
@@ -376,7 +380,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return;
     }
-    struct job j = {.rc = rc, .run_id = run_id, .steps = json_array()};
+    struct job j = {.rc = rc, .run_id = run_id, .type = jt, .steps = json_array()};
     char err[512];
     size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
     j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
@@ -407,6 +411,8 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
             log_error("run %s: could not record its end", run_id);
         log_info("run %s: %s", run_id, status);
         bus_control_clear(rc->bus, run_id);
+        if (jt->max_concurrency > 0)
+            bus_slot_free(rc->bus, jt->name, run_id);
         json_decref(error);
         spawn_close(&j.child);
     }
@@ -455,6 +461,8 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
             continue;
         const struct jobtype *jt = jobtypes_find(types, r.type);
         int retry = jt != NULL && r.attempt <= jt->retries;
+        if (jt != NULL && jt->max_concurrency > 0)
+            bus_slot_free(rc->bus, jt->name, lost.id);
         log_warn("run %s: its worker stopped renewing the lease; %s", lost.id,
                  retry ? "queued again" : "failed (worker_lost)");
         if (retry && store_run_requeue(rc->st, lost.id, now) == 0) {

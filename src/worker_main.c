@@ -62,6 +62,27 @@ static int reconnect(struct runs_ctx *rc)
     return rc->bus != NULL ? 0 : -1;
 }
 
+#define SLOT_RETRY_MS 50
+
+/* Takes a slot of the run's type when the type limits its concurrency.
+ * 1 when the run may start now (also when it is no longer queued: the
+ * runner then just lets it be). */
+static int slot_free(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id)
+{
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return 1;
+    const struct jobtype *jt = jobtypes_find(types, r.type);
+    int ok = 1;
+    if (jt != NULL && jt->max_concurrency > 0 && strcmp(r.status, "queued") == 0) {
+        int64_t now = clock_now_ms();
+        ok = bus_slot_take(rc->bus, jt->name, run_id, jt->max_concurrency, now,
+                           now + rc->cfg->lease_ms) == 1;
+    }
+    run_clear(&r);
+    return ok;
+}
+
 /* One claimed run being executed by a runner process. */
 struct runner {
     pid_t pid;
@@ -191,6 +212,14 @@ int main(int argc, char **argv)
         if (!crypto_id_valid(run_id)) {
             log_warn("queue entry %s names no valid run; dropped", entry);
             bus_ack(rc.bus, entry);
+            continue;
+        }
+        if (!slot_free(&rc, &types, run_id)) {
+            /* Its type is at max_concurrency everywhere: back to the queue,
+             * after a pause so the workers do not spin on it. */
+            clock_sleep_ms(SLOT_RETRY_MS);
+            if (bus_enqueue(rc.bus, run_id) == 0)
+                bus_ack(rc.bus, entry);
             continue;
         }
         start_runner(&cfg, &types, runners, cfg.worker_jobs, run_id, entry);
