@@ -56,6 +56,7 @@ static const struct key keys[] = {
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
     {"worker_jobs", NUM(K_INT, worker_jobs, 1, 1024)},
     {"lease_ms", NUM(K_INT, lease_ms, 300, 3600000)},
+    {"shutdown_grace_ms", NUM(K_INT, shutdown_grace_ms, 0, 3600000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
@@ -87,6 +88,7 @@ void config_defaults(struct config *cfg)
     cfg->worker_poll_ms = 1000;
     cfg->worker_jobs = 4;
     cfg->lease_ms = 10000;
+    cfg->shutdown_grace_ms = 30000;
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
 }

@@ -31,6 +31,7 @@ struct config {
     int worker_poll_ms;
     int worker_jobs;                       /* runs one worker executes at once */
     int lease_ms;                          /* a running run's lease, renewed by its worker */
+    int shutdown_grace_ms;                 /* on SIGTERM, how long runs may finish */
     int kill_grace_ms;
     int job_line_max_bytes;                /* longer job output lines are cut, flagged */
     char log_level[16];

@@ -364,6 +364,18 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     return 0;
 }
 
+/* The worker is stopping and the job did not finish in time: the run goes
+ * back to the queue for another worker, as a new attempt. */
+static void hand_back(struct runs_ctx *rc, const char *run_id)
+{
+    char id[EVENT_ID_SIZE];
+    json_t *data = json_pack("{s:s, s:s}", "status", "queued", "reason", "worker_stopped");
+    if (store_run_requeue(rc->st, run_id, clock_now_ms()) != 0 ||
+        runs_emit(rc, run_id, "run_queued", data, id) != 0 || bus_enqueue(rc->bus, run_id) != 0)
+        log_error("run %s: could not be handed back; recovery will", run_id);
+    json_decref(data);
+}
+
 void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
                  const char *run_id, const char *entry, volatile sig_atomic_t *stopping)
 {
@@ -398,8 +410,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
             status = "timed_out";
             error = runs_error("timeout", "the job ran longer than its type allows");
         } else if (end == END_STOPPED) {
-            status = "failed";
-            error = runs_error("worker_stopped", "the worker was stopped while the job ran");
+            status = NULL; /* handed back, not ended */
         } else if (end == END_CANCELLED) {
             status = "cancelled";
             error = runs_error("cancelled", "the run was cancelled while it ran");
@@ -407,9 +418,11 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
             status = "failed";
             error = exit_error(&j, ws);
         }
-        if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
+        if (status == NULL)
+            hand_back(rc, run_id);
+        else if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
             log_error("run %s: could not record its end", run_id);
-        log_info("run %s: %s", run_id, status);
+        log_info("run %s: %s", run_id, status ? status : "handed back to the queue");
         bus_control_clear(rc->bus, run_id);
         if (jt->max_concurrency > 0)
             bus_slot_free(rc->bus, jt->name, run_id);

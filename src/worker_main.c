@@ -98,6 +98,13 @@ static int run_one(const struct config *cfg, const struct jobtypes *types, const
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
+    /* A runner stops when its worker says so (SIGUSR1, after the grace
+     * period), not on the terminal's Ctrl-C or a SIGTERM to the group. */
+    stopping = 0;
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigaction(SIGUSR1, &sa, NULL);
     char err[CONFIG_ERR_SIZE];
     struct runs_ctx rc = {.cfg = cfg, .reconnect = reconnect};
     rc.st = store_open(cfg->database, err, sizeof err);
@@ -224,10 +231,14 @@ int main(int argc, char **argv)
         }
         start_runner(&cfg, &types, runners, cfg.worker_jobs, run_id, entry);
     }
-    /* Stopping: each runner stops its job and records how the run ended. */
+    /* Stopping: claim nothing more, let the runs finish for the grace
+     * period, then have the runners hand the rest back to the queue. */
+    int64_t until = clock_mono_ms() + cfg.shutdown_grace_ms;
+    while (runners != NULL && reap(&rc, runners, cfg.worker_jobs, 0) > 0 && clock_mono_ms() < until)
+        clock_sleep_ms(20);
     for (int i = 0; runners != NULL && i < cfg.worker_jobs; i++)
         if (runners[i].pid != 0)
-            kill(runners[i].pid, SIGTERM);
+            kill(runners[i].pid, SIGUSR1);
     if (runners != NULL)
         reap(&rc, runners, cfg.worker_jobs, 1);
     free(runners);

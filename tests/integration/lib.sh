@@ -109,6 +109,7 @@ keepalive_ms = ${KEEPALIVE_MS:-15000}
 auth = ${AUTH:-none}
 worker_poll_ms = 200
 kill_grace_ms = 2000
+shutdown_grace_ms = 500
 CONF
     [ -t 0 ] || cat >> "$T/opstream.conf"
 }
