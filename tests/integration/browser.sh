@@ -8,11 +8,8 @@ if ! command -v node >/dev/null || [ ! -d "$modules/playwright-core" ] || [ ! -x
     echo "SKIP: node, playwright-core or $chromium missing (script/bootstrap installs them)"
     exit $SKIP
 fi
-write_config <<'CONF'
+start_stack <<'CONF'
 retry_ms = 100
 CONF
-start_redis
-start_lighttpd
-start_worker
 supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
 HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/eventsource.mjs" "$BASE" "$supervisor" 600

@@ -10,12 +10,9 @@
 . "$abs_top_srcdir/tests/integration/lib.sh"
 # The reconnection time EventSource is told to use: short, so the run is
 # read through many reconnects.
-write_config <<'CONF'
+start_stack <<'CONF'
 retry_ms = 100
 CONF
-start_redis
-start_lighttpd
-start_worker
 supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
 
 run=$(create_run '{"type":"countdown","input":{"n":2000,"interval_ms":4}}')

@@ -3,12 +3,9 @@
 # reconnect by themselves, and a reconnecting client still gets every
 # event exactly once, in order. No web server restart.
 . "$abs_top_srcdir/tests/integration/lib.sh"
-write_config <<'CONF'
+start_stack <<'CONF'
 retry_ms = 100
 CONF
-start_redis
-start_lighttpd
-start_worker
 
 run=$(create_run '{"type":"countdown","input":{"n":60,"interval_ms":50}}')
 follow "$BASE/api/v1/runs/$run/events" "$T/got" &
