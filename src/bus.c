@@ -38,6 +38,20 @@ static int reply_ok(redisReply *r)
     return r != NULL && r->type != REDIS_REPLY_ERROR;
 }
 
+/* A command whose only answer that matters is "not an error": 0 or -1. */
+static int cmd_ok(struct bus *b, const char *fmt, ...)
+{
+    if (b == NULL || b->c == NULL)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(b->c, fmt, ap);
+    va_end(ap);
+    int ok = reply_ok(r);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
                         size_t errsize)
 {
@@ -100,10 +114,7 @@ void bus_free(struct bus *b)
 
 int bus_ping(struct bus *b)
 {
-    redisReply *r = cmd(b, "PING");
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "PING");
 }
 
 void bus_events_key(const char *run_id, char *out, size_t size)
@@ -278,15 +289,9 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    redisReply *r = cmd(b, "RPUSH %s %s", key, msg);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    if (!ok)
+    if (cmd_ok(b, "RPUSH %s %s", key, msg) != 0)
         return -1;
-    r = cmd(b, "EXPIRE %s %d", key, CONTROL_TTL_S);
-    ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "EXPIRE %s %d", key, CONTROL_TTL_S);
 }
 
 int bus_control_pop(struct bus *b, const char *run_id, char **out)
@@ -313,10 +318,7 @@ int bus_control_clear(struct bus *b, const char *run_id)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    redisReply *r = cmd(b, "DEL %s", key);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "DEL %s", key);
 }
 
 int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out)
@@ -359,13 +361,9 @@ int bus_expire_run(struct bus *b, const char *run_id, int ttl_s)
     char events[64], control[64];
     bus_events_key(run_id, events, sizeof events);
     control_key(run_id, control, sizeof control);
-    redisReply *r = cmd(b, "EXPIRE %s %d", events, ttl_s);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    r = cmd(b, "EXPIRE %s %d", control, ttl_s);
-    ok = ok && reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    int a = cmd_ok(b, "EXPIRE %s %d", events, ttl_s);
+    int c = cmd_ok(b, "EXPIRE %s %d", control, ttl_s);
+    return a == 0 && c == 0 ? 0 : -1;
 }
 
 int bus_delete_run(struct bus *b, const char *run_id)
@@ -373,10 +371,7 @@ int bus_delete_run(struct bus *b, const char *run_id)
     char events[64], control[64];
     bus_events_key(run_id, events, sizeof events);
     control_key(run_id, control, sizeof control);
-    redisReply *r = cmd(b, "DEL %s %s", events, control);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "DEL %s %s", events, control);
 }
 
 static void slots_key(const char *type, char *out, size_t size)
@@ -409,20 +404,14 @@ int bus_slot_renew(struct bus *b, const char *type, const char *run_id, int64_t 
 {
     char key[128];
     slots_key(type, key, sizeof key);
-    redisReply *r = cmd(b, "ZADD %s XX %lld %s", key, (long long)until_ms, run_id);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "ZADD %s XX %lld %s", key, (long long)until_ms, run_id);
 }
 
 int bus_slot_free(struct bus *b, const char *type, const char *run_id)
 {
     char key[128];
     slots_key(type, key, sizeof key);
-    redisReply *r = cmd(b, "ZREM %s %s", key, run_id);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "ZREM %s %s", key, run_id);
 }
 
 int bus_queue_init(struct bus *b)
@@ -436,10 +425,7 @@ int bus_queue_init(struct bus *b)
 
 int bus_enqueue(struct bus *b, const char *run_id)
 {
-    redisReply *r = cmd(b, "XADD " BUS_QUEUE_KEY " * run %s", run_id);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "XADD " BUS_QUEUE_KEY " * run %s", run_id);
 }
 
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
@@ -481,8 +467,5 @@ int bus_claim(struct bus *b, const char *consumer, int block_ms,
 
 int bus_ack(struct bus *b, const char *entry_id)
 {
-    redisReply *r = cmd(b, "XACK " BUS_QUEUE_KEY " " BUS_GROUP " %s", entry_id);
-    int ok = reply_ok(r);
-    freeReplyObject(r);
-    return ok ? 0 : -1;
+    return cmd_ok(b, "XACK " BUS_QUEUE_KEY " " BUS_GROUP " %s", entry_id);
 }

@@ -262,3 +262,16 @@ echo "{\"event\":\"result\",\"data\":{\"reply\":$reply}}"'
 job_pgid() {
     redis-cli -s "$T/redis.sock" XRANGE "opstream:{$1}:events" - + | grep -o '"pgid":[0-9]*' | cut -d: -f2
 }
+
+# check_stream_complete FILE N: frames() output of a followed run holds
+# progress 1..N exactly once, in order, one run_finished, last, and no id
+# twice or out of order.
+check_stream_complete() {
+    local f=$1 n=$2
+    check_eq "progress 1..$n exactly once, in order" "$(seq 1 "$n" | md5sum)" \
+        "$(awk -F'\t' '$2=="progress"' "$f" | cut -f3 | jq -r .current | md5sum)"
+    check_eq "one run_finished, last" "1 run_finished" \
+        "$(grep -c '	run_finished	' "$f") $(tail -n 1 "$f" | cut -f2)"
+    check "event ids strictly increase" ids_increase "$f"
+    check_eq "no event id twice" 0 "$(cut -f1 "$f" | sort | uniq -d | wc -l)"
+}
