@@ -18,15 +18,13 @@ int runs_status_terminal(const char *status)
     return 0;
 }
 
-/* Appends exactly once. After a broken connection the entry may or may
- * not have landed; the write token tells which, so a retry never doubles
- * an event. */
+/* Appends exactly once. text is the event's JSON, encoded once by the
+ * caller for Redis and the archive alike. After a broken connection the
+ * entry may or may not have landed; the write token tells which, so a
+ * retry never doubles an event. */
 static int append(struct runs_ctx *rc, const char *run_id, const char *name,
-                  json_t *data, char out_id[EVENT_ID_SIZE])
+                  const char *text, char out_id[EVENT_ID_SIZE])
 {
-    char *text = json_dumps(data, JSON_COMPACT);
-    if (text == NULL)
-        return -1;
     char token[ID_SIZE];
     crypto_new_id(token);
     int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
@@ -39,7 +37,6 @@ static int append(struct runs_ctx *rc, const char *run_id, const char *name,
         else if (found == 0)
             r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
     }
-    free(text);
     return r;
 }
 
@@ -47,7 +44,7 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE])
 {
     char *text = json_dumps(data, JSON_COMPACT);
-    int r = text != NULL && append(rc, run_id, name, data, out_id) == 0 &&
+    int r = text != NULL && append(rc, run_id, name, text, out_id) == 0 &&
             store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0;
     free(text);
     return r ? 0 : -1;
@@ -162,7 +159,7 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
         json_object_set(data, "result", result ? result : json_null());
     char id[EVENT_ID_SIZE];
     char *text = json_dumps(data, JSON_COMPACT);
-    int r = text != NULL && append(rc, run_id, "run_finished", data, id) == 0 &&
+    int r = text != NULL && append(rc, run_id, "run_finished", text, id) == 0 &&
             store_run_finish(rc->st, run_id, status, result, error, id, text, clock_now_ms()) == 0;
     free(text);
     json_decref(data);
@@ -220,8 +217,9 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
     return res;
 }
 
-int runs_events_query(const char *run_id, const char *secret, int64_t exp,
-                      char *out, size_t size)
+/* "?exp=..&sig=.." for a run's events link. */
+static int events_query(const char *run_id, const char *secret, int64_t exp, char *out,
+                        size_t size)
 {
     char sig[SIG_SIZE];
     if (crypto_sign_link(secret, run_id, exp, sig) != 0)
@@ -250,7 +248,7 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg,
     snprintf(self, sizeof self, "%s/v1/runs/%s", cfg->base_path, r->id);
     snprintf(cancel, sizeof cancel, "%s/cancel", self);
     if (secret != NULL)
-        runs_events_query(r->id, secret, now_ms / 1000 + cfg->link_ttl_s, query,
+        events_query(r->id, secret, now_ms / 1000 + cfg->link_ttl_s, query,
                           sizeof query);
     snprintf(events, sizeof events, "%s/events%s", self, query);
     json_t *progress = r->has_progress

@@ -62,8 +62,4 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id);
 json_t *runs_to_json(const struct run *r, const struct config *cfg,
                      const char *secret, int64_t now_ms);
 
-/* "?exp=..&sig=.." for the run's events link. */
-int runs_events_query(const char *run_id, const char *secret, int64_t exp,
-                      char *out, size_t size);
-
 #endif
