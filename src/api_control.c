@@ -1,4 +1,5 @@
-/* POST /v1/runs/{id}/cancel and GET /v1/runs/{id}/wait. */
+/* POST /v1/runs/{id}/cancel, GET /v1/runs/{id}/wait and
+ * POST /v1/runs/{id}/resume. */
 #include "api.h"
 #include "clock.h"
 #include "reply.h"
@@ -40,8 +41,8 @@ static int reload_terminal(struct call *c, const char *run_id, struct run *r)
         run_clear(r);
         if (store_run_get(c->st, run_id, r) != 0)
             return -1;
-        if (runs_status_terminal(r->status) || clock_mono_ms() > until)
-            return runs_status_terminal(r->status) ? 1 : 0;
+        if (run_status_terminal(r->status) || clock_mono_ms() > until)
+            return run_status_terminal(r->status) ? 1 : 0;
         clock_sleep_ms(10);
     }
 }
@@ -50,7 +51,7 @@ static int reload_terminal(struct call *c, const char *run_id, struct run *r)
  * timeout. r holds the latest snapshot: 1 terminal, 0 timed out, -1 error. */
 static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
 {
-    if (runs_status_terminal(r->status))
+    if (run_status_terminal(r->status))
         return 1;
     if (call_bus(c) == NULL)
         return -1;
@@ -108,7 +109,7 @@ int api_cancel(struct call *c)
     struct run r;
     if (call_owned_run(c, &r) != 0)
         return -1;
-    if (runs_status_terminal(r.status)) {
+    if (run_status_terminal(r.status)) {
         run_clear(&r);
         return reply_problem(c->req, 409, "run_terminal", "the run has already ended");
     }
@@ -156,9 +157,9 @@ static int check_resume(struct call *c, const json_t *body, const struct run *r)
     json_t *input = json_object_get(body, "input");
     if (input == NULL)
         return reply_problem(req, 422, "invalid_field", "/input: is required"), -1;
-    if (strcmp(r->status, "input_required") != 0)
+    if (r->status != RUN_INPUT_REQUIRED)
         return reply_problem(req, 409, "not_waiting_for_input",
-                             "the run is %s, not waiting for input", r->status), -1;
+                             "the run is %s, not waiting for input", run_status_name(r->status)), -1;
     char why[SCHEMA_ERR_SIZE];
     json_t *schema = json_object_get(r->pending_input, "schema");
     if (schema != NULL && schema_validate(schema, input, "/input", why, sizeof why) != 0)
@@ -182,23 +183,13 @@ int api_resume(struct call *c)
         rc = -1;
     }
     if (rc == 0) {
-        /* The transition picks one winner among concurrent resumes; only
-         * the winner hands the input to the job. */
-        int64_t now = clock_now_ms();
-        int flip = store_run_resume(c->st, r.id, now);
-        json_t *msg = json_pack("{s:O}", "resume", json_object_get(body, "input"));
-        char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-        json_decref(msg);
-        if (flip == 1) {
+        struct runs_ctx ctx = {.cfg = c->req->cfg, .st = c->st, .bus = c->bus};
+        enum resume_result res = runs_resume(&ctx, &r, json_object_get(body, "input"));
+        if (res == RESUME_NOT_WAITING)
             reply_problem(c->req, 409, "not_waiting_for_input", "the run was resumed already");
-            rc = -1;
-        } else if (flip < 0 || text == NULL || bus_control_push(c->bus, r.id, text) != 0) {
-            if (flip == 0) /* give the run back its question */
-                store_run_await_input(c->st, r.id, r.pending_input, now);
+        else if (res == RESUME_ERROR)
             reply_problem(c->req, 503, "unavailable", "the input could not be handed over");
-            rc = -1;
-        }
-        free(text);
+        rc = res == RESUMED ? 0 : -1;
     }
     if (rc == 0) {
         char run_id[ID_SIZE];

@@ -160,9 +160,9 @@ static int catch_up(struct call *c, const struct run *r, struct stream *s)
         id_before(&info.first, gap_id);
         snprintf(data, sizeof data, "{\"reason\":\"trimmed\",\"first_available\":\"%s\"}", first);
         send_entry(s, gap_id, "gap", data);
-    } else if (!info.exists && runs_status_terminal(r->status) && r->last_event_id[0] != '\0') {
+    } else if (!info.exists && run_status_terminal(r->status) && r->last_event_id[0] != '\0') {
         snprintf(data, sizeof data, "{\"reason\":\"expired\",\"status\":\"%s\","
-                 "\"first_available\":null}", r->status);
+                 "\"first_available\":null}", run_status_name(r->status));
         send_entry(s, r->last_event_id, "gap", data);
         s->finished = 1;
     }
@@ -223,30 +223,50 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     return 0;
 }
 
-static int events_page(struct call *c, const struct run *r, const char *cursor)
-{
+/* The JSON form's parameters. */
+struct page_query {
+    char after[EVENT_ID_SIZE];
     long limit;
     char types[512];
-    int tq = request_query(c->req, "types", types, sizeof types);
-    if (request_query_int(c->req, "limit", 1, 1000, 100, &limit) != 0)
-        return reply_problem(c->req, 400, "invalid_parameter",
-                             "limit: must be a whole number from 1 to 1000");
+    int all_types;
+};
+
+/* Reads after, limit and types: 0, or -1 after answering 400. Checked
+ * before Redis is asked, so a bad request is told so whatever Redis does. */
+static int read_page_query(struct request *req, struct page_query *p)
+{
+    struct event_id cur;
+    snprintf(p->after, sizeof p->after, "0-0");
+    int aq = request_query(req, "after", p->after, sizeof p->after);
+    if (aq < 0 || (aq == 0 && event_id_parse(p->after, &cur) != 0))
+        return reply_problem(req, 400, "invalid_cursor", "the event id must look like 1700000000000-0"), -1;
+    if (request_query_int(req, "limit", 1, 1000, 100, &p->limit) != 0)
+        return reply_problem(req, 400, "invalid_parameter",
+                             "limit: must be a whole number from 1 to 1000"), -1;
+    int tq = request_query(req, "types", p->types, sizeof p->types);
     if (tq < 0)
-        return reply_problem(c->req, 400, "invalid_parameter", "types: malformed or too long");
-    struct stream s = {.page = json_array(), .budget = (int)limit, .types = tq == 0 ? types : NULL};
-    snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
+        return reply_problem(req, 400, "invalid_parameter", "types: malformed or too long"), -1;
+    p->all_types = tq != 0;
+    return 0;
+}
+
+static int events_page(struct call *c, const struct run *r, const struct page_query *p)
+{
+    struct stream s = {.page = json_array(), .budget = (int)p->limit,
+                       .types = p->all_types ? NULL : p->types};
+    snprintf(s.cursor, sizeof s.cursor, "%s", p->after);
     int rc = catch_up(c, r, &s);
     /* Then from Redis, in batches, until the page is full or the run has
      * nothing more (filtered-out events still move the cursor on). */
     for (int n = 1; rc == 0 && n > 0 && s.budget > 0 && !s.finished;) {
-        n = bus_read(c->bus, r->id, s.cursor, (int)limit, 0, send_entry, &s);
+        n = bus_read(c->bus, r->id, s.cursor, (int)p->limit, 0, send_entry, &s);
         rc = n < 0 ? -1 : 0;
     }
     if (rc != 0) {
         json_decref(s.page);
         return reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
     }
-    json_t *next = strcmp(s.cursor, cursor) != 0 ? json_string(s.cursor) : json_null();
+    json_t *next = strcmp(s.cursor, p->after) != 0 ? json_string(s.cursor) : json_null();
     return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", s.page, "next_cursor", next), NULL);
 }
 
@@ -265,21 +285,13 @@ int api_events(struct call *c)
         return -1;
     struct event_id cur;
     char cursor[EVENT_ID_SIZE];
+    struct page_query page;
     int json = wants_json(req);
-    int bad = 0;
-    if (json) {
-        char after[EVENT_ID_SIZE] = "0-0";
-        int q = request_query(req, "after", after, sizeof after);
-        bad = q < 0 || (q == 0 && event_id_parse(after, &cur) != 0);
-        if (!bad)
-            snprintf(cursor, sizeof cursor, "%s", q == 0 ? after : "0-0");
-    } else {
-        bad = read_cursor(req, &cur, cursor) != 0;
-    }
-    if (bad) {
+    if (json ? read_page_query(req, &page) != 0 : read_cursor(req, &cur, cursor) != 0) {
+        if (!json)
+            reply_problem(req, 400, "invalid_cursor", "the event id must look like 1700000000000-0");
         run_clear(&r);
-        return reply_problem(req, 400, "invalid_cursor",
-                             "the event id must look like 1700000000000-0");
+        return -1;
     }
     if (call_bus(c) == NULL) {
         run_clear(&r);
@@ -288,7 +300,7 @@ int api_events(struct call *c)
     }
     int rc;
     if (json) {
-        rc = events_page(c, &r, cursor);
+        rc = events_page(c, &r, &page);
         run_clear(&r);
         return rc;
     }
@@ -298,7 +310,7 @@ int api_events(struct call *c)
     int last = bus_last(c->bus, r.id, last_id, last_name);
     struct event_id lid;
     int done = (last == 0 && event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0) ||
-               (runs_status_terminal(r.status) && event_id_parse(r.last_event_id, &lid) == 0);
+               (run_status_terminal(r.status) && event_id_parse(r.last_event_id, &lid) == 0);
     if (done && event_id_cmp(&cur, &lid) >= 0) {
         run_clear(&r);
         return reply_empty(req, 204, NULL);

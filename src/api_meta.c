@@ -1,4 +1,6 @@
-/* The job type catalog and the health check. */
+/* GET /v1/types, GET /v1/types/{name}, GET /v1/health and
+ * GET /v1/openapi.json: the job type catalog, the health check and the
+ * API document. */
 #include "api.h"
 #include "openapi.h"
 #include "reply.h"

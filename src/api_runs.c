@@ -212,10 +212,6 @@ static int cursor_decode(const char *text, int64_t *seq)
     return 0;
 }
 
-static const char *const list_statuses[] = {
-    "queued", "running", "input_required", "succeeded", "failed", "cancelled", "timed_out",
-};
-
 struct list_ctx {
     json_t *data;
     const struct call *c;
@@ -244,22 +240,20 @@ int api_list_runs(struct call *c)
     if (request_query_int(req, "limit", 1, 200, 50, &limit) != 0)
         return reply_problem(req, 400, "invalid_parameter",
                              "limit: must be a whole number from 1 to 200");
-    char status[STATUS_SIZE] = "", type[TYPE_SIZE] = "", thread[THREAD_SIZE] = "";
+    char status[32] = "", type[TYPE_SIZE] = "", thread[THREAD_SIZE] = "";
     char cursor[CURSOR_SIZE] = "";
     struct run_filter f = {.owner = req->owner, .limit = (int)limit + 1};
+    enum run_status one;
     int q = request_query(req, "status", status, sizeof status);
-    if (q == 0 && strcmp(status, "active") == 0) {
-        f.active = 1;
-    } else if (q == 0) {
-        for (size_t i = 0; i < sizeof list_statuses / sizeof list_statuses[0]; i++)
-            if (strcmp(status, list_statuses[i]) == 0)
-                f.status = status;
-        if (f.status == NULL)
-            return reply_problem(req, 400, "invalid_parameter",
-                                 "status: must be active or a run status");
-    } else if (q < 0) {
+    if (q == 0 && strcmp(status, "active") == 0)
+        f.statuses = STATUS_ACTIVE;
+    else if (q == 0 && run_status_parse(status, &one) == 0)
+        f.statuses = STATUS_BIT(one);
+    else if (q == 0)
+        return reply_problem(req, 400, "invalid_parameter",
+                             "status: must be active or a run status");
+    else if (q < 0)
         return reply_problem(req, 400, "invalid_parameter", "status: malformed");
-    }
     if ((q = request_query(req, "type", type, sizeof type)) < 0)
         return reply_problem(req, 400, "invalid_parameter", "type: malformed or too long");
     f.type = q == 0 ? type : NULL;

@@ -57,7 +57,7 @@ static int print_run(void *ctx, struct run *r)
     (void)ctx;
     char ts[CLOCK_RFC3339_SIZE];
     clock_rfc3339(r->created_at, ts, sizeof ts);
-    printf("%s  %-10s  %-16s  %-12s  %s\n", r->id, r->status, r->type, r->owner, ts);
+    printf("%s  %-10s  %-16s  %-12s  %s\n", r->id, run_status_name(r->status), r->type, r->owner, ts);
     return 0;
 }
 
@@ -97,14 +97,13 @@ static int cmd_publish(struct cli *c, int argc, char **argv)
     }
     char err[CONFIG_ERR_SIZE], id[EVENT_ID_SIZE];
     struct runs_ctx ctx = {.cfg = &c->cfg, .st = c->st};
-    if (runs_status_terminal(r.status)) {
-        fprintf(stderr, "opstream: run %s has ended (%s)\n", run_id, r.status);
+    if (run_status_terminal(r.status)) {
+        fprintf(stderr, "opstream: run %s has ended (%s)\n", run_id, run_status_name(r.status));
     } else if ((ctx.bus = bus_connect(&c->cfg, 5000, err, sizeof err)) == NULL) {
         fprintf(stderr, "opstream: %s\n", err);
     } else if (runs_emit(&ctx, run_id, name, data, id) != 0) {
         fprintf(stderr, "opstream: the event could not be written\n");
     } else {
-        runs_note_progress(&ctx, run_id, name, data);
         printf("%s\n", id);
         rc = 0;
     }

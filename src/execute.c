@@ -36,7 +36,6 @@ struct job {
     char *input;        /* first stdin line, pending part from input_off */
     size_t input_len, input_off;
     json_t *result;
-    json_t *steps;      /* the run's steps[], kept from step_* events */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -82,54 +81,8 @@ static void ask_for_input(struct job *j, struct job_msg *m)
         json_decref(log);
         return;
     }
-    if (store_run_await_input(j->rc->st, j->run_id, m->data, clock_now_ms()) == 0)
-        emit(j, "input_required", m->data);
-}
-
-#define STEP_NAME_MAX 128
-#define STEPS_MAX 1000
-
-static json_t *time_now(void)
-{
-    char ts[CLOCK_RFC3339_SIZE];
-    clock_rfc3339(clock_now_ms(), ts, sizeof ts);
-    return json_string(ts);
-}
-
-/* step_started appends a running step; step_finished closes the latest
- * running step of that name (or records one that was never started).
- * Events whose data has no usable name still stream, but leave steps be. */
-static void note_step(struct job *j, const char *event, json_t *data)
-{
-    json_t *name = json_object_get(data, "name");
-    json_t *msg = json_object_get(data, "message");
-    json_t *status = json_object_get(data, "status");
-    if (!json_is_string(name) || json_string_length(name) == 0 ||
-        json_string_length(name) > STEP_NAME_MAX || json_array_size(j->steps) >= STEPS_MAX)
-        return;
-    json_t *step = NULL;
-    if (strcmp(event, "step_finished") == 0)
-        for (size_t i = json_array_size(j->steps); i-- > 0 && step == NULL;) {
-            json_t *s = json_array_get(j->steps, i);
-            if (json_equal(json_object_get(s, "name"), name) &&
-                strcmp(json_string_value(json_object_get(s, "status")), "running") == 0)
-                step = s;
-        }
-    if (step == NULL) {
-        step = json_pack("{s:O, s:s, s:n, s:n, s:n}", "name", name, "status", "running",
-                         "started_at", "finished_at", "message");
-        if (strcmp(event, "step_started") == 0)
-            json_object_set_new(step, "started_at", time_now());
-        json_array_append_new(j->steps, step);
-    }
-    if (strcmp(event, "step_finished") == 0) {
-        json_object_set_new(step, "status", json_string(json_is_string(status) && json_string_length(status) <= 32
-                                                         ? json_string_value(status) : "succeeded"));
-        json_object_set_new(step, "finished_at", time_now());
-    }
-    if (json_is_string(msg))
-        json_object_set(step, "message", msg);
-    store_run_steps(j->rc->st, j->run_id, j->steps, clock_now_ms());
+    if (runs_await_input(j->rc, j->run_id, m->data) < 0)
+        log_warn("run %s: its input request could not be recorded", j->run_id);
 }
 
 static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
@@ -145,10 +98,7 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     } else if (m.kind == JOB_INPUT_REQUIRED) {
         ask_for_input(j, &m);
     } else {
-        if (emit(j, m.name, m.data) == 0)
-            runs_note_progress(j->rc, j->run_id, m.name, m.data);
-        if (strcmp(m.name, "step_started") == 0 || strcmp(m.name, "step_finished") == 0)
-            note_step(j, m.name, m.data);
+        emit(j, m.name, m.data);
     }
     job_msg_clear(&m);
 }
@@ -328,7 +278,7 @@ static void finish_with_error(struct runs_ctx *rc, const char *run_id, const cha
                               const char *message)
 {
     json_t *e = runs_error(code, message);
-    if (runs_finish(rc, run_id, "failed", NULL, e) != 0)
+    if (runs_finish(rc, run_id, RUN_FAILED, NULL, e) != 0)
         log_error("run %s: could not record its end", run_id);
     json_decref(e);
 }
@@ -368,12 +318,8 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
  * back to the queue for another worker, as a new attempt. */
 static void hand_back(struct runs_ctx *rc, const char *run_id)
 {
-    char id[EVENT_ID_SIZE];
-    json_t *data = json_pack("{s:s, s:s}", "status", "queued", "reason", "worker_stopped");
-    if (store_run_requeue(rc->st, run_id, clock_now_ms()) != 0 ||
-        runs_emit(rc, run_id, "run_queued", data, id) != 0 || bus_enqueue(rc->bus, run_id) != 0)
+    if (runs_requeue(rc, run_id, "worker_stopped", 0) != 0)
         log_error("run %s: could not be handed back; recovery will", run_id);
-    json_decref(data);
 }
 
 void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
@@ -382,7 +328,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return;
-    if (strcmp(r.status, "queued") != 0 || runs_start(rc, run_id, entry) != 0) {
+    if (r.status != RUN_QUEUED || runs_start(rc, run_id, entry) != 0) {
         run_clear(&r);
         return;
     }
@@ -392,7 +338,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return;
     }
-    struct job j = {.rc = rc, .run_id = run_id, .type = jt, .steps = json_array()};
+    struct job j = {.rc = rc, .run_id = run_id, .type = jt};
     char err[512];
     size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
     j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
@@ -405,24 +351,23 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         int ws = 0;
         enum ending end = supervise(&j, jt->timeout_s, &ws, stopping);
         json_t *error = NULL;
-        const char *status = "succeeded";
+        enum run_status status = RUN_SUCCEEDED;
         if (end == END_TIMEOUT) {
-            status = "timed_out";
+            status = RUN_TIMED_OUT;
             error = runs_error("timeout", "the job ran longer than its type allows");
-        } else if (end == END_STOPPED) {
-            status = NULL; /* handed back, not ended */
         } else if (end == END_CANCELLED) {
-            status = "cancelled";
-            error = runs_error("cancelled", "the run was cancelled while it ran");
-        } else if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
-            status = "failed";
+            status = RUN_CANCELLED;
+            error = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled while it ran");
+        } else if (end != END_STOPPED && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+            status = RUN_FAILED;
             error = exit_error(&j, ws);
         }
-        if (status == NULL)
+        if (end == END_STOPPED) /* handed back, not ended */
             hand_back(rc, run_id);
         else if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
             log_error("run %s: could not record its end", run_id);
-        log_info("run %s: %s", run_id, status ? status : "handed back to the queue");
+        log_info("run %s: %s", run_id,
+                 end == END_STOPPED ? "handed back to the queue" : run_status_name(status));
         bus_control_clear(rc->bus, run_id);
         if (jt->max_concurrency > 0)
             bus_slot_free(rc->bus, jt->name, run_id);
@@ -430,29 +375,10 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         spawn_close(&j.child);
     }
     json_decref(j.result);
-    json_decref(j.steps);
     free(j.input);
     free(j.out.buf);
     free(j.err.buf);
     run_clear(&r);
-}
-
-/* The run's end may already be in its stream (the runner died between
- * writing run_finished and the ledger): then the ledger is brought level
- * and nothing is written twice. */
-static int finished_in_stream(struct runs_ctx *rc, const char *run_id)
-{
-    char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE], *data = NULL;
-    if (bus_last(rc->bus, run_id, id, name) != 0 || !event_is_terminal(name) ||
-        bus_entry(rc->bus, run_id, id, &data) != 0)
-        return 0;
-    json_t *d = json_loads(data, 0, NULL);
-    const char *status = json_string_value(json_object_get(d, "status"));
-    store_run_finish(rc->st, run_id, status ? status : "failed", json_object_get(d, "result"),
-                     json_object_get(d, "error"), id, data, clock_now_ms());
-    json_decref(d);
-    free(data);
-    return 1;
 }
 
 void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
@@ -467,7 +393,10 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
         if (lost.entry[0] != '\0')
             bus_ack(rc->bus, lost.entry);
         bus_control_clear(rc->bus, lost.id);
-        if (finished_in_stream(rc, lost.id))
+        /* Its end may already be in the stream: then only the ledger is
+         * brought level. Unreadable now: its lease runs out again later. */
+        int repaired = runs_repair(rc, lost.id);
+        if (repaired <= 0)
             continue;
         struct run r;
         if (store_run_get(rc->st, lost.id, &r) != 0)
@@ -478,16 +407,12 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
             bus_slot_free(rc->bus, jt->name, lost.id);
         log_warn("run %s: its worker stopped renewing the lease; %s", lost.id,
                  retry ? "queued again" : "failed (worker_lost)");
-        if (retry && store_run_requeue(rc->st, lost.id, now) == 0) {
-            json_t *data = json_pack("{s:s, s:s, s:i}", "status", "queued", "reason", "worker_lost",
-                                     "attempt", r.attempt);
-            char id[EVENT_ID_SIZE];
-            if (runs_emit(rc, lost.id, "run_queued", data, id) != 0 || bus_enqueue(rc->bus, lost.id) != 0)
+        if (retry) {
+            if (runs_requeue(rc, lost.id, "worker_lost", r.attempt) < 0)
                 log_error("run %s: could not be queued again", lost.id);
-            json_decref(data);
         } else {
             json_t *e = runs_error("worker_lost", "the worker running this run stopped");
-            if (runs_finish(rc, lost.id, "failed", NULL, e) != 0)
+            if (runs_finish(rc, lost.id, RUN_FAILED, NULL, e) != 0)
                 log_error("run %s: could not record its end", lost.id);
             json_decref(e);
         }

@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "run.h"
 
 #define JOBTYPE_ARGV_MAX 64
 #define JOBTYPE_ENV_MAX 64

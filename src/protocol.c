@@ -19,19 +19,59 @@ int protocol_name_reserved(const char *name)
     return 0;
 }
 
-/* JSON strings must be UTF-8; bytes that are not become U+FFFD. */
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0
+ * when it is not one: no overlong forms, surrogates or code points past
+ * U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* JSON strings must be UTF-8; each byte that is not part of a valid
+ * sequence becomes U+FFFD, as a browser's decoder would show it. */
 static json_t *text_value(const char *s, size_t len)
 {
     json_t *j = json_stringn(s, len);
     if (j != NULL)
         return j;
-    char *copy = malloc(len + 1);
+    static const char replacement[] = "\xef\xbf\xbd";
+    char *copy = malloc(3 * len + 1);
     if (copy == NULL)
         return json_string("");
-    for (size_t i = 0; i < len; i++)
-        copy[i] = ((unsigned char)s[i] < 0x80) ? s[i] : '?';
-    copy[len] = '\0';
-    j = json_stringn(copy, len);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0) {
+            memcpy(copy + o, replacement, 3);
+            o += 3, i += 1;
+        } else {
+            memcpy(copy + o, s + i, n);
+            o += n, i += n;
+        }
+    }
+    j = json_stringn(copy, o);
     free(copy);
     return j ? j : json_string("");
 }
@@ -86,7 +126,7 @@ void protocol_parse_line(const char *line, size_t len, int from_stderr,
         make_log(line, len, 0, 0, why, out);
         return;
     }
-    out->kind = strcmp(name, "input_required") == 0 ? JOB_INPUT_REQUIRED : JOB_EVENT;
+    out->kind = strcmp(name, EVENT_INPUT_REQUIRED) == 0 ? JOB_INPUT_REQUIRED : JOB_EVENT;
     strcpy(out->name, name);
     out->data = data ? json_incref(data) : json_object();
     json_decref(doc);

@@ -6,7 +6,7 @@
 
 #include "config.h"
 #include "out.h"
-#include "store.h"
+#include "run.h"
 
 #define REQUEST_PATH_SIZE 512
 #define ROUTE_ARGS_MAX 2

@@ -1,25 +1,11 @@
 /* The route table: read it and you know the API. A new endpoint is one
- * row here and one handler. */
+ * row here and one handler; this file only dispatches. */
 #include "api.h"
 #include "auth.h"
-#include "crypto.h"
-#include "log.h"
 #include "reply.h"
 
 #include <stdio.h>
 #include <string.h>
-
-enum route_flags {
-    ROUTE_PUBLIC = 1,     /* no identity needed */
-    ROUTE_LINK_AUTH = 2,  /* a signed link may stand in for identity */
-};
-
-struct route {
-    const char *method;
-    const char *pattern;  /* "{...}" matches one path segment */
-    int (*handler)(struct call *c);
-    int flags;
-};
 
 static const struct route routes[] = {
     {"POST", "/v1/runs", api_create_run, 0},
@@ -31,11 +17,17 @@ static const struct route routes[] = {
     {"POST", "/v1/runs/{id}/resume", api_resume, 0},
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
-    {"GET", "/v1/health", api_health, ROUTE_PUBLIC},
+    {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER},
     {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
+
+const struct route *api_routes(size_t *n)
+{
+    *n = N_ROUTES;
+    return routes;
+}
 
 /* Matches path against pattern segment by segment, capturing "{...}". */
 static int match(const char *pattern, const char *path,
@@ -59,54 +51,6 @@ static int match(const char *pattern, const char *path,
         pattern += plen, path += slen;
     }
     return *pattern == '\0' && *path == '\0';
-}
-
-struct bus *call_bus(struct call *c)
-{
-    if (c->bus == NULL) {
-        char err[CONFIG_ERR_SIZE];
-        c->bus = bus_connect(c->api->cfg, 2000, err, sizeof err);
-        if (c->bus == NULL)
-            log_warn("%s", err);
-    }
-    return c->bus;
-}
-
-int call_json_body(struct call *c, json_t **body)
-{
-    struct request *req = c->req;
-    char why[256];
-    switch (request_json_body(req, body, why, sizeof why)) {
-    case BODY_OK:
-        return 0;
-    case BODY_TOO_LARGE:
-        reply_problem(req, 413, "body_too_large", "the body is over %ld bytes",
-                      req->cfg->body_max_bytes);
-        return -1;
-    case BODY_MISSING:
-        reply_problem(req, 400, "invalid_json", "the body is empty");
-        return -1;
-    case BODY_BAD_JSON:
-        reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
-        return -1;
-    }
-    return -1;
-}
-
-int call_owned_run(struct call *c, struct run *r)
-{
-    const char *id = c->req->args[0];
-    int rc = crypto_id_valid(id) ? store_run_get(c->st, id, r) : 1;
-    if (rc < 0) {
-        reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
-        return -1;
-    }
-    if (rc == 0 && (c->link_ok || strcmp(r->owner, c->req->owner) == 0))
-        return 0;
-    if (rc == 0)
-        run_clear(r);
-    reply_problem(c->req, 404, "run_not_found", "no run with this id");
-    return -1;
 }
 
 static const struct route *route_find(struct request *req, char *allow, size_t allowsize)
@@ -167,17 +111,9 @@ void api_handle(const struct api *api, struct request *req)
         return;
     }
     struct call c = {.req = req, .api = api};
-    char err[CONFIG_ERR_SIZE];
-    c.st = store_open(api->cfg->database, err, sizeof err);
-    if (c.st == NULL || store_link_secret(c.st, c.secret) != 0) {
-        log_error("%s", c.st ? "cannot read link secret" : err);
-        if (rt->handler == api_health)
-            rt->handler(&c);
-        else
-            reply_problem(req, 503, "store_unavailable", "the run ledger is not reachable");
-    } else if (authorize(&c, rt) == 0) {
+    if (call_open(&c) != 0 && !(rt->flags & ROUTE_NO_LEDGER))
+        reply_problem(req, 503, "store_unavailable", "the run ledger is not reachable");
+    else if (authorize(&c, rt) == 0)
         rt->handler(&c);
-    }
-    bus_free(c.bus);
-    store_close(c.st);
+    call_close(&c);
 }

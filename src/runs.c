@@ -1,6 +1,14 @@
-/* The run lifecycle. Order matters for exactly-once: the event is written
- * to Redis first, then the ledger; a crash between the two leaves the
- * stream ahead of the ledger, which recovery reconciles from the stream. */
+/* The run lifecycle: the table of legal transitions, one function per
+ * transition, and the projections events keep in the snapshot.
+ *
+ * Order matters for exactly-once. An event is written to Redis first,
+ * then the ledger; a crash between the two leaves the stream ahead of the
+ * ledger, which recovery reconciles from the stream. Transitions that race
+ * another process or invite a client to act change the ledger first,
+ * guarded by the statuses they are legal from, and write their event only
+ * when they won: a claim against a cancel, a requeue against a late
+ * runner, a resume against a resume, and an input request, whose event
+ * must not reach a client before the ledger accepts the resume it asks for. */
 #include "runs.h"
 #include "clock.h"
 
@@ -8,14 +16,43 @@
 #include <unistd.h>
 #include <string.h>
 
-static const char *const terminal[] = {"succeeded", "failed", "cancelled", "timed_out"};
+#define BIT STATUS_BIT
 
-int runs_status_terminal(const char *status)
+static const struct transition transitions[RUN_OPS] = {
+    [OP_CREATE] = {"create", 0, BIT(RUN_QUEUED), "run_queued", 1},
+    [OP_CLAIM] = {"claim", BIT(RUN_QUEUED), BIT(RUN_RUNNING), "run_started", 1},
+    [OP_INPUT_REQUEST] = {"input request", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED),
+                          EVENT_INPUT_REQUIRED, 1},
+    /* input_received follows when the job has the input on its stdin. */
+    [OP_RESUME] = {"resume", BIT(RUN_INPUT_REQUIRED), BIT(RUN_RUNNING), "", 1},
+    [OP_RESUME_UNDO] = {"resume undo", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED), "", 1},
+    [OP_REQUEUE] = {"requeue", STATUS_CLAIMED, BIT(RUN_QUEUED), "run_queued", 1},
+    [OP_CANCEL_QUEUED] = {"cancel", BIT(RUN_QUEUED), BIT(RUN_CANCELLED),
+                          "cancel_requested run_finished", 1},
+    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL, "run_finished", 0},
+    [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL, "", 1},
+};
+
+const struct transition *runs_transition(enum run_op op)
 {
-    for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
-        if (strcmp(status, terminal[i]) == 0)
+    return &transitions[op];
+}
+
+int runs_transition_legal(enum run_status from, enum run_status to)
+{
+    for (int op = 0; op < RUN_OPS; op++)
+        if ((transitions[op].from & BIT(from)) && (transitions[op].to & BIT(to)))
             return 1;
     return 0;
+}
+
+/* The store's view of a transition to one status. A status the
+ * transition cannot reach leaves no status to start from, so nothing
+ * matches and the store changes nothing. */
+static struct status_change change(enum run_op op, enum run_status to)
+{
+    const struct transition *t = &transitions[op];
+    return (struct status_change){(t->to & BIT(to)) ? t->from : 0, to};
 }
 
 /* Appends exactly once. text is the event's JSON, encoded once by the
@@ -40,14 +77,107 @@ static int append(struct runs_ctx *rc, const char *run_id, const char *name,
     return r;
 }
 
+#define STEP_NAME_MAX 128
+#define STEP_STATUS_MAX 32
+#define STEPS_MAX 1000
+
+static json_t *time_now(void)
+{
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(clock_now_ms(), ts, sizeof ts);
+    return json_string(ts);
+}
+
+struct step_event {
+    const char *name;   /* step_started or step_finished */
+    const json_t *data;
+};
+
+/* step_started appends a running step; step_finished closes the latest
+ * running step of that name (or records one that was never started).
+ * Steps use the run statuses' names. Events whose data has no usable name
+ * still stream, but leave steps be: 1 when steps changed. */
+static int edit_steps(void *ctx, json_t *steps)
+{
+    const struct step_event *ev = ctx;
+    const char *running = run_status_name(RUN_RUNNING);
+    json_t *name = json_object_get(ev->data, "name");
+    json_t *msg = json_object_get(ev->data, "message");
+    json_t *status = json_object_get(ev->data, "status");
+    int finished = strcmp(ev->name, "step_finished") == 0;
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        json_string_length(name) > STEP_NAME_MAX || json_array_size(steps) >= STEPS_MAX)
+        return 0;
+    json_t *step = NULL;
+    for (size_t i = json_array_size(steps); finished && i-- > 0 && step == NULL;) {
+        json_t *s = json_array_get(steps, i);
+        const char *st = json_string_value(json_object_get(s, "status"));
+        if (json_equal(json_object_get(s, "name"), name) && st && strcmp(st, running) == 0)
+            step = s;
+    }
+    if (step == NULL) {
+        step = json_pack("{s:O, s:s, s:n, s:n, s:n}", "name", name, "status", running,
+                         "started_at", "finished_at", "message");
+        if (!finished)
+            json_object_set_new(step, "started_at", time_now());
+        json_array_append_new(steps, step);
+    }
+    if (finished) {
+        int told = json_is_string(status) && json_string_length(status) <= STEP_STATUS_MAX;
+        json_object_set_new(step, "status", json_string(told ? json_string_value(status)
+                                                             : run_status_name(RUN_SUCCEEDED)));
+        json_object_set_new(step, "finished_at", time_now());
+    }
+    if (json_is_string(msg))
+        json_object_set(step, "message", msg);
+    return 1;
+}
+
+/* The snapshot's projections: progress from progress events ({current,
+ * total}), steps[] from step_started and step_finished. Other events
+ * leave them be. */
+static int project(struct runs_ctx *rc, const char *run_id, const char *name,
+                   const json_t *data)
+{
+    if (strcmp(name, "progress") == 0) {
+        json_t *cur = json_object_get(data, "current");
+        json_t *tot = json_object_get(data, "total");
+        if (!json_is_integer(cur))
+            return 0;
+        return store_run_progress(rc->st, run_id, json_integer_value(cur),
+                                  json_is_integer(tot) ? json_integer_value(tot) : 0,
+                                  clock_now_ms());
+    }
+    if (strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0) {
+        struct step_event ev = {name, data};
+        return store_run_edit_steps(rc->st, run_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE])
 {
     char *text = json_dumps(data, JSON_COMPACT);
     int r = text != NULL && append(rc, run_id, name, text, out_id) == 0 &&
-            store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0;
+            store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0 &&
+            project(rc, run_id, name, data) == 0;
     free(text);
     return r ? 0 : -1;
+}
+
+/* Emits an event whose data is only {"status": status} plus what a
+ * transition adds. */
+static int emit_status(struct runs_ctx *rc, const char *run_id, const char *name,
+                       enum run_status status, json_t *more)
+{
+    json_t *data = json_pack("{s:s}", "status", run_status_name(status));
+    if (more != NULL)
+        json_object_update(data, more);
+    char id[EVENT_ID_SIZE];
+    int r = runs_emit(rc, run_id, name, data, id);
+    json_decref(data);
+    return r;
 }
 
 static int collect_id(void *ctx, struct run *r)
@@ -61,8 +191,8 @@ static int collect_id(void *ctx, struct run *r)
  * stays parked until the last of them has ended. */
 static void interrupt_thread(struct runs_ctx *rc, const struct run *r, int rollback)
 {
-    struct run_filter f = {.owner = r->owner, .thread_id = r->thread_id, .active = 1,
-                           .before_seq = r->seq, .limit = 10000};
+    struct run_filter f = {.owner = r->owner, .thread_id = r->thread_id,
+                           .statuses = STATUS_ACTIVE, .before_seq = r->seq, .limit = 10000};
     json_t *ids = json_array();
     if (store_run_list(rc->st, &f, collect_id, ids) == 0) {
         size_t i;
@@ -85,10 +215,12 @@ static int enqueue(struct runs_ctx *rc, const char *run_id)
     return 0;
 }
 
-/* After a run has ended: a rolled-back run goes with its events, and the
+/* After a run has ended: Redis keeps its events for retention_s (the
+ * archive has them all), a rolled-back run goes with its events, and the
  * next parked run of its thread, if any, may start. */
-static void after_finish(struct runs_ctx *rc, const char *run_id)
+static void ended(struct runs_ctx *rc, const char *run_id)
 {
+    bus_expire_run(rc->bus, run_id, rc->cfg->retention_s);
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return;
@@ -104,7 +236,7 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
                                const struct create_opts *o, struct run *existing)
 {
     crypto_new_id(r->id);
-    snprintf(r->status, sizeof r->status, "queued");
+    r->status = RUN_QUEUED;
     r->created_at = r->updated_at = clock_now_ms();
     if (r->metadata == NULL)
         r->metadata = json_object();
@@ -112,7 +244,7 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     if (res != CREATE_NEW)
         return res;
     char id[EVENT_ID_SIZE];
-    json_t *data = json_pack("{s:s, s:s}", "status", "queued", "type", r->type);
+    json_t *data = json_pack("{s:s, s:s}", "status", run_status_name(r->status), "type", r->type);
     if (r->parked)
         json_object_set_new(data, "waiting_for_thread", json_true());
     int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
@@ -139,46 +271,111 @@ const char *runs_host(void)
 int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
 {
     int64_t now = clock_now_ms();
-    int r = store_run_claim(rc->st, run_id, now, now + rc->cfg->lease_ms, runs_host(), entry);
+    struct status_change ch = change(OP_CLAIM, RUN_RUNNING);
+    int r = store_run_claim(rc->st, &ch, run_id, now, now + rc->cfg->lease_ms, runs_host(), entry);
+    if (r != 0)
+        return r;
+    return emit_status(rc, run_id, "run_started", ch.to, NULL);
+}
+
+int runs_await_input(struct runs_ctx *rc, const char *run_id, json_t *data)
+{
+    struct status_change ch = change(OP_INPUT_REQUEST, RUN_INPUT_REQUIRED);
+    int r = store_run_await_input(rc->st, &ch, run_id, data, clock_now_ms());
     if (r != 0)
         return r;
     char id[EVENT_ID_SIZE];
-    json_t *data = json_pack("{s:s}", "status", "running");
-    r = runs_emit(rc, run_id, "run_started", data, id);
-    json_decref(data);
+    return runs_emit(rc, run_id, EVENT_INPUT_REQUIRED, data, id);
+}
+
+enum resume_result runs_resume(struct runs_ctx *rc, const struct run *r, json_t *input)
+{
+    int64_t now = clock_now_ms();
+    struct status_change ch = change(OP_RESUME, RUN_RUNNING);
+    int flip = store_run_resume(rc->st, &ch, r->id, now);
+    if (flip != 0)
+        return flip == 1 ? RESUME_NOT_WAITING : RESUME_ERROR;
+    json_t *msg = json_pack("{s:O}", "resume", input);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    int pushed = text != NULL && bus_control_push(rc->bus, r->id, text) == 0;
+    json_decref(msg);
+    free(text);
+    if (pushed)
+        return RESUMED;
+    /* Not handed over: the run gets its question back. */
+    struct status_change undo = change(OP_RESUME_UNDO, RUN_INPUT_REQUIRED);
+    store_run_await_input(rc->st, &undo, r->id, r->pending_input, now);
+    return RESUME_ERROR;
+}
+
+int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, int attempt)
+{
+    struct status_change ch = change(OP_REQUEUE, RUN_QUEUED);
+    int r = store_run_requeue(rc->st, &ch, run_id, clock_now_ms());
+    if (r != 0)
+        return r;
+    json_t *more = json_pack("{s:s}", "reason", reason);
+    if (attempt > 0)
+        json_object_set_new(more, "attempt", json_integer(attempt));
+    r = emit_status(rc, run_id, "run_queued", ch.to, more) == 0 && enqueue(rc, run_id) == 0 ? 0 : -1;
+    json_decref(more);
     return r;
 }
 
-int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
-                json_t *result, json_t *error)
+/* run_finished's data: the final status, and the error or else the
+ * result. */
+static json_t *end_data(enum run_status status, json_t *result, json_t *error)
 {
-    json_t *data = json_pack("{s:s}", "status", status);
+    json_t *data = json_pack("{s:s}", "status", run_status_name(status));
     if (error != NULL)
         json_object_set(data, "error", error);
     else
         json_object_set(data, "result", result ? result : json_null());
-    char id[EVENT_ID_SIZE];
-    char *text = json_dumps(data, JSON_COMPACT);
-    int r = text != NULL && append(rc, run_id, "run_finished", text, id) == 0 &&
-            store_run_finish(rc->st, run_id, status, result, error, id, text, clock_now_ms()) == 0;
-    free(text);
-    json_decref(data);
-    if (!r)
-        return -1;
-    /* The archive has every event now: Redis keeps them for retention_s. */
-    bus_expire_run(rc->bus, run_id, rc->cfg->retention_s);
-    after_finish(rc, run_id);
-    return 0;
+    return data;
 }
 
-void runs_note_progress(struct runs_ctx *rc, const char *run_id, const char *name,
-                        const json_t *data)
+int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
+                json_t *result, json_t *error)
 {
-    json_t *cur = json_object_get(data, "current");
-    json_t *tot = json_object_get(data, "total");
-    if (strcmp(name, "progress") == 0 && json_is_integer(cur))
-        store_run_progress(rc->st, run_id, json_integer_value(cur),
-                           json_is_integer(tot) ? json_integer_value(tot) : 0, clock_now_ms());
+    struct status_change ch = change(OP_FINISH, status);
+    if (ch.from == 0)
+        return -1; /* not an ending */
+    json_t *data = end_data(status, result, error);
+    char id[EVENT_ID_SIZE];
+    char *text = json_dumps(data, JSON_COMPACT);
+    int r = text != NULL && append(rc, run_id, "run_finished", text, id) == 0
+                ? store_run_finish(rc->st, &ch, run_id, result, error, id, text, clock_now_ms())
+                : -1;
+    free(text);
+    json_decref(data);
+    if (r == 0)
+        ended(rc, run_id);
+    return r;
+}
+
+int runs_repair(struct runs_ctx *rc, const char *run_id)
+{
+    char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE], *text = NULL;
+    int last = bus_last(rc->bus, run_id, id, name);
+    if (last < 0)
+        return -1;
+    if (last == 1 || !event_is_terminal(name))
+        return 1;
+    if (bus_entry(rc->bus, run_id, id, &text) != 0)
+        return -1;
+    json_t *d = json_loads(text, 0, NULL);
+    enum run_status status = RUN_FAILED;
+    const char *told = json_string_value(json_object_get(d, "status"));
+    if (told != NULL)
+        run_status_parse(told, &status);
+    struct status_change ch = change(OP_REPAIR, status);
+    int r = store_run_finish(rc->st, &ch, run_id, json_object_get(d, "result"),
+                             json_object_get(d, "error"), id, text, clock_now_ms());
+    json_decref(d);
+    free(text);
+    if (r == 0)
+        ended(rc, run_id);
+    return r < 0 ? -1 : 0;
 }
 
 json_t *runs_error(const char *code, const char *message)
@@ -186,34 +383,54 @@ json_t *runs_error(const char *code, const char *message)
     return json_pack("{s:s, s:s}", "code", code, "message", message);
 }
 
+/* Cancel of a queued run: the ledger first, against a worker's claim;
+ * then both events, and what follows every end. */
+static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id, int *not_queued)
+{
+    struct status_change ch = change(OP_CANCEL_QUEUED, RUN_CANCELLED);
+    json_t *err = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled before it started");
+    int r = store_run_cancel_queued(rc->st, &ch, run_id, err, clock_now_ms());
+    enum cancel_result res = CANCEL_ERROR;
+    *not_queued = r == 1;
+    if (r == 0) {
+        json_t *reason = json_pack("{s:s}", "reason", "requested");
+        json_t *end = end_data(ch.to, NULL, err);
+        char id[EVENT_ID_SIZE];
+        if (runs_emit(rc, run_id, "cancel_requested", reason, id) == 0 &&
+            runs_emit(rc, run_id, "run_finished", end, id) == 0) {
+            ended(rc, run_id);
+            res = CANCEL_ENDED;
+        }
+        json_decref(reason);
+        json_decref(end);
+    }
+    json_decref(err);
+    return res;
+}
+
 enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
 {
-    int64_t now = clock_now_ms();
-    char id[EVENT_ID_SIZE];
-    int r = store_run_cancel_queued(rc->st, run_id, now);
-    if (r < 0)
+    int not_queued = 0;
+    enum cancel_result res = cancel_queued(rc, run_id, &not_queued);
+    if (!not_queued)
+        return res;
+    /* Claimed already: not a transition, but a request its worker acts on,
+     * told once however often it is asked. */
+    struct run cur;
+    if (store_run_get(rc->st, run_id, &cur) != 0)
         return CANCEL_ERROR;
-    json_t *data = json_pack("{s:s}", "reason", "requested");
-    enum cancel_result res = CANCEL_ERROR;
-    if (r == 0) {
-        json_t *err = runs_error("cancelled", "the run was cancelled before it started");
-        if (runs_emit(rc, run_id, "cancel_requested", data, id) == 0 &&
-            runs_finish(rc, run_id, "cancelled", NULL, err) == 0)
-            res = CANCEL_ENDED;
-        json_decref(err);
-    } else {
-        struct run cur;
-        if (store_run_get(rc->st, run_id, &cur) == 0) {
-            if (runs_status_terminal(cur.status))
-                res = CANCEL_TERMINAL;
-            else if ((r = store_run_cancel_requested(rc->st, run_id, now)) >= 0 &&
-                     (r == 1 || runs_emit(rc, run_id, "cancel_requested", data, id) == 0) &&
-                     bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
-                res = CANCEL_ASKED;
-            run_clear(&cur);
-        }
-    }
-    json_decref(data);
+    res = CANCEL_ERROR;
+    int r;
+    char id[EVENT_ID_SIZE];
+    json_t *reason = json_pack("{s:s}", "reason", "requested");
+    if (run_status_terminal(cur.status))
+        res = CANCEL_TERMINAL;
+    else if ((r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) >= 0 &&
+             (r == 1 || runs_emit(rc, run_id, "cancel_requested", reason, id) == 0) &&
+             bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
+        res = CANCEL_ASKED;
+    json_decref(reason);
+    run_clear(&cur);
     return res;
 }
 
@@ -258,7 +475,7 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg,
     return json_pack(
         "{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:o, s:o, s:o, s:o, s:o, s:i, s:{s:s, s:s, s:s}}",
-        "id", r->id, "type", r->type, "status", r->status,
+        "id", r->id, "type", r->type, "status", run_status_name(r->status),
         "thread_id", r->thread_id[0] ? json_string(r->thread_id) : json_null(),
         "owner", r->owner, "input", or_null(r->input),
         "result", or_null(r->result), "error", or_null(r->error),

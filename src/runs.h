@@ -7,6 +7,34 @@
 #include "config.h"
 #include "store.h"
 
+/* The run lifecycle, in one place: every change of a run's status is one
+ * of these transitions, made by the function of the same name below. */
+enum run_op {
+    OP_CREATE,        /* runs_create */
+    OP_CLAIM,         /* runs_start */
+    OP_INPUT_REQUEST, /* runs_await_input */
+    OP_RESUME,        /* runs_resume */
+    OP_RESUME_UNDO,   /* runs_resume, when the input cannot be handed over */
+    OP_REQUEUE,       /* runs_requeue */
+    OP_CANCEL_QUEUED, /* runs_cancel of a run no worker has claimed */
+    OP_FINISH,        /* runs_finish */
+    OP_REPAIR,        /* runs_repair: the end is in the stream, not the ledger */
+    RUN_OPS
+};
+
+/* One row of the transition table. */
+struct transition {
+    const char *name;
+    run_status_set from;   /* 0: the run does not exist yet */
+    run_status_set to;
+    const char *events;    /* what it writes to the stream, in order */
+    int ledger_first;      /* the ledger changes before the events are written */
+};
+
+const struct transition *runs_transition(enum run_op op);
+/* True when some transition takes a run from one status to the other. */
+int runs_transition_legal(enum run_status from, enum run_status to);
+
 /* What a lifecycle step needs: the ledger and the event bus. reconnect,
  * when set, is called after a failed write to replace bus (0) or give up
  * (-1); without it a write fails at once. */
@@ -17,10 +45,9 @@ struct runs_ctx {
     int (*reconnect)(struct runs_ctx *rc);
 };
 
-int runs_status_terminal(const char *status);
-
-/* Appends one event to the run's stream and notes it in the ledger. data is
- * borrowed. */
+/* Appends one event to the run's stream, archives it, and keeps the
+ * snapshot's projections (progress, steps[]) in step with it, whoever
+ * emits it: a job, opstream publish, the system. data is borrowed. */
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE]);
 
@@ -32,26 +59,41 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
 enum create_result runs_create(struct runs_ctx *rc, struct run *r,
                                const struct create_opts *o, struct run *existing);
 
-/* queued -> running under this host's lease, emitting run_started. 1 when
- * the run was not queued. entry is its queue entry. */
+/* Transitions answer 0 done, 1 when the run was not in a status the
+ * transition is legal from (nothing written), -1 on error. */
+
+/* Claimed under this host's lease, emitting run_started. entry is its
+ * queue entry. */
 int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry);
 /* This machine's name, as leases record it. */
 const char *runs_host(void);
 
-/* Any -> terminal, emitting the single run_finished. result and error are
- * borrowed; either may be NULL. */
-int runs_finish(struct runs_ctx *rc, const char *run_id, const char *status,
+/* The job asks for input: data holds the schema resume will check. */
+int runs_await_input(struct runs_ctx *rc, const char *run_id, json_t *data);
+
+enum resume_result { RESUMED, RESUME_NOT_WAITING, RESUME_ERROR };
+/* Hands input to the job waiting in r: one winner among concurrent
+ * resumes; if the input cannot be handed over, the run waits again. */
+enum resume_result runs_resume(struct runs_ctx *rc, const struct run *r, json_t *input);
+
+/* Back to the queue for another attempt (reason: worker_lost,
+ * worker_stopped); attempt > 0 is told in the run_queued event. */
+int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, int attempt);
+
+/* Ends a claimed run with status, emitting the single run_finished.
+ * result and error are borrowed; either may be NULL. */
+int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
                 json_t *result, json_t *error);
+
+/* A runner died between writing run_finished and the ledger: the ledger
+ * is brought level from the stream, writing nothing twice. 0 when the
+ * stream held the end, 1 when it did not, -1. */
+int runs_repair(struct runs_ctx *rc, const char *run_id);
 
 /* {"code": code, "message": message}, the shape of every run error. */
 json_t *runs_error(const char *code, const char *message);
 
 enum cancel_result { CANCEL_ENDED, CANCEL_ASKED, CANCEL_TERMINAL, CANCEL_ERROR };
-/* Keeps the snapshot's progress in step with a progress event's data
- * ({current, total}); other events leave it be. */
-void runs_note_progress(struct runs_ctx *rc, const char *run_id, const char *name,
-                        const json_t *data);
-
 /* A queued run ends at once: cancel_requested, then run_finished
  * (cancelled). A running one is asked to stop: cancel_requested, and a
  * control message its worker acts on. */

@@ -60,20 +60,25 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-void run_clear(struct run *r)
-{
-    json_decref(r->input);
-    json_decref(r->result);
-    json_decref(r->error);
-    json_decref(r->pending_input);
-    json_decref(r->steps);
-    json_decref(r->metadata);
-    memset(r, 0, sizeof *r);
-}
-
 static int exec(struct store *st, const char *sql)
 {
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Every multi-statement change runs between begin() and end(): end()
+ * commits when ret >= 0 and rolls back otherwise (or when the commit
+ * fails), returning ret, or -1 when nothing was kept. */
+static int begin(struct store *st)
+{
+    return exec(st, "BEGIN IMMEDIATE");
+}
+
+static int end(struct store *st, int ret)
+{
+    if (ret >= 0 && exec(st, "COMMIT") == 0)
+        return ret;
+    exec(st, "ROLLBACK");
+    return -1;
 }
 
 static int schema_version(struct store *st)
@@ -92,29 +97,30 @@ static int migrate(struct store *st, char *err, size_t errsize)
 {
     if (schema_version(st) == N_MIGRATIONS)
         return 0;
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
-        goto fail;
+    if (begin(st) != 0) {
+        snprintf(err, errsize, "cannot start migration: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
     int version = schema_version(st);
     if (version < 0 || version > N_MIGRATIONS) {
         snprintf(err, errsize, "database schema version %d is newer than this program", version);
-        exec(st, "ROLLBACK");
-        return -1;
+        return end(st, -1);
     }
-    for (int v = version; v < N_MIGRATIONS; v++) {
+    int ret = 0;
+    for (int v = version; v < N_MIGRATIONS && ret == 0; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
         if (exec(st, migrations[v]) != 0 || exec(st, pragma) != 0)
-            goto rollback;
+            ret = -1;
     }
-    if (exec(st, "COMMIT") == 0)
-        return 0;
-rollback:
-    snprintf(err, errsize, "migration failed: %s", sqlite3_errmsg(st->db));
-    exec(st, "ROLLBACK");
-    return -1;
-fail:
-    snprintf(err, errsize, "cannot start migration: %s", sqlite3_errmsg(st->db));
-    return -1;
+    if (ret != 0)
+        snprintf(err, errsize, "migration failed: %s", sqlite3_errmsg(st->db));
+    if (end(st, ret) != 0) {
+        if (ret == 0)
+            snprintf(err, errsize, "migration not committed: %s", sqlite3_errmsg(st->db));
+        return -1;
+    }
+    return 0;
 }
 
 struct store *store_open(const char *path, char *err, size_t errsize)
@@ -158,58 +164,114 @@ int store_ping(struct store *st)
     return exec(st, "SELECT 1 FROM runs LIMIT 0");
 }
 
-/* Binding helpers: NULL or empty text binds SQL NULL where that is meant. */
-static int bind_text(sqlite3_stmt *q, int i, const char *s)
+/* A statement and whether all its bindings took: a failed binding (out of
+ * memory, a value too big) fails the statement instead of running it with
+ * a NULL where a value belonged. */
+struct stmt {
+    sqlite3_stmt *q;
+    int bind_failed;
+};
+
+static int prepare(struct store *st, struct stmt *s, const char *sql)
 {
-    return s == NULL ? sqlite3_bind_null(q, i)
-                     : sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    s->bind_failed = 0;
+    s->q = NULL;
+    return sqlite3_prepare_v2(st->db, sql, -1, &s->q, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static int bind_json(sqlite3_stmt *q, int i, const json_t *j)
+static void bound(struct stmt *s, int rc)
 {
-    if (j == NULL)
-        return sqlite3_bind_null(q, i);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s == NULL)
-        return SQLITE_NOMEM;
-    return sqlite3_bind_text(q, i, s, -1, free);
+    if (rc != SQLITE_OK)
+        s->bind_failed = 1;
 }
 
-static int bind_ms(sqlite3_stmt *q, int i, int64_t ms)
+/* NULL or empty text binds SQL NULL where that is meant. */
+static void bind_text(struct stmt *s, int i, const char *text)
 {
-    return ms == 0 ? sqlite3_bind_null(q, i) : sqlite3_bind_int64(q, i, ms);
+    bound(s, text == NULL ? sqlite3_bind_null(s->q, i)
+                          : sqlite3_bind_text(s->q, i, text, -1, SQLITE_TRANSIENT));
 }
 
-/* Runs one statement with its bindings already made; returns the number of
+static void bind_int(struct stmt *s, int i, int64_t v)
+{
+    bound(s, sqlite3_bind_int64(s->q, i, v));
+}
+
+static void bind_json(struct stmt *s, int i, const json_t *j)
+{
+    if (j == NULL) {
+        bound(s, sqlite3_bind_null(s->q, i));
+        return;
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    bound(s, text == NULL ? SQLITE_NOMEM : sqlite3_bind_text(s->q, i, text, -1, free));
+}
+
+static void bind_ms(struct stmt *s, int i, int64_t ms)
+{
+    bound(s, ms == 0 ? sqlite3_bind_null(s->q, i) : sqlite3_bind_int64(s->q, i, ms));
+}
+
+/* A set of statuses as a JSON array of their names, for
+ * "status IN (SELECT value FROM json_each(?))": the names stay in run.c. */
+static void bind_statuses(struct stmt *s, int i, run_status_set set)
+{
+    char list[256] = "[";
+    size_t n = 1;
+    for (int k = 0; k < RUN_STATUS_COUNT; k++)
+        if (set & STATUS_BIT(k))
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", n > 1 ? "," : "",
+                                  run_status_name((enum run_status)k));
+    snprintf(list + n, sizeof list - n, "]");
+    bind_text(s, i, list);
+}
+
+#define IN_STATUSES(n) "status IN (SELECT value FROM json_each(?" #n "))"
+
+/* One step of a statement whose bindings are made. */
+static int step(struct stmt *s)
+{
+    return s->bind_failed ? SQLITE_ERROR : sqlite3_step(s->q);
+}
+
+/* Runs a statement that returns no rows and finalizes it: the number of
  * changed rows, or -1. */
-static int step_done(struct store *st, sqlite3_stmt *q)
+static int step_done(struct store *st, struct stmt *s)
 {
-    int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    int rc = step(s);
+    sqlite3_finalize(s->q);
     return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
-static sqlite3_stmt *prepare(struct store *st, const char *sql)
+/* A transition's answer: 0 when the run changed, 1 when it matched no
+ * row (not in a status the change is legal from), -1 on error. */
+static int step_change(struct store *st, struct stmt *s)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return NULL;
-    return q;
+    int n = step_done(st, s);
+    return n < 0 ? -1 : (n >= 1 ? 0 : 1);
 }
 
-/* The common shape of a run transition: "UPDATE ... WHERE id = ?1 ...",
- * with the time in ?2 when the statement has one. 0 when the run changed,
- * 1 when no row matched (the transition did not apply), -1 on error. */
-static int update_run(struct store *st, const char *sql, const char *id, int64_t now_ms)
+/* A status change's own bindings: the new status in ?2, the statuses it
+ * is legal from in ?3. */
+static void bind_change(struct stmt *s, const char *id, const struct status_change *ch)
 {
-    sqlite3_stmt *q = prepare(st, sql);
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, id);
-    if (sqlite3_bind_parameter_count(q) >= 2)
-        sqlite3_bind_int64(q, 2, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n >= 1 ? 0 : 1);
+    bind_text(s, 1, id);
+    bind_text(s, 2, run_status_name(ch->to));
+    bind_statuses(s, 3, ch->from);
+}
+
+/* The first column of the one row a query returns, as text: 0 found, 1
+ * no row, -1 error. Finalizes the statement. */
+static int step_text(struct stmt *s, char *out, size_t size)
+{
+    int rc = step(s);
+    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+    if (ret == 0) {
+        const unsigned char *t = sqlite3_column_text(s->q, 0);
+        snprintf(out, size, "%s", t ? (const char *)t : "");
+    }
+    sqlite3_finalize(s->q);
+    return ret;
 }
 
 static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
@@ -220,35 +282,30 @@ static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
 
 static int insert_run(struct store *st, struct run *r)
 {
-    sqlite3_stmt *q = prepare(st, "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs");
-    if (q == NULL)
+    struct stmt s;
+    char seq[24];
+    if (prepare(st, &s, "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs") != 0 ||
+        step_text(&s, seq, sizeof seq) != 0)
         return -1;
-    r->seq = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-    sqlite3_finalize(q);
-    if (r->seq < 0)
-        return -1;
-    q = prepare(st,
+    r->seq = strtoll(seq, NULL, 10);
+    if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
         " steps, created_at, updated_at, last_event_id, attempt, seq, parked)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?8, ?9, ?10, ?11, ?12)");
-    if (q == NULL)
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12)") != 0)
         return -1;
-    bind_text(q, 1, r->id);
-    bind_text(q, 2, r->owner);
-    bind_text(q, 3, r->type);
-    bind_text(q, 4, r->status);
-    bind_text(q, 5, r->thread_id[0] ? r->thread_id : NULL);
-    bind_json(q, 6, r->input);
-    if (r->metadata != NULL)
-        bind_json(q, 7, r->metadata);
-    else
-        sqlite3_bind_text(q, 7, "{}", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 8, r->created_at);
-    bind_text(q, 9, r->last_event_id[0] ? r->last_event_id : NULL);
-    sqlite3_bind_int(q, 10, r->attempt);
-    sqlite3_bind_int64(q, 11, r->seq);
-    sqlite3_bind_int(q, 12, r->parked);
-    return step_done(st, q) == 1 ? 0 : -1;
+    bind_text(&s, 1, r->id);
+    bind_text(&s, 2, r->owner);
+    bind_text(&s, 3, r->type);
+    bind_text(&s, 4, run_status_name(r->status));
+    bind_text(&s, 5, r->thread_id[0] ? r->thread_id : NULL);
+    bind_json(&s, 6, r->input);
+    bind_json(&s, 7, r->metadata);
+    bind_int(&s, 8, r->created_at);
+    bind_text(&s, 9, r->last_event_id[0] ? r->last_event_id : NULL);
+    bind_int(&s, 10, r->attempt);
+    bind_int(&s, 11, r->seq);
+    bind_int(&s, 12, r->parked);
+    return step_done(st, &s) == 1 ? 0 : -1;
 }
 
 /* Looks up a live idempotency key: 1 found (run_id and hash set), 0 not,
@@ -256,40 +313,38 @@ static int insert_run(struct store *st, struct run *r)
 static int find_key(struct store *st, const char *owner, const char *key, int64_t now,
                     char run_id[ID_SIZE], char hash[HASH_HEX_SIZE])
 {
-    sqlite3_stmt *q = prepare(st, "DELETE FROM idempotency WHERE created_at < ?1");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s, "DELETE FROM idempotency WHERE created_at < ?1") != 0)
         return -1;
-    sqlite3_bind_int64(q, 1, now - IDEMPOTENCY_TTL_MS);
-    if (step_done(st, q) < 0)
+    bind_int(&s, 1, now - IDEMPOTENCY_TTL_MS);
+    if (step_done(st, &s) < 0 ||
+        prepare(st, &s, "SELECT run_id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2") != 0)
         return -1;
-    q = prepare(st, "SELECT run_id, body_hash FROM idempotency WHERE owner = ?1 AND key = ?2");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, owner);
-    bind_text(q, 2, key);
-    int rc = sqlite3_step(q);
+    bind_text(&s, 1, owner);
+    bind_text(&s, 2, key);
+    int rc = step(&s);
     int ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
     if (ret == 1) {
-        copy_col(q, 0, run_id, ID_SIZE);
-        copy_col(q, 1, hash, HASH_HEX_SIZE);
+        copy_col(s.q, 0, run_id, ID_SIZE);
+        copy_col(s.q, 1, hash, HASH_HEX_SIZE);
     }
-    sqlite3_finalize(q);
+    sqlite3_finalize(s.q);
     return ret;
 }
 
 static int insert_key(struct store *st, const struct run *r, const struct create_opts *o)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
         "INSERT INTO idempotency (owner, key, body_hash, run_id, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (q == NULL)
+        " VALUES (?1, ?2, ?3, ?4, ?5)") != 0)
         return -1;
-    bind_text(q, 1, r->owner);
-    bind_text(q, 2, o->idem_key);
-    bind_text(q, 3, o->body_hash);
-    bind_text(q, 4, r->id);
-    sqlite3_bind_int64(q, 5, r->created_at);
-    return step_done(st, q) == 1 ? 0 : -1;
+    bind_text(&s, 1, r->owner);
+    bind_text(&s, 2, o->idem_key);
+    bind_text(&s, 3, o->body_hash);
+    bind_text(&s, 4, r->id);
+    bind_int(&s, 5, r->created_at);
+    return step_done(st, &s) == 1 ? 0 : -1;
 }
 
 /* Counts the thread's active runs (only those not parked, when
@@ -297,91 +352,134 @@ static int insert_key(struct store *st, const struct run *r, const struct create
 static int thread_active(struct store *st, const char *owner, const char *thread_id,
                          int unparked_only)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    char n[24];
+    if (prepare(st, &s,
         "SELECT COUNT(*) FROM runs WHERE owner = ?1 AND thread_id = ?2"
-        " AND status IN ('queued', 'running', 'input_required')"
-        " AND (?3 = 0 OR parked = 0)");
-    if (q == NULL)
+        " AND " IN_STATUSES(3) " AND (?4 = 0 OR parked = 0)") != 0)
         return -1;
-    bind_text(q, 1, owner);
-    bind_text(q, 2, thread_id);
-    sqlite3_bind_int(q, 3, unparked_only);
-    int n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
-    sqlite3_finalize(q);
-    return n;
+    bind_text(&s, 1, owner);
+    bind_text(&s, 2, thread_id);
+    bind_statuses(&s, 3, STATUS_ACTIVE);
+    bind_int(&s, 4, unparked_only);
+    return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
+}
+
+/* Takes a parked run off its thread's waiting line: 1, or -1. */
+static int unpark(struct store *st, const char *id)
+{
+    struct stmt s;
+    if (prepare(st, &s, "UPDATE runs SET parked = 0 WHERE id = ?1") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    return step_done(st, &s) == 1 ? 1 : -1;
 }
 
 int store_thread_release(struct store *st, const char *owner, const char *thread_id,
                          char out[ID_SIZE])
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return -1;
-    int ret = -1;
     int busy = thread_active(st, owner, thread_id, 1);
-    if (busy > 0) {
-        ret = 0;
-    } else if (busy == 0) {
-        sqlite3_stmt *q = prepare(st,
-            "SELECT id FROM runs WHERE owner = ?1 AND thread_id = ?2 AND status = 'queued'"
-            " AND parked = 1 ORDER BY seq LIMIT 1");
-        if (q != NULL) {
-            bind_text(q, 1, owner);
-            bind_text(q, 2, thread_id);
-            int rc = sqlite3_step(q);
-            ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
-            if (ret == 1)
-                copy_col(q, 0, out, ID_SIZE);
-            sqlite3_finalize(q);
-        }
-        if (ret == 1) {
-            q = prepare(st, "UPDATE runs SET parked = 0 WHERE id = ?1");
-            if (q == NULL)
-                ret = -1;
-            else {
-                bind_text(q, 1, out);
-                if (step_done(st, q) != 1)
-                    ret = -1;
-            }
+    int ret = busy < 0 ? -1 : 0;
+    struct stmt s;
+    if (busy == 0) {
+        ret = -1;
+        if (prepare(st, &s,
+                "SELECT id FROM runs WHERE owner = ?1 AND thread_id = ?2 AND " IN_STATUSES(3)
+                " AND parked = 1 ORDER BY seq LIMIT 1") == 0) {
+            bind_text(&s, 1, owner);
+            bind_text(&s, 2, thread_id);
+            bind_statuses(&s, 3, STATUS_BIT(RUN_QUEUED));
+            int found = step_text(&s, out, ID_SIZE);
+            ret = found == 1 ? 0 : (found == 0 ? unpark(st, out) : -1);
         }
     }
-    if (ret < 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        return -1;
-    }
-    return ret;
+    return end(st, ret);
 }
 
-int store_run_await_input(struct store *st, const char *id, const json_t *pending,
-                          int64_t now_ms)
+int store_run_await_input(struct store *st, const struct status_change *ch, const char *id,
+                          const json_t *pending, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
-        "UPDATE runs SET status = 'input_required', pending_input = ?2, updated_at = ?3"
-        " WHERE id = ?1 AND status = 'running'");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET status = ?2, pending_input = ?4, updated_at = ?5"
+        " WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
         return -1;
-    bind_text(q, 1, id);
-    bind_json(q, 2, pending);
-    sqlite3_bind_int64(q, 3, now_ms);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+    bind_change(&s, id, ch);
+    bind_json(&s, 4, pending);
+    bind_int(&s, 5, now_ms);
+    return step_change(st, &s);
 }
 
-int store_run_resume(struct store *st, const char *id, int64_t now_ms)
+/* The shape of most transitions: the status, the time in ?4, and columns
+ * the SQL sets on its own. */
+static int change_run(struct store *st, const char *sql, const struct status_change *ch,
+                      const char *id, int64_t now_ms)
 {
-    return update_run(st,
-        "UPDATE runs SET status = 'running', pending_input = NULL, updated_at = ?2"
-        " WHERE id = ?1 AND status = 'input_required'", id, now_ms);
+    struct stmt s;
+    if (prepare(st, &s, sql) != 0)
+        return -1;
+    bind_change(&s, id, ch);
+    bind_int(&s, 4, now_ms);
+    return step_change(st, &s);
+}
+
+int store_run_resume(struct store *st, const struct status_change *ch, const char *id,
+                     int64_t now_ms)
+{
+    return change_run(st,
+        "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = ?4"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms);
+}
+
+int store_run_requeue(struct store *st, const struct status_change *ch, const char *id,
+                      int64_t now_ms)
+{
+    return change_run(st,
+        "UPDATE runs SET status = ?2, lease_until = NULL, pgid = NULL, queue_entry = NULL,"
+        " pending_input = NULL, updated_at = ?4 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms);
+}
+
+int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
+                            const json_t *error, int64_t now_ms)
+{
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET status = ?2, error = ?5, cancel_requested_at = ?4, finished_at = ?4,"
+        " updated_at = ?4, parked = 0 WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
+        return -1;
+    bind_change(&s, id, ch);
+    bind_int(&s, 4, now_ms);
+    bind_json(&s, 5, error);
+    return step_change(st, &s);
 }
 
 int store_run_mark_delete(struct store *st, const char *id)
 {
-    return update_run(st, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1", id, 0) < 0 ? -1 : 0;
+    struct stmt s;
+    if (prepare(st, &s, "UPDATE runs SET delete_on_finish = 1 WHERE id = ?1") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    return step_done(st, &s) < 0 ? -1 : 0;
+}
+
+int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
+{
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET cancel_requested_at = ?2, updated_at = ?2"
+        " WHERE id = ?1 AND cancel_requested_at IS NULL") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    bind_int(&s, 2, now_ms);
+    return step_change(st, &s);
 }
 
 enum create_result store_run_create(struct store *st, struct run *r,
                                     const struct create_opts *o, struct run *existing)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return CREATE_ERROR;
     enum create_result res = CREATE_ERROR;
     if (o->idem_key != NULL) {
@@ -410,13 +508,15 @@ enum create_result store_run_create(struct store *st, struct run *r,
     if (insert_run(st, r) == 0 && (o->idem_key == NULL || insert_key(st, r, o) == 0))
         res = CREATE_NEW;
 done:
-    if (res == CREATE_ERROR || res == CREATE_KEY_REUSED || res == CREATE_THREAD_BUSY) {
-        exec(st, "ROLLBACK");
-    } else if (exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
+    /* Only a new run or a replay has anything to keep. */
+    if (res != CREATE_NEW && res != CREATE_REPLAYED) {
+        end(st, -1);
+        return res;
+    }
+    if (end(st, 0) != 0) {
         if (res == CREATE_REPLAYED)
             run_clear(existing);
-        res = CREATE_ERROR;
+        return CREATE_ERROR;
     }
     return res;
 }
@@ -435,13 +535,16 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
     " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL"
 
-static void read_run(sqlite3_stmt *q, struct run *r)
+/* 0, or -1 for a row whose status is none this program knows. */
+static int read_run(sqlite3_stmt *q, struct run *r)
 {
     memset(r, 0, sizeof *r);
+    const unsigned char *status = sqlite3_column_text(q, 3);
+    if (status == NULL || run_status_parse((const char *)status, &r->status) != 0)
+        return -1;
     copy_col(q, 0, r->id, sizeof r->id);
     copy_col(q, 1, r->owner, sizeof r->owner);
     copy_col(q, 2, r->type, sizeof r->type);
-    copy_col(q, 3, r->status, sizeof r->status);
     copy_col(q, 4, r->thread_id, sizeof r->thread_id);
     r->input = json_col(q, 5);
     r->result = json_col(q, 6);
@@ -462,117 +565,102 @@ static void read_run(sqlite3_stmt *q, struct run *r)
     r->parked = sqlite3_column_int(q, 20);
     r->delete_on_finish = sqlite3_column_int(q, 21);
     r->archive_deleted = sqlite3_column_int(q, 22);
+    return 0;
 }
 
 int store_run_get(struct store *st, const char *id, struct run *out)
 {
-    sqlite3_stmt *q = prepare(st, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1") != 0)
         return -1;
-    bind_text(q, 1, id);
-    int rc = sqlite3_step(q);
+    bind_text(&s, 1, id);
+    int rc = step(&s);
     int ret = 1;
-    if (rc == SQLITE_ROW) {
-        read_run(q, out);
-        ret = 0;
-    } else if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_ROW)
+        ret = read_run(s.q, out);
+    else if (rc != SQLITE_DONE)
         ret = -1;
-    }
-    sqlite3_finalize(q);
+    sqlite3_finalize(s.q);
     return ret;
 }
 
 int store_run_delete(struct store *st, const char *id)
 {
-    return update_run(st, "DELETE FROM runs WHERE id = ?1", id, 0) < 0 ? -1 : 0;
+    struct stmt s;
+    if (prepare(st, &s, "DELETE FROM runs WHERE id = ?1") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    return step_done(st, &s) < 0 ? -1 : 0;
 }
 
-int store_run_claim(struct store *st, const char *id, int64_t now_ms, int64_t lease_until,
-                    const char *host, const char *entry)
+int store_run_claim(struct store *st, const struct status_change *ch, const char *id,
+                    int64_t now_ms, int64_t lease_until, const char *host, const char *entry)
 {
-    sqlite3_stmt *q = prepare(st,
-        "UPDATE runs SET status = 'running', started_at = ?2, updated_at = ?2,"
-        " attempt = attempt + 1, lease_until = ?3, worker_host = ?4, queue_entry = ?5, pgid = NULL"
-        " WHERE id = ?1 AND status = 'queued'");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET status = ?2, started_at = ?4, updated_at = ?4,"
+        " attempt = attempt + 1, lease_until = ?5, worker_host = ?6, queue_entry = ?7, pgid = NULL"
+        " WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
         return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, now_ms);
-    sqlite3_bind_int64(q, 3, lease_until);
-    bind_text(q, 4, host);
-    bind_text(q, 5, entry);
-    int n = step_done(st, q);
-    return n < 0 ? -1 : (n == 1 ? 0 : 1);
+    bind_change(&s, id, ch);
+    bind_int(&s, 4, now_ms);
+    bind_int(&s, 5, lease_until);
+    bind_text(&s, 6, host);
+    bind_text(&s, 7, entry);
+    return step_change(st, &s);
 }
 
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
         "UPDATE runs SET lease_until = ?2, pgid = COALESCE(?3, pgid) WHERE id = ?1"
-        " AND status IN ('running', 'input_required')");
-    if (q == NULL)
+        " AND " IN_STATUSES(4)) != 0)
         return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, lease_until);
+    bind_text(&s, 1, id);
+    bind_int(&s, 2, lease_until);
     if (pgid > 0)
-        sqlite3_bind_int64(q, 3, pgid);
+        bind_int(&s, 3, pgid);
     else
-        sqlite3_bind_null(q, 3);
-    return step_done(st, q) < 0 ? -1 : 0;
+        bound(&s, sqlite3_bind_null(s.q, 3));
+    bind_statuses(&s, 4, STATUS_CLAIMED);
+    return step_done(st, &s) < 0 ? -1 : 0;
 }
 
 int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
                         struct lost_run *out)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return -1;
-    sqlite3_stmt *q = prepare(st,
-        "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, '')"
-        " FROM runs WHERE lease_until < ?1 AND status IN ('running', 'input_required') LIMIT 1");
+    struct stmt s;
     int ret = -1;
-    if (q != NULL) {
-        sqlite3_bind_int64(q, 1, now_ms);
-        int rc = sqlite3_step(q);
+    if (prepare(st, &s,
+        "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, '')"
+        " FROM runs WHERE lease_until < ?1 AND " IN_STATUSES(2) " LIMIT 1") == 0) {
+        bind_int(&s, 1, now_ms);
+        bind_statuses(&s, 2, STATUS_CLAIMED);
+        int rc = step(&s);
         ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
         if (ret == 1) {
-            copy_col(q, 0, out->id, sizeof out->id);
-            copy_col(q, 1, out->host, sizeof out->host);
-            out->pgid = (long)sqlite3_column_int64(q, 2);
-            copy_col(q, 3, out->entry, sizeof out->entry);
+            copy_col(s.q, 0, out->id, sizeof out->id);
+            copy_col(s.q, 1, out->host, sizeof out->host);
+            out->pgid = (long)sqlite3_column_int64(s.q, 2);
+            copy_col(s.q, 3, out->entry, sizeof out->entry);
         }
-        sqlite3_finalize(q);
+        sqlite3_finalize(s.q);
     }
     /* Taking it: only one worker recovers a run. */
-    if (ret == 1 && update_run(st, "UPDATE runs SET lease_until = ?2 WHERE id = ?1", out->id,
-                               retake_until) != 0)
-        ret = -1;
-    if (ret < 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        return -1;
+    if (ret == 1) {
+        if (prepare(st, &s, "UPDATE runs SET lease_until = ?2 WHERE id = ?1") != 0)
+            ret = -1;
+        else {
+            bind_text(&s, 1, out->id);
+            bind_int(&s, 2, retake_until);
+            if (step_done(st, &s) != 1)
+                ret = -1;
+        }
     }
-    return ret;
-}
-
-int store_run_requeue(struct store *st, const char *id, int64_t now_ms)
-{
-    return update_run(st,
-        "UPDATE runs SET status = 'queued', lease_until = NULL, pgid = NULL, queue_entry = NULL,"
-        " pending_input = NULL, updated_at = ?2 WHERE id = ?1 AND status IN ('running', 'input_required')",
-        id, now_ms);
-}
-
-int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms)
-{
-    return update_run(st,
-        "UPDATE runs SET status = 'cancelled', cancel_requested_at = ?2, finished_at = ?2,"
-        " updated_at = ?2, parked = 0 WHERE id = ?1 AND status = 'queued'", id, now_ms);
-}
-
-int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
-{
-    return update_run(st,
-        "UPDATE runs SET cancel_requested_at = ?2, updated_at = ?2"
-        " WHERE id = ?1 AND cancel_requested_at IS NULL", id, now_ms);
+    return end(st, ret);
 }
 
 /* Archives one event (idempotent on its id). */
@@ -580,42 +668,35 @@ static int archive_event(struct store *st, const char *run_id, const char *event
                          const char *name, const char *data)
 {
     struct event_id id;
-    if (event_id_parse(event_id, &id) != 0)
+    struct stmt s;
+    if (event_id_parse(event_id, &id) != 0 || prepare(st, &s,
+        "INSERT OR IGNORE INTO events (run_id, ms, seq, type, data) VALUES (?1, ?2, ?3, ?4, ?5)") != 0)
         return -1;
-    sqlite3_stmt *q = prepare(st,
-        "INSERT OR IGNORE INTO events (run_id, ms, seq, type, data) VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (q == NULL)
-        return -1;
-    bind_text(q, 1, run_id);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)id.ms);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)id.seq);
-    bind_text(q, 4, name);
-    bind_text(q, 5, data);
-    return step_done(st, q) < 0 ? -1 : 0;
+    bind_text(&s, 1, run_id);
+    bind_int(&s, 2, (int64_t)id.ms);
+    bind_int(&s, 3, (int64_t)id.seq);
+    bind_text(&s, 4, name);
+    bind_text(&s, 5, data);
+    return step_done(st, &s) < 0 ? -1 : 0;
 }
 
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     const char *name, const char *data, int64_t now_ms)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return -1;
+    struct stmt s;
     int r = archive_event(st, id, event_id, name, data);
-    if (r == 0) {
-        sqlite3_stmt *q = prepare(st,
-            "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1");
-        r = q == NULL ? -1 : 0;
-        if (q != NULL) {
-            bind_text(q, 1, id);
-            bind_text(q, 2, event_id);
-            sqlite3_bind_int64(q, 3, now_ms);
-            r = step_done(st, q) < 0 ? -1 : 0;
-        }
+    if (r == 0 && prepare(st, &s,
+            "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1") == 0) {
+        bind_text(&s, 1, id);
+        bind_text(&s, 2, event_id);
+        bind_int(&s, 3, now_ms);
+        r = step_done(st, &s) < 0 ? -1 : 0;
+    } else {
+        r = -1;
     }
-    if (r != 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        return -1;
-    }
-    return 0;
+    return end(st, r);
 }
 
 int store_events_after(struct store *st, const char *run_id, const struct event_id *after,
@@ -623,184 +704,193 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
                        int (*fn)(void *ctx, const char *id, const char *name, const char *data),
                        void *ctx)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
         "SELECT ms, seq, type, data FROM events WHERE run_id = ?1"
         " AND (ms > ?2 OR (ms = ?2 AND seq > ?3))"
         " AND (?4 < 0 OR ms < ?4 OR (ms = ?4 AND seq < ?5))"
-        " ORDER BY ms, seq LIMIT ?6");
-    if (q == NULL)
+        " ORDER BY ms, seq LIMIT ?6") != 0)
         return -1;
-    bind_text(q, 1, run_id);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)after->ms);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)after->seq);
-    sqlite3_bind_int64(q, 4, before ? (sqlite3_int64)before->ms : -1);
-    sqlite3_bind_int64(q, 5, before ? (sqlite3_int64)before->seq : 0);
-    sqlite3_bind_int(q, 6, limit);
+    bind_text(&s, 1, run_id);
+    bind_int(&s, 2, (int64_t)after->ms);
+    bind_int(&s, 3, (int64_t)after->seq);
+    bind_int(&s, 4, before ? (int64_t)before->ms : -1);
+    bind_int(&s, 5, before ? (int64_t)before->seq : 0);
+    bind_int(&s, 6, limit);
     int n = 0, rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        struct event_id id = {(uint64_t)sqlite3_column_int64(q, 0), (uint64_t)sqlite3_column_int64(q, 1)};
+    while ((rc = step(&s)) == SQLITE_ROW) {
+        struct event_id id = {(uint64_t)sqlite3_column_int64(s.q, 0),
+                              (uint64_t)sqlite3_column_int64(s.q, 1)};
         char text[EVENT_ID_SIZE];
         event_id_format(&id, text);
         n++;
-        if (fn(ctx, text, (const char *)sqlite3_column_text(q, 2),
-               (const char *)sqlite3_column_text(q, 3)) != 0)
+        if (fn(ctx, text, (const char *)sqlite3_column_text(s.q, 2),
+               (const char *)sqlite3_column_text(s.q, 3)) != 0)
             break;
     }
-    sqlite3_finalize(q);
+    sqlite3_finalize(s.q);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
 }
 
 int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return -1;
     int n = -1;
-    sqlite3_stmt *q = prepare(st,
-        "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?1)");
-    if (q != NULL) {
-        sqlite3_bind_int64(q, 1, finished_before_ms);
-        if (step_done(st, q) >= 0 && (q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
+        "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?1)") == 0) {
+        bind_int(&s, 1, finished_before_ms);
+        if (step_done(st, &s) >= 0 && prepare(st, &s,
                 "UPDATE runs SET archive_deleted_at = ?2 WHERE finished_at < ?1"
-                " AND archive_deleted_at IS NULL")) != NULL) {
-            sqlite3_bind_int64(q, 1, finished_before_ms);
-            sqlite3_bind_int64(q, 2, now_ms);
-            n = step_done(st, q);
+                " AND archive_deleted_at IS NULL") == 0) {
+            bind_int(&s, 1, finished_before_ms);
+            bind_int(&s, 2, now_ms);
+            n = step_done(st, &s);
         }
     }
-    if (n < 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        return -1;
-    }
-    return n;
+    return end(st, n);
 }
 
-int store_run_steps(struct store *st, const char *id, const json_t *steps, int64_t now_ms)
+int store_run_edit_steps(struct store *st, const char *id,
+                         int (*edit)(void *ctx, json_t *steps), void *ctx, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st, "UPDATE runs SET steps = ?2, updated_at = ?3 WHERE id = ?1");
-    if (q == NULL)
+    if (begin(st) != 0)
         return -1;
-    bind_text(q, 1, id);
-    bind_json(q, 2, steps);
-    sqlite3_bind_int64(q, 3, now_ms);
-    return step_done(st, q) < 0 ? -1 : 0;
+    struct stmt s;
+    int r = -1;
+    json_t *steps = NULL;
+    if (prepare(st, &s, "SELECT steps FROM runs WHERE id = ?1") == 0) {
+        bind_text(&s, 1, id);
+        int rc = step(&s);
+        r = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+        if (r == 0)
+            steps = json_col(s.q, 0);
+        sqlite3_finalize(s.q);
+    }
+    if (r == 0 && !json_is_array(steps)) {
+        json_decref(steps);
+        steps = json_array();
+    }
+    if (r == 0 && edit(ctx, steps) == 1) {
+        r = -1;
+        if (prepare(st, &s, "UPDATE runs SET steps = ?2, updated_at = ?3 WHERE id = ?1") == 0) {
+            bind_text(&s, 1, id);
+            bind_json(&s, 2, steps);
+            bind_int(&s, 3, now_ms);
+            r = step_done(st, &s) < 0 ? -1 : 0;
+        }
+    }
+    json_decref(steps);
+    return end(st, r);
 }
 
 int store_run_progress(struct store *st, const char *id, int64_t current,
                        int64_t total, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
         "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
-        " updated_at = ?4 WHERE id = ?1");
-    if (q == NULL)
+        " updated_at = ?4 WHERE id = ?1") != 0)
         return -1;
-    bind_text(q, 1, id);
-    sqlite3_bind_int64(q, 2, current);
-    sqlite3_bind_int64(q, 3, total);
-    sqlite3_bind_int64(q, 4, now_ms);
-    return step_done(st, q) < 0 ? -1 : 0;
+    bind_text(&s, 1, id);
+    bind_int(&s, 2, current);
+    bind_int(&s, 3, total);
+    bind_int(&s, 4, now_ms);
+    return step_done(st, &s) < 0 ? -1 : 0;
 }
 
-int store_run_finish(struct store *st, const char *id, const char *status,
+int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,
                      const char *event_id, const char *event_data, int64_t now_ms)
 {
-    if (exec(st, "BEGIN IMMEDIATE") != 0)
+    if (begin(st) != 0)
         return -1;
+    struct stmt s;
     int r = archive_event(st, id, event_id, "run_finished", event_data);
-    sqlite3_stmt *q = r == 0 ? prepare(st,
-        "UPDATE runs SET status = ?2, result = ?3, error = ?4,"
-        " pending_input = NULL, finished_at = ?5, updated_at = ?5,"
-        " last_event_id = ?6, lease_until = NULL WHERE id = ?1") : NULL;
-    if (q == NULL) {
-        r = -1;
+    if (r == 0 && prepare(st, &s,
+            "UPDATE runs SET status = ?2, result = ?4, error = ?5,"
+            " pending_input = NULL, finished_at = ?6, updated_at = ?6,"
+            " last_event_id = ?7, lease_until = NULL WHERE id = ?1 AND " IN_STATUSES(3)) == 0) {
+        bind_change(&s, id, ch);
+        bind_json(&s, 4, result);
+        bind_json(&s, 5, error);
+        bind_ms(&s, 6, now_ms);
+        bind_text(&s, 7, event_id);
+        r = step_change(st, &s);
     } else {
-        bind_text(q, 1, id);
-        bind_text(q, 2, status);
-        bind_json(q, 3, result);
-        bind_json(q, 4, error);
-        bind_ms(q, 5, now_ms);
-        bind_text(q, 6, event_id);
-        r = step_done(st, q) < 0 ? -1 : 0;
+        r = -1;
     }
-    if (r != 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        return -1;
-    }
-    return 0;
+    /* A run not in a status it may end from keeps its ledger as it was;
+     * the event is archived all the same, as the stream has it. */
+    return end(st, r);
 }
 
 int store_run_list(struct store *st, const struct run_filter *f,
                    int (*fn)(void *ctx, struct run *r), void *ctx)
 {
-    sqlite3_stmt *q = prepare(st,
+    struct stmt s;
+    if (prepare(st, &s,
         "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR owner = ?1)"
-        " AND (?2 IS NULL OR status = ?2)"
-        " AND (?3 = 0 OR status IN ('queued', 'running', 'input_required'))"
+        " AND (?2 = 0 OR " IN_STATUSES(3) ")"
         " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR thread_id = ?5)"
         " AND (?6 = 0 OR seq < ?6)"
-        " ORDER BY seq DESC LIMIT ?7");
-    if (q == NULL)
+        " ORDER BY seq DESC LIMIT ?7") != 0)
         return -1;
-    bind_text(q, 1, f->owner);
-    bind_text(q, 2, f->status);
-    sqlite3_bind_int(q, 3, f->active);
-    bind_text(q, 4, f->type);
-    bind_text(q, 5, f->thread_id);
-    sqlite3_bind_int64(q, 6, f->before_seq);
-    sqlite3_bind_int(q, 7, f->limit);
+    bind_text(&s, 1, f->owner);
+    bind_int(&s, 2, f->statuses != 0);
+    bind_statuses(&s, 3, f->statuses);
+    bind_text(&s, 4, f->type);
+    bind_text(&s, 5, f->thread_id);
+    bind_int(&s, 6, f->before_seq);
+    bind_int(&s, 7, f->limit);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = step(&s)) == SQLITE_ROW) {
         struct run r;
-        read_run(q, &r);
+        if (read_run(s.q, &r) != 0) {
+            run_clear(&r);
+            rc = SQLITE_CORRUPT;
+            break;
+        }
         int stop = fn(ctx, &r);
         run_clear(&r);
         if (stop)
             break;
     }
-    sqlite3_finalize(q);
+    sqlite3_finalize(s.q);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
 }
 
 int store_token_insert(struct store *st, const char *hash, const char *owner,
                        const char *name, int64_t now_ms)
 {
-    sqlite3_stmt *q = prepare(st,
-        "INSERT INTO tokens (hash, owner, name, created_at) VALUES (?1, ?2, ?3, ?4)");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s,
+        "INSERT INTO tokens (hash, owner, name, created_at) VALUES (?1, ?2, ?3, ?4)") != 0)
         return -1;
-    bind_text(q, 1, hash);
-    bind_text(q, 2, owner);
-    bind_text(q, 3, name);
-    sqlite3_bind_int64(q, 4, now_ms);
-    return step_done(st, q) == 1 ? 0 : -1;
+    bind_text(&s, 1, hash);
+    bind_text(&s, 2, owner);
+    bind_text(&s, 3, name);
+    bind_int(&s, 4, now_ms);
+    return step_done(st, &s) == 1 ? 0 : -1;
 }
 
 int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE])
 {
-    sqlite3_stmt *q = prepare(st, "SELECT owner FROM tokens WHERE hash = ?1");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s, "SELECT owner FROM tokens WHERE hash = ?1") != 0)
         return -1;
-    bind_text(q, 1, hash);
-    int rc = sqlite3_step(q);
-    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
-    if (ret == 0)
-        copy_col(q, 0, owner, OWNER_SIZE);
-    sqlite3_finalize(q);
-    return ret;
+    bind_text(&s, 1, hash);
+    return step_text(&s, owner, OWNER_SIZE);
 }
 
 static int read_setting(struct store *st, const char *key, char *out, size_t size)
 {
-    sqlite3_stmt *q = prepare(st, "SELECT value FROM settings WHERE key = ?1");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s, "SELECT value FROM settings WHERE key = ?1") != 0)
         return -1;
-    bind_text(q, 1, key);
-    int rc = sqlite3_step(q);
-    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
-    if (ret == 0)
-        copy_col(q, 0, out, size);
-    sqlite3_finalize(q);
-    return ret;
+    bind_text(&s, 1, key);
+    return step_text(&s, out, size);
 }
 
 int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
@@ -812,12 +902,12 @@ int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
      * first users all end up with the one key that won. */
     char fresh[HASH_HEX_SIZE];
     crypto_new_secret(fresh);
-    sqlite3_stmt *q = prepare(st,
-        "INSERT OR IGNORE INTO settings (key, value) VALUES ('link_secret', ?1)");
-    if (q == NULL)
+    struct stmt s;
+    if (prepare(st, &s,
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('link_secret', ?1)") != 0)
         return -1;
-    bind_text(q, 1, fresh);
-    if (step_done(st, q) < 0)
+    bind_text(&s, 1, fresh);
+    if (step_done(st, &s) < 0)
         return -1;
     return read_setting(st, "link_secret", out, HASH_HEX_SIZE) == 0 ? 0 : -1;
 }

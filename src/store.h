@@ -4,34 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "crypto.h"
-#include "event.h"
-
-#define OWNER_SIZE 128
-#define TYPE_SIZE 65
-#define STATUS_SIZE 24
-#define THREAD_SIZE 129
-
-struct store;
-
-/* A row of the run ledger. JSON columns are owned references. */
-struct run {
-    char id[ID_SIZE];
-    char owner[OWNER_SIZE];
-    char type[TYPE_SIZE];
-    char status[STATUS_SIZE];
-    char thread_id[THREAD_SIZE];   /* "" when none */
-    json_t *input, *result, *error, *pending_input, *steps, *metadata;
-    int has_progress;
-    int64_t progress_current, progress_total;
-    int64_t created_at, started_at, finished_at, updated_at; /* ms, 0 = unset */
-    char last_event_id[EVENT_ID_SIZE];
-    int attempt;
-    int64_t seq;          /* creation order, strictly increasing */
-    int parked;           /* queued behind an earlier run of its thread */
-    int delete_on_finish; /* rolled back: deleted once it has ended */
-    int archive_deleted;  /* its archived events were deleted (gc) */
-};
+#include "run.h"
 
 /* What a new run does when its thread already has an active run. */
 enum multitask { MT_REJECT, MT_ENQUEUE, MT_INTERRUPT, MT_ROLLBACK };
@@ -53,7 +26,13 @@ enum create_result {
     CREATE_ERROR,
 };
 
-void run_clear(struct run *r);
+/* A status change as runs.c's transition table allows it: the run must be
+ * in one of from, and goes to to. The functions that take one are the only
+ * writers of a run's status; runs.c is their only caller. */
+struct status_change {
+    run_status_set from;
+    enum run_status to;
+};
 
 /* Opens (creating and migrating) the database. Returns NULL on failure,
  * with a reason for the operator in err. */
@@ -69,9 +48,11 @@ enum create_result store_run_create(struct store *st, struct run *r,
                                     const struct create_opts *o, struct run *existing);
 int store_run_get(struct store *st, const char *id, struct run *out);
 int store_run_delete(struct store *st, const char *id);
-/* queued -> running under a lease held by host, for queue entry entry. */
-int store_run_claim(struct store *st, const char *id, int64_t now_ms, int64_t lease_until,
-                    const char *host, const char *entry);
+/* Status changes answer 0 when the run changed, 1 when it was not in a
+ * status the change is legal from (nothing changed), -1 on error. */
+/* Claimed under a lease held by host, for queue entry entry. */
+int store_run_claim(struct store *st, const struct status_change *ch, const char *id,
+                    int64_t now_ms, int64_t lease_until, const char *host, const char *entry);
 /* Renews a running run's lease (and notes its job's process group). */
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid);
 
@@ -86,17 +67,18 @@ struct lost_run {
  * set to retake_until, so no other worker takes it too): 1, 0 none, -1. */
 int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
                         struct lost_run *out);
-/* running -> queued again, for another attempt. */
-int store_run_requeue(struct store *st, const char *id, int64_t now_ms);
-/* queued -> cancelled, atomically against a worker's claim: 0 done, 1 the
- * run was no longer queued. */
-int store_run_cancel_queued(struct store *st, const char *id, int64_t now_ms);
-/* running -> input_required with what the job asked for: 0, or 1 when the
- * run was not running. */
-int store_run_await_input(struct store *st, const char *id, const json_t *pending,
-                          int64_t now_ms);
-/* input_required -> running, atomically: 0, or 1 when it was not waiting. */
-int store_run_resume(struct store *st, const char *id, int64_t now_ms);
+/* Queued again for another attempt: the lease and the question go. */
+int store_run_requeue(struct store *st, const struct status_change *ch, const char *id,
+                      int64_t now_ms);
+/* Ended before it started, with error, atomically against a claim. */
+int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
+                            const json_t *error, int64_t now_ms);
+/* Waiting for input, with what the job asked for. */
+int store_run_await_input(struct store *st, const struct status_change *ch, const char *id,
+                          const json_t *pending, int64_t now_ms);
+/* Given its input: the question goes. One winner among concurrent calls. */
+int store_run_resume(struct store *st, const struct status_change *ch, const char *id,
+                     int64_t now_ms);
 /* Marks a run to be deleted with its events once it has ended. */
 int store_run_mark_delete(struct store *st, const char *id);
 /* When no run of the thread is active any more, unparks its oldest parked
@@ -117,18 +99,23 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
 /* Deletes the archived events of runs finished before the given time and
  * records that they are gone; the number of runs, or -1. */
 int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms);
-int store_run_steps(struct store *st, const char *id, const json_t *steps, int64_t now_ms);
+/* Edits the run's steps[] under the write lock: edit changes the array in
+ * place and returns 1 to keep the change, 0 to leave it. 0, 1 no such run,
+ * -1. */
+int store_run_edit_steps(struct store *st, const char *id,
+                         int (*edit)(void *ctx, json_t *steps), void *ctx, int64_t now_ms);
 int store_run_progress(struct store *st, const char *id, int64_t current,
                        int64_t total, int64_t now_ms);
-/* The run's end and its run_finished event (archived), in one transaction. */
-int store_run_finish(struct store *st, const char *id, const char *status,
+/* The run's end and its run_finished event (archived), in one
+ * transaction. The event is archived even when the change does not apply
+ * (1), as the stream already holds it. */
+int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,
                      const char *event_id, const char *event_data, int64_t now_ms);
 /* Which runs a listing wants; NULL or 0 fields do not filter. */
 struct run_filter {
     const char *owner;
-    const char *status;
-    int active;            /* queued, running or input_required */
+    run_status_set statuses; /* 0: any */
     const char *type;
     const char *thread_id;
     int64_t before_seq;    /* only runs created before this one */

@@ -74,7 +74,7 @@ static int slot_free(struct runs_ctx *rc, const struct jobtypes *types, const ch
         return 1;
     const struct jobtype *jt = jobtypes_find(types, r.type);
     int ok = 1;
-    if (jt != NULL && jt->max_concurrency > 0 && strcmp(r.status, "queued") == 0) {
+    if (jt != NULL && jt->max_concurrency > 0 && r.status == RUN_QUEUED) {
         int64_t now = clock_now_ms();
         ok = bus_slot_take(rc->bus, jt->name, run_id, jt->max_concurrency, now,
                            now + rc->cfg->lease_ms) == 1;

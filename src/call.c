@@ -1,0 +1,75 @@
+/* The helpers every handler shares, below the route table: a request's
+ * ledger and bus, its body, and the run its path names. */
+#include "call.h"
+#include "log.h"
+#include "reply.h"
+
+#include <string.h>
+
+int call_open(struct call *c)
+{
+    char err[CONFIG_ERR_SIZE];
+    c->st = store_open(c->api->cfg->database, err, sizeof err);
+    if (c->st != NULL && store_link_secret(c->st, c->secret) == 0)
+        return 0;
+    log_error("%s", c->st ? "cannot read link secret" : err);
+    store_close(c->st);
+    c->st = NULL;
+    return -1;
+}
+
+void call_close(struct call *c)
+{
+    bus_free(c->bus);
+    c->bus = NULL;
+    store_close(c->st);
+    c->st = NULL;
+}
+
+struct bus *call_bus(struct call *c)
+{
+    if (c->bus == NULL) {
+        char err[CONFIG_ERR_SIZE];
+        c->bus = bus_connect(c->api->cfg, 2000, err, sizeof err);
+        if (c->bus == NULL)
+            log_warn("%s", err);
+    }
+    return c->bus;
+}
+
+int call_json_body(struct call *c, json_t **body)
+{
+    struct request *req = c->req;
+    char why[256];
+    switch (request_json_body(req, body, why, sizeof why)) {
+    case BODY_OK:
+        return 0;
+    case BODY_TOO_LARGE:
+        reply_problem(req, 413, "body_too_large", "the body is over %ld bytes",
+                      req->cfg->body_max_bytes);
+        return -1;
+    case BODY_MISSING:
+        reply_problem(req, 400, "invalid_json", "the body is empty");
+        return -1;
+    case BODY_BAD_JSON:
+        reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
+        return -1;
+    }
+    return -1;
+}
+
+int call_owned_run(struct call *c, struct run *r)
+{
+    const char *id = c->req->args[0];
+    int rc = crypto_id_valid(id) ? store_run_get(c->st, id, r) : 1;
+    if (rc < 0) {
+        reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+        return -1;
+    }
+    if (rc == 0 && (c->link_ok || strcmp(r->owner, c->req->owner) == 0))
+        return 0;
+    if (rc == 0)
+        run_clear(r);
+    reply_problem(c->req, 404, "run_not_found", "no run with this id");
+    return -1;
+}

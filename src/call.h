@@ -1,0 +1,41 @@
+#ifndef OPSTREAM_CALL_H
+#define OPSTREAM_CALL_H
+
+#include "bus.h"
+#include "jobtypes.h"
+#include "request.h"
+#include "store.h"
+
+/* What every request shares, read-only after start. */
+struct api {
+    const struct config *cfg;
+    const struct jobtypes *types;
+    char *openapi;   /* the document, its servers set to base_path */
+};
+
+/* One request's resources, opened by the router and closed after; the
+ * helpers below are what every handler shares. */
+struct call {
+    struct request *req;
+    const struct api *api;
+    struct store *st;           /* NULL when the ledger cannot be opened */
+    struct bus *bus;            /* NULL until call_bus() */
+    char secret[HASH_HEX_SIZE]; /* link signing key */
+    int link_ok;                /* a valid signed link authorized this run */
+};
+
+/* Opens the ledger and reads the link secret: 0, or -1 (logged) when the
+ * ledger is not reachable. */
+int call_open(struct call *c);
+void call_close(struct call *c);
+
+/* Connects to Redis on first use; NULL when Redis is unreachable. */
+struct bus *call_bus(struct call *c);
+/* Reads the JSON body: 0 with *body set (the caller owns it), or -1 after
+ * answering 400 (malformed, empty) or 413 (over body_max_bytes). */
+int call_json_body(struct call *c, json_t **body);
+/* Loads the run named by the path if the caller may see it. 0, or -1
+ * after answering (404 looks the same for "absent" and "not yours"). */
+int call_owned_run(struct call *c, struct run *r);
+
+#endif

@@ -1,0 +1,45 @@
+/* What a run is: the ledger row, and its statuses by name. */
+#include "run.h"
+
+#include <string.h>
+
+static const char *const status_names[RUN_STATUS_COUNT] = {
+    [RUN_QUEUED] = "queued",
+    [RUN_RUNNING] = "running",
+    [RUN_INPUT_REQUIRED] = "input_required",
+    [RUN_SUCCEEDED] = "succeeded",
+    [RUN_FAILED] = "failed",
+    [RUN_CANCELLED] = "cancelled",
+    [RUN_TIMED_OUT] = "timed_out",
+};
+
+const char *run_status_name(enum run_status s)
+{
+    return (unsigned)s < RUN_STATUS_COUNT ? status_names[s] : "unknown";
+}
+
+int run_status_parse(const char *name, enum run_status *out)
+{
+    for (int s = 0; s < RUN_STATUS_COUNT; s++)
+        if (strcmp(name, status_names[s]) == 0) {
+            *out = (enum run_status)s;
+            return 0;
+        }
+    return -1;
+}
+
+int run_status_terminal(enum run_status s)
+{
+    return (STATUS_TERMINAL & STATUS_BIT(s)) != 0;
+}
+
+void run_clear(struct run *r)
+{
+    json_decref(r->input);
+    json_decref(r->result);
+    json_decref(r->error);
+    json_decref(r->pending_input);
+    json_decref(r->steps);
+    json_decref(r->metadata);
+    memset(r, 0, sizeof *r);
+}

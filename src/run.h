@@ -1,0 +1,62 @@
+#ifndef OPSTREAM_RUN_H
+#define OPSTREAM_RUN_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "event.h"
+
+#define OWNER_SIZE 128
+#define TYPE_SIZE 65
+#define THREAD_SIZE 129
+
+/* Every status a run can have. Their names live in run.c's table and
+ * nowhere else: code compares these values, SQL binds the names. */
+enum run_status {
+    RUN_QUEUED,
+    RUN_RUNNING,
+    RUN_INPUT_REQUIRED,
+    RUN_SUCCEEDED,
+    RUN_FAILED,
+    RUN_CANCELLED,
+    RUN_TIMED_OUT,
+    RUN_STATUS_COUNT
+};
+
+/* A set of statuses, one bit each. */
+typedef unsigned run_status_set;
+#define STATUS_BIT(s) (1u << (s))
+#define STATUS_ACTIVE (STATUS_BIT(RUN_QUEUED) | STATUS_BIT(RUN_RUNNING) | STATUS_BIT(RUN_INPUT_REQUIRED))
+#define STATUS_TERMINAL (STATUS_BIT(RUN_SUCCEEDED) | STATUS_BIT(RUN_FAILED) | \
+                         STATUS_BIT(RUN_CANCELLED) | STATUS_BIT(RUN_TIMED_OUT))
+/* Held by a worker: the run has a lease. */
+#define STATUS_CLAIMED (STATUS_BIT(RUN_RUNNING) | STATUS_BIT(RUN_INPUT_REQUIRED))
+
+const char *run_status_name(enum run_status s);
+/* 0 with *out set, or -1 for a name that is no status. */
+int run_status_parse(const char *name, enum run_status *out);
+int run_status_terminal(enum run_status s);
+
+/* A row of the run ledger. JSON members are owned references. */
+struct run {
+    char id[ID_SIZE];
+    char owner[OWNER_SIZE];
+    char type[TYPE_SIZE];
+    enum run_status status;
+    char thread_id[THREAD_SIZE];   /* "" when none */
+    json_t *input, *result, *error, *pending_input, *steps, *metadata;
+    int has_progress;
+    int64_t progress_current, progress_total;
+    int64_t created_at, started_at, finished_at, updated_at; /* ms, 0 = unset */
+    char last_event_id[EVENT_ID_SIZE];
+    int attempt;
+    int64_t seq;          /* creation order, strictly increasing */
+    int parked;           /* queued behind an earlier run of its thread */
+    int delete_on_finish; /* rolled back: deleted once it has ended */
+    int archive_deleted;  /* its archived events were deleted (gc) */
+};
+
+void run_clear(struct run *r);
+
+#endif

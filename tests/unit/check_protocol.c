@@ -1,0 +1,99 @@
+/* Unit tests of protocol.c. */
+#include "unit.h"
+
+#include "protocol.h"
+
+static void parse(const char *line, int err, struct job_msg *m)
+{
+    protocol_parse_line(line, strlen(line), err, 0, m);
+}
+
+START_TEST(test_protocol_event_lines_become_events)
+{
+    struct job_msg m;
+    parse("{\"event\":\"progress\",\"data\":{\"current\":1}}", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_EVENT);
+    ck_assert_str_eq(m.name, "progress");
+    ck_assert_int_eq(json_integer_value(json_object_get(m.data, "current")), 1);
+    job_msg_clear(&m);
+    parse("{\"event\":\"result\",\"data\":[1,2]}", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_RESULT);
+    ck_assert(json_is_array(m.data));
+    job_msg_clear(&m);
+    parse("{\"event\":\"input_required\",\"data\":{\"schema\":{}}}", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_INPUT_REQUIRED);
+    job_msg_clear(&m);
+    parse("{\"event\":\"custom.thing\"}", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_EVENT);
+    ck_assert(json_is_object(m.data));
+    job_msg_clear(&m);
+}
+END_TEST
+
+START_TEST(test_protocol_refuses_reserved_and_bad_names)
+{
+    struct job_msg m;
+    const char *lines[] = {
+        "{\"event\":\"run_finished\",\"data\":{\"status\":\"succeeded\"}}",
+        "{\"event\":\"Bad Name\",\"data\":{}}",
+        "{\"event\":\"x\\nevent: y\",\"data\":{}}",
+        "{\"event\":\"progress\",\"data\":5}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        parse(lines[i], 0, &m);
+        ck_assert_int_eq(m.kind, JOB_LOG);
+        ck_assert_str_eq(m.name, "log");
+        ck_assert_ptr_nonnull(json_object_get(m.data, "rejected"));
+        job_msg_clear(&m);
+    }
+}
+END_TEST
+
+START_TEST(test_protocol_other_lines_are_logs)
+{
+    struct job_msg m;
+    parse("hello world", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_LOG);
+    ck_assert_str_eq(json_string_value(json_object_get(m.data, "stream")), "stdout");
+    ck_assert_str_eq(json_string_value(json_object_get(m.data, "line")), "hello world");
+    job_msg_clear(&m);
+    parse("{\"event\":\"progress\"}", 1, &m);
+    ck_assert_int_eq(m.kind, JOB_LOG);
+    ck_assert_str_eq(json_string_value(json_object_get(m.data, "stream")), "stderr");
+    job_msg_clear(&m);
+    parse("{not json", 0, &m);
+    ck_assert_int_eq(m.kind, JOB_LOG);
+    job_msg_clear(&m);
+    protocol_parse_line("bad \xff\xfe utf8", 12, 0, 1, &m);
+    ck_assert_int_eq(m.kind, JOB_LOG);
+    ck_assert(json_is_true(json_object_get(m.data, "truncated")));
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(m.data, "line")));
+    job_msg_clear(&m);
+}
+END_TEST
+
+START_TEST(test_protocol_invalid_utf8_becomes_replacement_characters)
+{
+    struct job_msg m;
+    /* A stray continuation byte, a cut sequence, an overlong '/', a
+     * surrogate; valid multi-byte text around them is kept. */
+    const char line[] = "a\x80" "b\xc3 \xc0\xaf \xed\xa0\x80 \xc3\xa9\xe2\x82\xac";
+    protocol_parse_line(line, sizeof line - 1, 1, 0, &m);
+    ck_assert_int_eq(m.kind, JOB_LOG);
+    ck_assert_str_eq(json_string_value(json_object_get(m.data, "line")),
+                     "a\xef\xbf\xbd" "b\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xc3\xa9\xe2\x82\xac");
+    job_msg_clear(&m);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {
+        test_protocol_event_lines_become_events,
+        test_protocol_refuses_reserved_and_bad_names,
+        test_protocol_other_lines_are_logs,
+        test_protocol_invalid_utf8_becomes_replacement_characters,
+    };
+    return unit_main("protocol", tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,453 @@
+/* Handler tests: requests driven through api_handle with a fake request
+ * and a memory sink, against a SQLite ledger in a scratch directory and
+ * no Redis at all (its socket does not exist), in the manner of cgit's
+ * tests that run the CGI binary directly. Each answer is checked as a
+ * client sees it: status, headers, problem+json code. */
+#include "unit.h"
+
+#include "api.h"
+#include "crypto.h"
+#include "jobtypes.h"
+#include "run.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN "unit-test-token"
+
+static struct config cfg;
+static struct jobtypes types;
+static struct api app;
+static struct store *st;
+
+static void setup(void)
+{
+    setup_tmp();
+    config_defaults(&cfg);
+    snprintf(cfg.database, sizeof cfg.database, "%s/ledger.db", tmpdir);
+    snprintf(cfg.redis, sizeof cfg.redis, "unix:%s/no-redis.sock", tmpdir);
+    snprintf(cfg.jobtypes_dir, sizeof cfg.jobtypes_dir, "%s", tmpdir);
+    cfg.body_max_bytes = 4096;
+    write_tmp("countdown.json",
+              "{\"name\":\"countdown\",\"command\":[\"countdown\"],\"input_schema\":"
+              "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\",\"maximum\":10}},"
+              "\"additionalProperties\":false}}");
+    char err[CONFIG_ERR_SIZE], hash[HASH_HEX_SIZE];
+    ck_assert_msg(jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(api_init(&app, &cfg, &types), 0);
+    st = store_open(cfg.database, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    crypto_hash_text(TOKEN, hash);
+    ck_assert_int_eq(store_token_insert(st, hash, "alice", "unit", 1), 0);
+}
+
+static void teardown(void)
+{
+    store_close(st);
+    free(app.openapi);
+    jobtypes_free(&types);
+    teardown_tmp();
+}
+
+/* A run put straight into the ledger. */
+static void put_run(const char *owner, enum run_status s, const char *pending,
+                    char id[ID_SIZE])
+{
+    struct run r = {0};
+    crypto_new_id(r.id);
+    snprintf(r.owner, sizeof r.owner, "%s", owner);
+    strcpy(r.type, "countdown");
+    r.status = s;
+    r.input = json_object();
+    r.created_at = 1700000000000;
+    struct create_opts none = {0};
+    ck_assert_int_eq(store_run_create(st, &r, &none, NULL), CREATE_NEW);
+    if (pending != NULL) {
+        struct status_change ask = {STATUS_BIT(s), RUN_INPUT_REQUIRED};
+        json_t *p = J(pending);
+        ck_assert_int_eq(store_run_await_input(st, &ask, r.id, p, 1700000000001), 0);
+        json_decref(p);
+    }
+    snprintf(id, ID_SIZE, "%s", r.id);
+    run_clear(&r);
+}
+
+/* One answer as the client reads it. */
+struct answer {
+    int status;
+    char head[2048];
+    json_t *body;   /* NULL when the body is not JSON */
+    const char *text;
+};
+
+static void answer_clear(struct answer *a)
+{
+    json_decref(a->body);
+    a->body = NULL;
+}
+
+/* Extra CGI variables: "NAME", "value", ... NULL. */
+static struct answer ask_v(const char *method, const char *uri, const char *body,
+                           const char *const *vars)
+{
+    static char query[512], length[24];
+    const char *q = strchr(uri, '?');
+    snprintf(query, sizeof query, "%s", q ? q + 1 : "");
+    snprintf(length, sizeof length, "%zu", body ? strlen(body) : 0);
+    struct fake_env e = {{"REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "CONTENT_LENGTH"},
+                         {method, uri, query, length}, body, 0};
+    int n = 4;
+    for (; vars != NULL && vars[0] != NULL && n < FAKE_VARS; vars += 2, n++) {
+        e.names[n] = vars[0];
+        e.values[n] = vars[1];
+    }
+    struct request req;
+    fake_request(&req, &e, &cfg);
+    api_handle(&app, &req);
+    struct answer a = {0};
+    ck_assert_msg(sscanf(mem, "Status: %d", &a.status) == 1, "no status line: %.80s", mem);
+    const char *sep = strstr(mem, "\r\n\r\n");
+    ck_assert_msg(sep != NULL, "no end of headers: %.200s", mem);
+    snprintf(a.head, sizeof a.head, "%.*s", (int)(sep + 2 - mem), mem);
+    a.text = sep + 4;
+    a.body = json_loads(a.text, 0, NULL);
+    return a;
+}
+
+static const char *const with_token[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, NULL};
+
+static struct answer ask(const char *method, const char *uri, const char *body)
+{
+    return ask_v(method, uri, body, with_token);
+}
+
+static const char *code_of(const struct answer *a)
+{
+    const char *c = json_string_value(json_object_get(a->body, "code"));
+    return c ? c : "(none)";
+}
+
+/* The answer is a problem+json with this status and code. */
+static void expect_problem(struct answer a, int status, const char *code)
+{
+    ck_assert_msg(a.status == status && strcmp(code_of(&a), code) == 0,
+                  "wanted %d %s, got %d %s: %s", status, code, a.status, code_of(&a), a.text);
+    ck_assert_ptr_nonnull(strstr(a.head, "Content-Type: application/problem+json"));
+    ck_assert_int_eq(json_integer_value(json_object_get(a.body, "status")), status);
+    ck_assert_ptr_nonnull(json_object_get(a.body, "title"));
+    answer_clear(&a);
+}
+
+/* The path of a route row, with its {...} filled in. */
+static void route_path(const struct route *rt, const char *id, char *out, size_t size)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "%s", rt->pattern);
+    char *brace = strchr(pattern, '{');
+    if (brace == NULL) {
+        snprintf(out, size, "/api%s", pattern);
+        return;
+    }
+    *brace = '\0';
+    const char *rest = strchr(brace + 1, '}') + 1;
+    snprintf(out, size, "/api%s%s%s", pattern,
+             strncmp(brace + 1, "name", 4) == 0 ? "countdown" : id, rest);
+}
+
+START_TEST(test_every_protected_route_wants_credentials)
+{
+    size_t n;
+    const struct route *rt = api_routes(&n);
+    char id[ID_SIZE], path[256];
+    put_run("alice", RUN_SUCCEEDED, NULL, id);
+    for (size_t i = 0; i < n; i++) {
+        route_path(&rt[i], id, path, sizeof path);
+        if (rt[i].flags & ROUTE_PUBLIC) {
+            struct answer a = ask_v(rt[i].method, path, NULL, NULL);
+            ck_assert_msg(a.status != 401, "%s %s", rt[i].method, path);
+            answer_clear(&a);
+            continue;
+        }
+        expect_problem(ask_v(rt[i].method, path, NULL, NULL), 401, "unauthorized");
+        const char *bad[] = {"HTTP_AUTHORIZATION", "Bearer not-a-token", NULL};
+        expect_problem(ask_v(rt[i].method, path, NULL, bad), 401, "invalid_token");
+    }
+}
+END_TEST
+
+START_TEST(test_every_route_answers_another_method_with_405_and_allow)
+{
+    size_t n;
+    const struct route *rt = api_routes(&n);
+    char path[256], allow[64];
+    for (size_t i = 0; i < n; i++) {
+        route_path(&rt[i], "AAAAAAAAAAAAAAAAAAAAAA", path, sizeof path);
+        struct answer a = ask("DELETE", path, NULL);
+        snprintf(allow, sizeof allow, "Allow: ");
+        ck_assert_msg(a.status == 405 && strstr(a.head, allow) != NULL &&
+                      strstr(strstr(a.head, allow), rt[i].method) != NULL,
+                      "%s: %s", path, a.head);
+        expect_problem(a, 405, "method_not_allowed");
+    }
+    /* The Allow header names every method of the path, none other. */
+    struct answer a = ask("PUT", "/api/v1/runs", NULL);
+    ck_assert_ptr_nonnull(strstr(a.head, "Allow: POST, GET\r\n"));
+    answer_clear(&a);
+}
+END_TEST
+
+/* What each row of the route table answers a well-formed request for an
+ * ended run of the caller's, with Redis away. A new route without a line
+ * here fails the test. */
+static const struct {
+    const char *route;
+    int status;
+} ended_run_answers[] = {
+    {"POST /v1/runs", 400},                    /* no body */
+    {"GET /v1/runs", 200},
+    {"GET /v1/runs/{id}", 200},
+    {"GET /v1/runs/{id}/events", 200},         /* an empty stream: come back later */
+    {"POST /v1/runs/{id}/cancel", 409},
+    {"GET /v1/runs/{id}/wait", 200},           /* ended already: no waiting */
+    {"POST /v1/runs/{id}/resume", 400},        /* no body */
+    {"GET /v1/types", 200},
+    {"GET /v1/types/{name}", 200},
+    {"GET /v1/health", 503},                   /* Redis is away */
+    {"GET /v1/openapi.json", 200},
+};
+
+START_TEST(test_every_route_answers_its_caller)
+{
+    size_t n;
+    const struct route *rt = api_routes(&n);
+    char id[ID_SIZE], path[256], name[160];
+    put_run("alice", RUN_SUCCEEDED, NULL, id);
+    ck_assert_uint_eq(n, sizeof ended_run_answers / sizeof ended_run_answers[0]);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s %s", rt[i].method, rt[i].pattern);
+        int want = -1;
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(ended_run_answers[k].route, name) == 0)
+                want = ended_run_answers[k].status;
+        ck_assert_msg(want > 0, "no expected answer for %s", name);
+        route_path(&rt[i], id, path, sizeof path);
+        struct answer a = ask(rt[i].method, path, NULL);
+        ck_assert_msg(a.status == want, "%s: %d, wanted %d: %s", name, a.status, want, a.text);
+        answer_clear(&a);
+    }
+}
+END_TEST
+
+START_TEST(test_unknown_paths_are_404)
+{
+    expect_problem(ask("GET", "/api/v1/nothing", NULL), 404, "route_not_found");
+    expect_problem(ask("GET", "/elsewhere/v1/runs", NULL), 404, "route_not_found");
+    expect_problem(ask("GET", "/api/v1/runs/a/b/c/d", NULL), 404, "route_not_found");
+}
+END_TEST
+
+START_TEST(test_create_refuses_bad_bodies)
+{
+    expect_problem(ask("POST", "/api/v1/runs", "{\"type\":"), 400, "invalid_json");
+    expect_problem(ask("POST", "/api/v1/runs", ""), 400, "invalid_json");
+    expect_problem(ask("POST", "/api/v1/runs", "[1]"), 422, "invalid_body");
+    expect_problem(ask("POST", "/api/v1/runs", "{\"type\":\"countdown\",\"x\":1}"), 422,
+                   "unknown_field");
+    expect_problem(ask("POST", "/api/v1/runs", "{\"type\":\"nope\"}"), 422, "unknown_type");
+    struct answer a = ask("POST", "/api/v1/runs", "{\"type\":\"countdown\",\"input\":{\"n\":11}}");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "detail")),
+                     "/input/n: must be <= 10");
+    expect_problem(a, 422, "invalid_input");
+    expect_problem(ask("POST", "/api/v1/runs", "{\"type\":\"countdown\",\"multitask_strategy\":\"x\"}"),
+                   422, "invalid_field");
+    /* Refused by its declared length, before a byte is read. */
+    const char *big[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "CONTENT_LENGTH", "5000", NULL};
+    char body[5001];
+    memset(body, ' ', 5000);
+    body[5000] = '\0';
+    expect_problem(ask_v("POST", "/api/v1/runs", body, big), 413, "body_too_large");
+    const char *key[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "HTTP_IDEMPOTENCY_KEY", "a b", NULL};
+    expect_problem(ask_v("POST", "/api/v1/runs", "{\"type\":\"countdown\"}", key), 400,
+                   "invalid_idempotency_key");
+}
+END_TEST
+
+static int count_run(void *ctx, struct run *r)
+{
+    (void)r;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+START_TEST(test_create_without_redis_is_503_and_leaves_no_run)
+{
+    expect_problem(ask("POST", "/api/v1/runs", "{\"type\":\"countdown\",\"input\":{\"n\":1}}"), 503,
+                   "redis_unavailable");
+    int runs = 0;
+    struct run_filter all = {.limit = 10};
+    ck_assert_int_eq(store_run_list(st, &all, count_run, &runs), 0);
+    ck_assert_int_eq(runs, 0);
+}
+END_TEST
+
+START_TEST(test_runs_are_seen_by_their_owner_only)
+{
+    char mine[ID_SIZE], theirs[ID_SIZE], path[128];
+    put_run("alice", RUN_QUEUED, NULL, mine);
+    put_run("bob", RUN_QUEUED, NULL, theirs);
+    snprintf(path, sizeof path, "/api/v1/runs/%s", mine);
+    struct answer a = ask("GET", path, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "status")), "queued");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "id")), mine);
+    answer_clear(&a);
+    /* Someone else's run and no run at all look the same. */
+    snprintf(path, sizeof path, "/api/v1/runs/%s", theirs);
+    expect_problem(ask("GET", path, NULL), 404, "run_not_found");
+    expect_problem(ask("GET", "/api/v1/runs/AAAAAAAAAAAAAAAAAAAAAA", NULL), 404, "run_not_found");
+    expect_problem(ask("GET", "/api/v1/runs/not-an-id", NULL), 404, "run_not_found");
+    a = ask("GET", "/api/v1/runs", NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(a.body, "data")), 1);
+    answer_clear(&a);
+}
+END_TEST
+
+START_TEST(test_list_refuses_bad_parameters)
+{
+    char id[ID_SIZE];
+    put_run("alice", RUN_RUNNING, NULL, id);
+    put_run("alice", RUN_FAILED, NULL, id);
+    expect_problem(ask("GET", "/api/v1/runs?limit=0", NULL), 400, "invalid_parameter");
+    expect_problem(ask("GET", "/api/v1/runs?limit=201", NULL), 400, "invalid_parameter");
+    expect_problem(ask("GET", "/api/v1/runs?status=sleeping", NULL), 400, "invalid_parameter");
+    expect_problem(ask("GET", "/api/v1/runs?cursor=bm9wZQ", NULL), 400, "invalid_cursor");
+    struct answer a = ask("GET", "/api/v1/runs?status=active", NULL);
+    json_t *data = json_object_get(a.body, "data");
+    ck_assert_int_eq(json_array_size(data), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(data, 0), "status")), "running");
+    answer_clear(&a);
+    a = ask("GET", "/api/v1/runs?status=failed", NULL);
+    ck_assert_int_eq(json_array_size(json_object_get(a.body, "data")), 1);
+    answer_clear(&a);
+}
+END_TEST
+
+START_TEST(test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx)
+{
+    char id[ID_SIZE], path[160];
+    put_run("alice", RUN_RUNNING, NULL, id);
+    snprintf(path, sizeof path, "/api/v1/runs/%s/events?lastEventId=soon", id);
+    expect_problem(ask("GET", path, NULL), 400, "invalid_cursor");
+    const char *header[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "HTTP_LAST_EVENT_ID", "1-2-3", NULL};
+    snprintf(path, sizeof path, "/api/v1/runs/%s/events", id);
+    expect_problem(ask_v("GET", path, NULL, header), 400, "invalid_cursor");
+    /* Redis is away: the stream is empty but 200, with the retry delay. */
+    struct answer a = ask("GET", path, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_ptr_nonnull(strstr(a.head, "Content-Type: text/event-stream"));
+    ck_assert_ptr_eq(strstr(a.text, "retry: "), a.text);
+    answer_clear(&a);
+    /* The JSON form can say so plainly. */
+    const char *json[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "HTTP_ACCEPT", "application/json", NULL};
+    expect_problem(ask_v("GET", path, NULL, json), 503, "redis_unavailable");
+    snprintf(path, sizeof path, "/api/v1/runs/%s/events?limit=0", id);
+    expect_problem(ask_v("GET", path, NULL, json), 400, "invalid_parameter");
+}
+END_TEST
+
+START_TEST(test_cancel_and_wait_refuse_what_they_cannot_do)
+{
+    char done[ID_SIZE], path[160];
+    put_run("alice", RUN_CANCELLED, NULL, done);
+    snprintf(path, sizeof path, "/api/v1/runs/%s/cancel", done);
+    expect_problem(ask("POST", path, ""), 409, "run_terminal");
+    snprintf(path, sizeof path, "/api/v1/runs/%s/cancel?wait=2", done);
+    expect_problem(ask("POST", path, ""), 400, "invalid_parameter");
+    snprintf(path, sizeof path, "/api/v1/runs/%s/wait?timeout=301", done);
+    expect_problem(ask("GET", path, NULL), 400, "invalid_parameter");
+    expect_problem(ask("POST", "/api/v1/runs/AAAAAAAAAAAAAAAAAAAAAA/cancel", ""), 404, "run_not_found");
+    snprintf(path, sizeof path, "/api/v1/runs/%s/wait?timeout=0", done);
+    struct answer a = ask("GET", path, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "status")), "cancelled");
+    answer_clear(&a);
+}
+END_TEST
+
+START_TEST(test_resume_wants_a_waiting_run_and_valid_input)
+{
+    char queued[ID_SIZE], waiting[ID_SIZE], path[160];
+    put_run("alice", RUN_QUEUED, NULL, queued);
+    put_run("alice", RUN_RUNNING,
+            "{\"schema\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},"
+            "\"required\":[\"ok\"]}}", waiting);
+    snprintf(path, sizeof path, "/api/v1/runs/%s/resume", queued);
+    expect_problem(ask("POST", path, "{\"input\":{\"ok\":true}}"), 409, "not_waiting_for_input");
+    snprintf(path, sizeof path, "/api/v1/runs/%s/resume", waiting);
+    expect_problem(ask("POST", path, "{\"input\":{}}"), 422, "invalid_input");
+    expect_problem(ask("POST", path, "{\"input\":{\"ok\":true},\"more\":1}"), 422, "unknown_field");
+    expect_problem(ask("POST", path, "{}"), 422, "invalid_field");
+    expect_problem(ask("POST", path, "{"), 400, "invalid_json");
+    /* Valid, but the job cannot be told without Redis: the run still waits. */
+    expect_problem(ask("POST", path, "{\"input\":{\"ok\":true}}"), 503, "redis_unavailable");
+    struct run r;
+    ck_assert_int_eq(store_run_get(st, waiting, &r), 0);
+    ck_assert_int_eq(r.status, RUN_INPUT_REQUIRED);
+    run_clear(&r);
+}
+END_TEST
+
+START_TEST(test_types_health_and_openapi)
+{
+    struct answer a = ask("GET", "/api/v1/types", NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a.body, "data"), 0),
+                                                       "name")), "countdown");
+    answer_clear(&a);
+    expect_problem(ask("GET", "/api/v1/types/nope", NULL), 404, "type_not_found");
+    a = ask_v("GET", "/api/v1/health", NULL, NULL);
+    ck_assert_int_eq(a.status, 503);
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "sqlite")), "ok");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "redis")), "unreachable");
+    answer_clear(&a);
+    a = ask_v("GET", "/api/v1/openapi.json", NULL, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a.body, "servers"), 0),
+                                                       "url")), "/api");
+    answer_clear(&a);
+}
+END_TEST
+
+START_TEST(test_an_unreachable_ledger_is_503_except_for_health)
+{
+    snprintf(cfg.database, sizeof cfg.database, "%s/missing-dir/ledger.db", tmpdir);
+    expect_problem(ask("GET", "/api/v1/runs", NULL), 503, "store_unavailable");
+    struct answer a = ask_v("GET", "/api/v1/health", NULL, NULL);
+    ck_assert_int_eq(a.status, 503);
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "sqlite")), "unreachable");
+    answer_clear(&a);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {
+        test_every_protected_route_wants_credentials,
+        test_every_route_answers_another_method_with_405_and_allow,
+        test_every_route_answers_its_caller,
+        test_unknown_paths_are_404,
+        test_create_refuses_bad_bodies,
+        test_create_without_redis_is_503_and_leaves_no_run,
+        test_runs_are_seen_by_their_owner_only,
+        test_list_refuses_bad_parameters,
+        test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx,
+        test_cancel_and_wait_refuse_what_they_cannot_do,
+        test_resume_wants_a_waiting_run_and_valid_input,
+        test_types_health_and_openapi,
+        test_an_unreachable_ledger_is_503_except_for_health,
+    };
+    return unit_main_with("routes", setup, teardown, tests, sizeof tests / sizeof tests[0]);
+}

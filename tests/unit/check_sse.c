@@ -1,0 +1,46 @@
+/* Unit tests of sse.c. */
+#include "unit.h"
+
+#include "sse.h"
+
+START_TEST(test_sse_event_frame_and_flush)
+{
+    mem_reset();
+    ck_assert_int_eq(sse_event(&o, "1-0", "progress", "{\"a\":1}"), 0);
+    ck_assert_str_eq(mem, "id: 1-0\nevent: progress\ndata: {\"a\":1}\n\n");
+    ck_assert_int_eq(mb.flushes, 1);
+}
+END_TEST
+
+START_TEST(test_sse_cannot_be_injected)
+{
+    mem_reset();
+    ck_assert_int_eq(sse_event(&o, "1-0\nevent: x", "progress", "{}"), -1);
+    ck_assert_int_eq(sse_event(&o, "1-0", "a\rb", "{}"), -1);
+    ck_assert_int_eq(sse_comment(&o, "x\n\ndata: y"), -1);
+    ck_assert_str_eq(mem, "");
+    /* Line breaks in data become separate data lines, never new fields. */
+    ck_assert_int_eq(sse_event(&o, "2-0", "log", "one\nid: 9-9\r\nthree\rfour"), 0);
+    ck_assert_str_eq(mem, "id: 2-0\nevent: log\ndata: one\ndata: id: 9-9\ndata: three\ndata: four\n\n");
+}
+END_TEST
+
+START_TEST(test_sse_retry_and_keepalive)
+{
+    mem_reset();
+    ck_assert_int_eq(sse_retry(&o, 2000), 0);
+    ck_assert_int_eq(sse_comment(&o, "keepalive"), 0);
+    ck_assert_str_eq(mem, "retry: 2000\n\n: keepalive\n\n");
+    ck_assert_int_eq(mb.flushes, 2);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {
+        test_sse_event_frame_and_flush,
+        test_sse_cannot_be_injected,
+        test_sse_retry_and_keepalive,
+    };
+    return unit_main("sse", tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,49 @@
+#ifndef OPSTREAM_UNIT_H
+#define OPSTREAM_UNIT_H
+
+/* What the unit tests share: a memory sink, a scratch directory, a fake
+ * request, and one way to run a file's tests. */
+#include <check.h>
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "out.h"
+#include "request.h"
+
+/* Everything written to o lands in mem (reset by mem_reset). */
+extern char mem[65536];
+extern struct membuf mb;
+extern struct out o;
+void mem_reset(void);
+
+/* A fresh directory per test (setup_tmp/teardown_tmp as a fixture). */
+extern char tmpdir[64];
+const char *write_tmp(const char *name, const char *text);
+void setup_tmp(void);
+void teardown_tmp(void);
+
+/* Parses test JSON, failing the test on a typo. */
+json_t *J(const char *text);
+
+/* The CGI variables of a fake request. */
+#define FAKE_VARS 12
+struct fake_env {
+    const char *names[FAKE_VARS];
+    const char *values[FAKE_VARS];
+    const char *body;      /* what read() gives, or NULL */
+    size_t body_off;
+};
+
+/* A request on e whose answer goes to mem, under cfg (defaults when
+ * NULL). */
+void fake_request(struct request *r, struct fake_env *e, const struct config *cfg);
+
+/* Runs the tests with the scratch directory fixture; the exit status
+ * make check reads. */
+int unit_main(const char *name, const TTest *const tests[], size_t n);
+/* The same with a fixture of the file's own. */
+int unit_main_with(const char *name, void (*setup)(void), void (*teardown)(void),
+                   const TTest *const tests[], size_t n);
+
+#endif
