@@ -77,7 +77,9 @@ static int cmd_publish(struct cli *c, int argc, char **argv)
         return 2;
     }
     const char *run_id = argv[0], *name = argv[1];
-    if (!event_name_valid(name) || protocol_name_reserved(name) || strcmp(name, "result") == 0) {
+    /* result and input_required change the run, which only its job may ask. */
+    if (!event_name_valid(name) || protocol_name_reserved(name) || strcmp(name, "result") == 0 ||
+        strcmp(name, EVENT_INPUT_REQUIRED) == 0) {
         fprintf(stderr, "opstream: %s: not an event name a job may publish\n", name);
         return 2;
     }

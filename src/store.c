@@ -398,31 +398,28 @@ int store_thread_release(struct store *st, const char *owner, const char *thread
     return end(st, ret);
 }
 
-int store_run_await_input(struct store *st, const struct status_change *ch, const char *id,
-                          const json_t *pending, int64_t now_ms)
-{
-    struct stmt s;
-    if (prepare(st, &s,
-        "UPDATE runs SET status = ?2, pending_input = ?4, updated_at = ?5"
-        " WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
-        return -1;
-    bind_change(&s, id, ch);
-    bind_json(&s, 4, pending);
-    bind_int(&s, 5, now_ms);
-    return step_change(st, &s);
-}
-
-/* The shape of most transitions: the status, the time in ?4, and columns
- * the SQL sets on its own. */
+/* The shape of a transition: the status change, the time in ?4, and a
+ * JSON column in ?5 when the SQL has one; other columns the SQL sets on
+ * its own. */
 static int change_run(struct store *st, const char *sql, const struct status_change *ch,
-                      const char *id, int64_t now_ms)
+                      const char *id, int64_t now_ms, const json_t *value)
 {
     struct stmt s;
     if (prepare(st, &s, sql) != 0)
         return -1;
     bind_change(&s, id, ch);
     bind_int(&s, 4, now_ms);
+    if (sqlite3_bind_parameter_count(s.q) >= 5)
+        bind_json(&s, 5, value);
     return step_change(st, &s);
+}
+
+int store_run_await_input(struct store *st, const struct status_change *ch, const char *id,
+                          const json_t *pending, int64_t now_ms)
+{
+    return change_run(st,
+        "UPDATE runs SET status = ?2, pending_input = ?5, updated_at = ?4"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, pending);
 }
 
 int store_run_resume(struct store *st, const struct status_change *ch, const char *id,
@@ -430,7 +427,7 @@ int store_run_resume(struct store *st, const struct status_change *ch, const cha
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = ?4"
-        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms);
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL);
 }
 
 int store_run_requeue(struct store *st, const struct status_change *ch, const char *id,
@@ -438,21 +435,15 @@ int store_run_requeue(struct store *st, const struct status_change *ch, const ch
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, lease_until = NULL, pgid = NULL, queue_entry = NULL,"
-        " pending_input = NULL, updated_at = ?4 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms);
+        " pending_input = NULL, updated_at = ?4 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL);
 }
 
 int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
                             const json_t *error, int64_t now_ms)
 {
-    struct stmt s;
-    if (prepare(st, &s,
+    return change_run(st,
         "UPDATE runs SET status = ?2, error = ?5, cancel_requested_at = ?4, finished_at = ?4,"
-        " updated_at = ?4, parked = 0 WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
-        return -1;
-    bind_change(&s, id, ch);
-    bind_int(&s, 4, now_ms);
-    bind_json(&s, 5, error);
-    return step_change(st, &s);
+        " updated_at = ?4, parked = 0 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error);
 }
 
 int store_run_mark_delete(struct store *st, const char *id)

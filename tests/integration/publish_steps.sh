@@ -27,6 +27,9 @@ pub "$run" step_started '{"message":"no name"}'
 check_eq "a step event without a name streams but leaves steps[] be" 3 "$(steps .name | jq length)"
 api GET "/v1/runs/$run/events?types=step_started,step_finished" -H 'Accept: application/json' > /dev/null
 check_eq "every published step event is in the stream" 6 "$(jq '.data | length' "$T/body")"
+pub "$run" input_required '{"schema":{"type":"object"}}' 2>/dev/null && code=0 || code=$?
+check_eq "publish refuses input_required: only the job may ask for input" "2 running" \
+    "$code $(run_status "$run")"
 api POST "/v1/runs/$run/cancel?wait=1" -d '' > /dev/null
 check_eq "the steps outlive the run's end" '["fetch","build","deploy"]' "$(steps .name)"
 finish

@@ -25,10 +25,5 @@ START_TEST(test_bus_without_a_connection_fails_cleanly)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_bus_without_a_connection_fails_cleanly,
-    };
-    return unit_main("bus", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("bus",
+          test_bus_without_a_connection_fails_cleanly)

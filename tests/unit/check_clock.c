@@ -12,10 +12,5 @@ START_TEST(test_clock_formats_rfc3339_millis)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_clock_formats_rfc3339_millis,
-    };
-    return unit_main("clock", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("clock",
+          test_clock_formats_rfc3339_millis)

@@ -40,11 +40,6 @@ START_TEST(test_config_error_names_file_line_and_key)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_config_reads_keys_over_defaults,
-        test_config_error_names_file_line_and_key,
-    };
-    return unit_main("config", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("config",
+          test_config_reads_keys_over_defaults,
+          test_config_error_names_file_line_and_key)

@@ -32,11 +32,6 @@ START_TEST(test_signed_links_verify_only_their_run_and_expiry)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_ids_are_unique_and_url_safe,
-        test_signed_links_verify_only_their_run_and_expiry,
-    };
-    return unit_main("crypto", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("crypto",
+          test_ids_are_unique_and_url_safe,
+          test_signed_links_verify_only_their_run_and_expiry)

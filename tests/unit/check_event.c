@@ -44,11 +44,6 @@ START_TEST(test_event_ids_parse_strictly_and_compare)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_event_names_follow_the_pattern,
-        test_event_ids_parse_strictly_and_compare,
-    };
-    return unit_main("event", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("event",
+          test_event_names_follow_the_pattern,
+          test_event_ids_parse_strictly_and_compare)

@@ -87,13 +87,8 @@ START_TEST(test_protocol_invalid_utf8_becomes_replacement_characters)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_protocol_event_lines_become_events,
-        test_protocol_refuses_reserved_and_bad_names,
-        test_protocol_other_lines_are_logs,
-        test_protocol_invalid_utf8_becomes_replacement_characters,
-    };
-    return unit_main("protocol", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("protocol",
+          test_protocol_event_lines_become_events,
+          test_protocol_refuses_reserved_and_bad_names,
+          test_protocol_other_lines_are_logs,
+          test_protocol_invalid_utf8_becomes_replacement_characters)

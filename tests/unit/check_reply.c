@@ -22,10 +22,5 @@ START_TEST(test_problem_reply_is_rfc9457)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_problem_reply_is_rfc9457,
-    };
-    return unit_main("reply", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("reply",
+          test_problem_reply_is_rfc9457)

@@ -40,11 +40,6 @@ START_TEST(test_request_query_decodes_and_bounds)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_request_strips_base_path_and_query,
-        test_request_query_decodes_and_bounds,
-    };
-    return unit_main("request", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("request",
+          test_request_strips_base_path_and_query,
+          test_request_query_decodes_and_bounds)

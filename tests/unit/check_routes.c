@@ -51,27 +51,14 @@ static void teardown(void)
     teardown_tmp();
 }
 
-/* A run put straight into the ledger. */
-static void put_run(const char *owner, enum run_status s, const char *pending,
-                    char id[ID_SIZE])
+/* A run of alice's, with the question pending when given. */
+static void put_asking_run(const char *pending, char id[ID_SIZE])
 {
-    struct run r = {0};
-    crypto_new_id(r.id);
-    snprintf(r.owner, sizeof r.owner, "%s", owner);
-    strcpy(r.type, "countdown");
-    r.status = s;
-    r.input = json_object();
-    r.created_at = 1700000000000;
-    struct create_opts none = {0};
-    ck_assert_int_eq(store_run_create(st, &r, &none, NULL), CREATE_NEW);
-    if (pending != NULL) {
-        struct status_change ask = {STATUS_BIT(s), RUN_INPUT_REQUIRED};
-        json_t *p = J(pending);
-        ck_assert_int_eq(store_run_await_input(st, &ask, r.id, p, 1700000000001), 0);
-        json_decref(p);
-    }
-    snprintf(id, ID_SIZE, "%s", r.id);
-    run_clear(&r);
+    put_run(st, "alice", RUN_RUNNING, id);
+    struct status_change ask = {STATUS_BIT(RUN_RUNNING), RUN_INPUT_REQUIRED};
+    json_t *p = J(pending);
+    ck_assert_int_eq(store_run_await_input(st, &ask, id, p, 1700000000001), 0);
+    json_decref(p);
 }
 
 /* One answer as the client reads it. */
@@ -161,7 +148,7 @@ START_TEST(test_every_protected_route_wants_credentials)
     size_t n;
     const struct route *rt = api_routes(&n);
     char id[ID_SIZE], path[256];
-    put_run("alice", RUN_SUCCEEDED, NULL, id);
+    put_run(st, "alice", RUN_SUCCEEDED, id);
     for (size_t i = 0; i < n; i++) {
         route_path(&rt[i], id, path, sizeof path);
         if (rt[i].flags & ROUTE_PUBLIC) {
@@ -223,7 +210,7 @@ START_TEST(test_every_route_answers_its_caller)
     size_t n;
     const struct route *rt = api_routes(&n);
     char id[ID_SIZE], path[256], name[160];
-    put_run("alice", RUN_SUCCEEDED, NULL, id);
+    put_run(st, "alice", RUN_SUCCEEDED, id);
     ck_assert_uint_eq(n, sizeof ended_run_answers / sizeof ended_run_answers[0]);
     for (size_t i = 0; i < n; i++) {
         snprintf(name, sizeof name, "%s %s", rt[i].method, rt[i].pattern);
@@ -295,8 +282,8 @@ END_TEST
 START_TEST(test_runs_are_seen_by_their_owner_only)
 {
     char mine[ID_SIZE], theirs[ID_SIZE], path[128];
-    put_run("alice", RUN_QUEUED, NULL, mine);
-    put_run("bob", RUN_QUEUED, NULL, theirs);
+    put_run(st, "alice", RUN_QUEUED, mine);
+    put_run(st, "bob", RUN_QUEUED, theirs);
     snprintf(path, sizeof path, "/api/v1/runs/%s", mine);
     struct answer a = ask("GET", path, NULL);
     ck_assert_int_eq(a.status, 200);
@@ -318,8 +305,8 @@ END_TEST
 START_TEST(test_list_refuses_bad_parameters)
 {
     char id[ID_SIZE];
-    put_run("alice", RUN_RUNNING, NULL, id);
-    put_run("alice", RUN_FAILED, NULL, id);
+    put_run(st, "alice", RUN_RUNNING, id);
+    put_run(st, "alice", RUN_FAILED, id);
     expect_problem(ask("GET", "/api/v1/runs?limit=0", NULL), 400, "invalid_parameter");
     expect_problem(ask("GET", "/api/v1/runs?limit=201", NULL), 400, "invalid_parameter");
     expect_problem(ask("GET", "/api/v1/runs?status=sleeping", NULL), 400, "invalid_parameter");
@@ -338,7 +325,7 @@ END_TEST
 START_TEST(test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx)
 {
     char id[ID_SIZE], path[160];
-    put_run("alice", RUN_RUNNING, NULL, id);
+    put_run(st, "alice", RUN_RUNNING, id);
     snprintf(path, sizeof path, "/api/v1/runs/%s/events?lastEventId=soon", id);
     expect_problem(ask("GET", path, NULL), 400, "invalid_cursor");
     const char *header[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "HTTP_LAST_EVENT_ID", "1-2-3", NULL};
@@ -361,7 +348,7 @@ END_TEST
 START_TEST(test_cancel_and_wait_refuse_what_they_cannot_do)
 {
     char done[ID_SIZE], path[160];
-    put_run("alice", RUN_CANCELLED, NULL, done);
+    put_run(st, "alice", RUN_CANCELLED, done);
     snprintf(path, sizeof path, "/api/v1/runs/%s/cancel", done);
     expect_problem(ask("POST", path, ""), 409, "run_terminal");
     snprintf(path, sizeof path, "/api/v1/runs/%s/cancel?wait=2", done);
@@ -380,10 +367,9 @@ END_TEST
 START_TEST(test_resume_wants_a_waiting_run_and_valid_input)
 {
     char queued[ID_SIZE], waiting[ID_SIZE], path[160];
-    put_run("alice", RUN_QUEUED, NULL, queued);
-    put_run("alice", RUN_RUNNING,
-            "{\"schema\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},"
-            "\"required\":[\"ok\"]}}", waiting);
+    put_run(st, "alice", RUN_QUEUED, queued);
+    put_asking_run("{\"schema\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},"
+                   "\"required\":[\"ok\"]}}", waiting);
     snprintf(path, sizeof path, "/api/v1/runs/%s/resume", queued);
     expect_problem(ask("POST", path, "{\"input\":{\"ok\":true}}"), 409, "not_waiting_for_input");
     snprintf(path, sizeof path, "/api/v1/runs/%s/resume", waiting);
@@ -432,22 +418,17 @@ START_TEST(test_an_unreachable_ledger_is_503_except_for_health)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_every_protected_route_wants_credentials,
-        test_every_route_answers_another_method_with_405_and_allow,
-        test_every_route_answers_its_caller,
-        test_unknown_paths_are_404,
-        test_create_refuses_bad_bodies,
-        test_create_without_redis_is_503_and_leaves_no_run,
-        test_runs_are_seen_by_their_owner_only,
-        test_list_refuses_bad_parameters,
-        test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx,
-        test_cancel_and_wait_refuse_what_they_cannot_do,
-        test_resume_wants_a_waiting_run_and_valid_input,
-        test_types_health_and_openapi,
-        test_an_unreachable_ledger_is_503_except_for_health,
-    };
-    return unit_main_with("routes", setup, teardown, tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN_WITH("routes", setup, teardown,
+               test_every_protected_route_wants_credentials,
+               test_every_route_answers_another_method_with_405_and_allow,
+               test_every_route_answers_its_caller,
+               test_unknown_paths_are_404,
+               test_create_refuses_bad_bodies,
+               test_create_without_redis_is_503_and_leaves_no_run,
+               test_runs_are_seen_by_their_owner_only,
+               test_list_refuses_bad_parameters,
+               test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx,
+               test_cancel_and_wait_refuse_what_they_cannot_do,
+               test_resume_wants_a_waiting_run_and_valid_input,
+               test_types_health_and_openapi,
+               test_an_unreachable_ledger_is_503_except_for_health)

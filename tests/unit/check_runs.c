@@ -65,22 +65,6 @@ END_TEST
 
 static struct store *st;
 
-/* A run put straight into the ledger with status s. */
-static void put_run(enum run_status s, char id[ID_SIZE])
-{
-    struct run r = {0};
-    crypto_new_id(r.id);
-    strcpy(r.owner, "alice");
-    strcpy(r.type, "countdown");
-    r.status = s;
-    r.input = json_object();
-    r.created_at = 1700000000000;
-    struct create_opts none = {0};
-    ck_assert_int_eq(store_run_create(st, &r, &none, NULL), CREATE_NEW);
-    snprintf(id, ID_SIZE, "%s", r.id);
-    run_clear(&r);
-}
-
 /* The ledger write of op, as runs.c makes it. */
 static int store_op(enum run_op op, const struct status_change *ch, const char *id)
 {
@@ -131,7 +115,7 @@ START_TEST(test_the_ledger_refuses_every_transition_the_table_does_not_allow)
                 struct status_change ch = {(t->to & B(b)) ? t->from : 0, b};
                 int legal = (t->from & B(a)) && (t->to & B(b));
                 char id[ID_SIZE];
-                put_run(a, id);
+                put_run(st, "alice", a, id);
                 int r = store_op(op, &ch, id);
                 struct run got;
                 ck_assert_int_eq(store_run_get(st, id, &got), 0);
@@ -151,12 +135,7 @@ START_TEST(test_the_ledger_refuses_every_transition_the_table_does_not_allow)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_every_pair_of_statuses_is_legal_only_as_the_contract_says,
-        test_status_names_round_trip,
-        test_the_ledger_refuses_every_transition_the_table_does_not_allow,
-    };
-    return unit_main("runs", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("runs",
+          test_every_pair_of_statuses_is_legal_only_as_the_contract_says,
+          test_status_names_round_trip,
+          test_the_ledger_refuses_every_transition_the_table_does_not_allow)

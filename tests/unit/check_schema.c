@@ -78,12 +78,7 @@ START_TEST(test_schema_check_refuses_what_it_does_not_support)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_schema_reports_the_failing_path,
-        test_schema_keywords_behave_as_json_schema,
-        test_schema_check_refuses_what_it_does_not_support,
-    };
-    return unit_main("schema", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("schema",
+          test_schema_reports_the_failing_path,
+          test_schema_keywords_behave_as_json_schema,
+          test_schema_check_refuses_what_it_does_not_support)

@@ -35,12 +35,7 @@ START_TEST(test_sse_retry_and_keepalive)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_sse_event_frame_and_flush,
-        test_sse_cannot_be_injected,
-        test_sse_retry_and_keepalive,
-    };
-    return unit_main("sse", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("sse",
+          test_sse_event_frame_and_flush,
+          test_sse_cannot_be_injected,
+          test_sse_retry_and_keepalive)

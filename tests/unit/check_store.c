@@ -81,10 +81,5 @@ START_TEST(test_store_run_roundtrip_and_finish)
 }
 END_TEST
 
-int main(void)
-{
-    const TTest *tests[] = {
-        test_store_run_roundtrip_and_finish,
-    };
-    return unit_main("store", tests, sizeof tests / sizeof tests[0]);
-}
+UNIT_MAIN("store",
+          test_store_run_roundtrip_and_finish)

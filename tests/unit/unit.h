@@ -10,6 +10,7 @@
 #include "config.h"
 #include "out.h"
 #include "request.h"
+#include "run.h"
 
 /* Everything written to o lands in mem (reset by mem_reset). */
 extern char mem[65536];
@@ -26,6 +27,11 @@ void teardown_tmp(void);
 /* Parses test JSON, failing the test on a typo. */
 json_t *J(const char *text);
 
+/* Puts a run of type countdown straight into the ledger with any status,
+ * as no transition would; its id goes to id. */
+struct store;
+void put_run(struct store *st, const char *owner, enum run_status s, char id[ID_SIZE]);
+
 /* The CGI variables of a fake request. */
 #define FAKE_VARS 12
 struct fake_env {
@@ -39,11 +45,19 @@ struct fake_env {
  * NULL). */
 void fake_request(struct request *r, struct fake_env *e, const struct config *cfg);
 
-/* Runs the tests with the scratch directory fixture; the exit status
- * make check reads. */
-int unit_main(const char *name, const TTest *const tests[], size_t n);
-/* The same with a fixture of the file's own. */
+/* Runs the tests, each inside setup and teardown; the exit status make
+ * check reads. */
 int unit_main_with(const char *name, void (*setup)(void), void (*teardown)(void),
                    const TTest *const tests[], size_t n);
+
+/* A test file's main: its suite name and its tests. */
+#define UNIT_MAIN(name, ...) UNIT_MAIN_WITH(name, setup_tmp, teardown_tmp, __VA_ARGS__)
+#define UNIT_MAIN_WITH(name, setup, teardown, ...)                              \
+    int main(void)                                                              \
+    {                                                                           \
+        const TTest *tests_[] = {__VA_ARGS__};                                  \
+        return unit_main_with(name, setup, teardown, tests_,                    \
+                              sizeof tests_ / sizeof tests_[0]);                \
+    }
 
 #endif
