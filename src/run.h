@@ -10,6 +10,8 @@
 #define OWNER_SIZE 128
 #define TYPE_SIZE 65
 #define THREAD_SIZE 129
+/* Room for the longest status name, or "active" as a list filter. */
+#define STATUS_NAME_SIZE 24
 
 /* Every status a run can have. Their names live in run.c's table and
  * nowhere else: code compares these values, SQL binds the names. */
