@@ -5,6 +5,7 @@
 use_test_types
 start_stack
 
+ended() { case "$(run_status "$1")" in succeeded|failed|cancelled|timed_out) return 0 ;; esac; return 1; }
 ids=()
 for i in 1 2 3 4 5 6 7; do
     case $i in
@@ -12,6 +13,9 @@ for i in 1 2 3 4 5 6 7; do
     *) body="{\"type\":\"countdown\",\"input\":{\"n\":0},\"thread_id\":\"t$((i % 2))\"}" ;;
     esac
     ids+=("$(create_run "$body")")
+    # Thread t1 refuses a run while its last one is active (reject): each
+    # run ends before the next is created, however loaded the machine.
+    wait_until "run $i ends" 30 ended "${ids[-1]}"
 done
 finished() { [ "$(api GET '/v1/runs?status=active' | jq '.data | length')" = 0 ]; }
 wait_until "all runs finished" 30 finished
