@@ -51,6 +51,10 @@ int call_json_body(struct call *c, json_t **body)
     case BODY_MISSING:
         reply_problem(req, 400, "invalid_json", "the body is empty");
         return -1;
+    case BODY_TOO_DEEP:
+        reply_problem(req, 400, "json_too_deep", "JSON nested deeper than %d levels",
+                      req->cfg->json_max_depth);
+        return -1;
     case BODY_BAD_JSON:
         reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
         return -1;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "event.h"
+#include "json_depth.h"
 #include "protocol.h"
 #include "runs.h"
 #include "startup.h"
@@ -81,6 +82,10 @@ static int cmd_publish(struct cli *c, int argc, char **argv)
     if (!event_name_valid(name) || protocol_name_reserved(name) || strcmp(name, "result") == 0 ||
         strcmp(name, EVENT_INPUT_REQUIRED) == 0) {
         fprintf(stderr, "opstream: %s: not an event name a job may publish\n", name);
+        return 2;
+    }
+    if (json_too_deep(argv[2], strlen(argv[2]), c->cfg.json_max_depth)) {
+        fprintf(stderr, "opstream: JSON nested deeper than %d levels\n", c->cfg.json_max_depth);
         return 2;
     }
     json_error_t je;

@@ -1,6 +1,7 @@
 /* The config file: "key = value" lines, '#' comments. Keys and their bounds
  * are one table, so a new key is one row. */
 #include "config.h"
+#include "json_depth.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,6 +60,7 @@ static const struct key keys[] = {
     {"shutdown_grace_ms", NUM(K_INT, shutdown_grace_ms, 0, 3600000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
+    {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
 };
@@ -91,6 +93,7 @@ void config_defaults(struct config *cfg)
     cfg->shutdown_grace_ms = 30000;
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
+    cfg->json_max_depth = 64;
 }
 
 const char *config_default_path(void)

@@ -34,6 +34,7 @@ struct config {
     int shutdown_grace_ms;                 /* on SIGTERM, how long runs may finish */
     int kill_grace_ms;
     int job_line_max_bytes;                /* longer job output lines are cut, flagged */
+    int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
 };
 

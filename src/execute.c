@@ -91,7 +91,7 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     if (from_stderr)
         keep_tail(j, line, len);
     struct job_msg m;
-    protocol_parse_line(line, len, from_stderr, truncated, &m);
+    protocol_parse_line(line, len, from_stderr, truncated, j->rc->cfg->json_max_depth, &m);
     if (m.kind == JOB_RESULT) {
         json_decref(j->result);
         j->result = json_incref(m.data);

@@ -2,6 +2,9 @@
  * become events; everything else is a log line. Names the system itself
  * emits are refused, so a job can never fake the end of its run. */
 #include "protocol.h"
+#include "json_depth.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,11 +94,18 @@ static void make_log(const char *line, size_t len, int from_stderr,
 }
 
 void protocol_parse_line(const char *line, size_t len, int from_stderr,
-                         int truncated, struct job_msg *out)
+                         int truncated, int max_depth, struct job_msg *out)
 {
     memset(out, 0, sizeof *out);
     if (from_stderr || truncated || len == 0 || line[0] != '{') {
         make_log(line, len, from_stderr, truncated, NULL, out);
+        return;
+    }
+    if (json_too_deep(line, len, max_depth)) {
+        char why[64];
+        snprintf(why, sizeof why, "JSON nested deeper than %d levels", max_depth);
+        int cut = len > PROTOCOL_DEEP_KEEP_BYTES;
+        make_log(line, cut ? PROTOCOL_DEEP_KEEP_BYTES : len, 0, cut, why, out);
         return;
     }
     json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);

@@ -15,12 +15,16 @@ struct job_msg {
     json_t *data;                /* owned; always an object except for result */
 };
 
+/* How much of a refused over-deep line its log event keeps. */
+#define PROTOCOL_DEEP_KEEP_BYTES 1024
+
 /* Parses one line (without its newline) from the job's stdout or stderr.
  * Never fails: anything that is not a valid event becomes a log event,
  * flagged when it looked like an event but was refused. truncated marks a
- * line that was cut at the size limit. */
+ * line that was cut at the size limit. A line nesting JSON deeper than
+ * max_depth is never parsed: it becomes a log event, flagged and cut. */
 void protocol_parse_line(const char *line, size_t len, int from_stderr,
-                         int truncated, struct job_msg *out);
+                         int truncated, int max_depth, struct job_msg *out);
 void job_msg_clear(struct job_msg *m);
 /* Names only the system emits; no job or producer may. */
 int protocol_name_reserved(const char *name);

@@ -1,6 +1,7 @@
 /* Untrusted input, read defensively: every length is checked against a
  * fixed size before it is copied. */
 #include "request.h"
+#include "json_depth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,10 @@ enum body_status request_json_body(struct request *req, json_t **out,
     if (len == 0) {
         free(buf);
         return BODY_MISSING;
+    }
+    if (json_too_deep(buf, len, req->cfg->json_max_depth)) {
+        free(buf);
+        return BODY_TOO_DEEP;
     }
     json_error_t je;
     *out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);

@@ -45,9 +45,10 @@ int request_query(const struct request *req, const char *name, char *out, size_t
 int request_query_int(const struct request *req, const char *name, long min,
                       long max, long dflt, long *out);
 
-enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING };
-/* Reads and parses a JSON body within cfg->body_max_bytes; a declared
- * length over the limit is refused before reading anything. */
+enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING, BODY_TOO_DEEP };
+/* Reads and parses a JSON body within cfg->body_max_bytes and nested no
+ * deeper than cfg->json_max_depth; a declared length over the limit is
+ * refused before reading anything, a nesting before parsing. */
 enum body_status request_json_body(struct request *req, json_t **out,
                                    char *why, size_t whysize);
 

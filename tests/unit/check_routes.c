@@ -249,6 +249,16 @@ START_TEST(test_create_refuses_bad_bodies)
     expect_problem(a, 422, "invalid_input");
     expect_problem(ask("POST", "/api/v1/runs", "{\"type\":\"countdown\",\"multitask_strategy\":\"x\"}"),
                    422, "invalid_field");
+    /* Nesting past json_max_depth is refused before it is parsed. */
+    char deep[4096];
+    int n = snprintf(deep, sizeof deep, "{\"type\":\"countdown\",\"metadata\":");
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '[';
+    deep[n] = '\0';
+    struct answer d = ask("POST", "/api/v1/runs", deep);
+    ck_assert_str_eq(json_string_value(json_object_get(d.body, "detail")),
+                     "JSON nested deeper than 64 levels");
+    expect_problem(d, 400, "json_too_deep");
     /* Refused by its declared length, before a byte is read. */
     const char *big[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN, "CONTENT_LENGTH", "5000", NULL};
     char body[5001];
