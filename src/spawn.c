@@ -1,5 +1,8 @@
 /* Starting and stopping job processes. Each job leads its own process
- * group, so one signal reaches every process it forked. */
+ * group, so one signal reaches every process it forked, and holds only
+ * its three pipes and an allowlisted environment: nothing it inherits
+ * lets it reach Redis, the database or another run. */
+#define _GNU_SOURCE /* close_range */
 #include "spawn.h"
 
 #include <errno.h>
@@ -28,6 +31,62 @@ static void close_pair(int p[2])
         close(p[0]);
     if (p[1] >= 0)
         close(p[1]);
+}
+
+/* What a job inherits of the worker's environment; everything else it
+ * gets is named in its type file or is its run's OPSTREAM_*. */
+static const char *const passed_env[] = {"PATH", "HOME", "LANG", "TZ"};
+#define DEFAULT_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+
+extern char **environ;
+
+/* The worker's "NAME=value" for name, or NULL. */
+static char *inherited(const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = environ; *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e;
+    return NULL;
+}
+
+/* True when env already sets name. */
+static int sets(char *const env[], const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+        if (strncmp(env[i], name, n) == 0 && env[i][n] == '=')
+            return 1;
+    return 0;
+}
+
+/* The job's whole environment, in out (room for SPAWN_ENV_MAX + 1):
+ * env first, then the allowlist where env does not set it. Pointers
+ * only: the child execs at once. */
+static void job_environment(char *const env[], char *out[])
+{
+    size_t n = 0;
+    for (size_t i = 0; env != NULL && env[i] != NULL && n < SPAWN_ENV_MAX; i++)
+        out[n++] = env[i];
+    for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0] && n < SPAWN_ENV_MAX; i++) {
+        char *v = sets(env, passed_env[i]) ? NULL : inherited(passed_env[i]);
+        if (v != NULL)
+            out[n++] = v;
+        else if (strcmp(passed_env[i], "PATH") == 0 && !sets(env, "PATH"))
+            out[n++] = DEFAULT_PATH;
+    }
+    out[n] = NULL;
+}
+
+/* Every descriptor but 0, 1 and 2 goes: Redis and SQLite connections,
+ * other runs' pipes, the FastCGI socket, whatever a library opened. */
+static void close_others(void)
+{
+    if (close_range(3, ~0U, 0) == 0)
+        return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < (max > 0 ? max : 65536); fd++)
+        close((int)fd);
 }
 
 static void set_limit(int resource, long value)
@@ -74,8 +133,9 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
         signal(SIGCHLD, SIG_DFL);
         if (dup2(in[0], 0) < 0 || dup2(o[1], 1) < 0 || dup2(e[1], 2) < 0)
             _exit(126);
-        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-            putenv(env[i]);
+        close_others();
+        char *envp[SPAWN_ENV_MAX + 1];
+        job_environment(env, envp);
         if (cwd != NULL && chdir(cwd) != 0)
             _exit(126);
         if (limits != NULL) {
@@ -83,7 +143,7 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
             set_limit(RLIMIT_AS, limits->address_space_mb * 1024L * 1024L);
             set_limit(RLIMIT_NOFILE, limits->open_files);
         }
-        execv(path, (char *const *)argv);
+        execve(path, (char *const *)argv, envp);
         _exit(127);
     }
     setpgid(pid, pid); /* also here, so the group exists before we signal it */

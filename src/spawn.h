@@ -10,9 +10,14 @@ struct child {
     int err_fd;   /* job's stderr */
 };
 
-/* Starts argv in its own process group with pipes on 0, 1, 2. argv[0]
- * without a '/' is looked up in dir. env is NULL-terminated "K=V" added to
- * the inherited environment. Never uses a shell. */
+/* The most variables a job's environment holds. */
+#define SPAWN_ENV_MAX 96
+
+/* Starts argv in its own process group with pipes on 0, 1, 2 and no other
+ * descriptor. argv[0] without a '/' is looked up in dir. env is
+ * NULL-terminated "K=V"; with PATH, HOME, LANG and TZ from the worker
+ * (PATH has a default) where env does not set them, it is the job's whole
+ * environment. Never uses a shell. */
 struct job_limits;
 /* cwd (NULL: keep) and limits (NULL or 0 fields: keep) apply to the job. */
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
