@@ -41,7 +41,10 @@ int auth_link_valid(const struct request *req, const char *secret, const char *r
         return 0;
     char *end;
     long long e = strtoll(exp, &end, 10);
-    if (*end != '\0' || e < clock_now_ms() / 1000)
+    /* A link lives at most link_ttl_s: one signed further ahead was not
+     * made here, whoever holds the key. */
+    long long now_s = clock_now_ms() / 1000;
+    if (*end != '\0' || e < now_s || e > now_s + req->cfg->link_ttl_s)
         return 0;
     return crypto_verify_link(secret, run_id, (int64_t)e, sig) == 0;
 }

@@ -39,4 +39,18 @@ check_eq "the link does not open the snapshot" 401 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run?${link#*\?}")"
 check_eq "expired links are refused" 401 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=1000&sig=${link##*sig=}")"
+# A link signed with the real key (read from the database) but expiring
+# further ahead than link_ttl_s, as a stolen key would make it.
+sign() { # sign RUN EXP: the signature the stack would give
+    python3 -c 'import base64,hashlib,hmac,sys
+mac = hmac.new(bytes.fromhex(sys.argv[1]), (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sha256).digest()
+print(base64.urlsafe_b64encode(mac).decode().rstrip("="))' \
+        "$(sqlite3 "$T/opstream.db" "SELECT value FROM settings WHERE key = 'link_secret'")" "$1" "$2"
+}
+exp=$(( $(date +%s) + 600 ))
+check_eq "a link signed with the key within link_ttl_s opens the stream" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
+exp=$(( $(date +%s) + 30 * 86400 ))
+check_eq "one expiring 30 days ahead, past link_ttl_s, is refused" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
 finish

@@ -9,7 +9,7 @@ set -euo pipefail
 : "${abs_top_srcdir:?run through make check}" "${abs_top_builddir:?run through make check}"
 
 SKIP=77
-for bin in redis-server redis-cli lighttpd cgi-fcgi curl jq sqlite3; do
+for bin in redis-server redis-cli lighttpd cgi-fcgi curl jq sqlite3 python3; do
     command -v "$bin" >/dev/null || { echo "SKIP: $bin is not installed"; exit $SKIP; }
 done
 

@@ -102,6 +102,15 @@ START_TEST(test_a_signed_link_opens_its_run_until_it_expires)
     ck_assert(!auth_link_valid(&req, secret, "run1"));
     snprintf(query, sizeof query, "exp=%lld", exp + 120);
     ck_assert(!auth_link_valid(&req, secret, "run1"));
+    /* Correctly signed, but further ahead than link_ttl_s. */
+    exp = clock_now_ms() / 1000 + cfg.link_ttl_s + 60;
+    ck_assert_int_eq(crypto_sign_link(secret, "run1", exp, sig), 0);
+    snprintf(query, sizeof query, "exp=%lld&sig=%s", exp, sig);
+    ck_assert(!auth_link_valid(&req, secret, "run1"));
+    exp = clock_now_ms() / 1000 + cfg.link_ttl_s - 60;
+    ck_assert_int_eq(crypto_sign_link(secret, "run1", exp, sig), 0);
+    snprintf(query, sizeof query, "exp=%lld&sig=%s", exp, sig);
+    ck_assert(auth_link_valid(&req, secret, "run1"));
 }
 END_TEST
 
