@@ -13,6 +13,9 @@ for bin in redis-server redis-cli lighttpd cgi-fcgi curl jq sqlite3 python3; do
     command -v "$bin" >/dev/null || { echo "SKIP: $bin is not installed"; exit $SKIP; }
 done
 
+# What the tests write is closed to other users, as an operator's files
+# must be: the programs refuse a config or database others can read.
+umask 077
 T=$(mktemp -d /tmp/opstream-test.XXXXXX)
 BIN=$abs_top_builddir/src
 FCGI=$BIN/opstream.fcgi
