@@ -60,6 +60,8 @@ static const struct key keys[] = {
     {"shutdown_grace_ms", NUM(K_INT, shutdown_grace_ms, 0, 3600000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
+    {"job_max_events", NUM(K_LONG, job_max_events, 1, 1L << 40)},
+    {"job_max_output_bytes", NUM(K_LONG, job_max_output_bytes, 1024, 1L << 40)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
@@ -94,6 +96,8 @@ void config_defaults(struct config *cfg)
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
     cfg->json_max_depth = 64;
+    cfg->job_max_events = 100000;
+    cfg->job_max_output_bytes = 64L << 20;
 }
 
 const char *config_default_path(void)

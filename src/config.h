@@ -34,6 +34,8 @@ struct config {
     int shutdown_grace_ms;                 /* on SIGTERM, how long runs may finish */
     int kill_grace_ms;
     int job_line_max_bytes;                /* longer job output lines are cut, flagged */
+    long job_max_events;                   /* output lines (events) one run may write */
+    long job_max_output_bytes;             /* stdout and stderr bytes one run may write */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
 };

@@ -36,6 +36,9 @@ struct job {
     char *input;        /* first stdin line, pending part from input_off */
     size_t input_len, input_off;
     json_t *result;
+    long lines;         /* output lines so far: at most one event each */
+    long long bytes;    /* output bytes so far, stdout and stderr */
+    int over_limit;     /* past job_max_events or job_max_output_bytes */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -88,6 +91,11 @@ static void ask_for_input(struct job *j, struct job_msg *m)
 static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
                         int truncated)
 {
+    /* Past a bound nothing more is kept: the job is being stopped. */
+    if (j->over_limit || ++j->lines > j->rc->cfg->job_max_events) {
+        j->over_limit = 1;
+        return;
+    }
     if (from_stderr)
         keep_tail(j, line, len);
     struct job_msg m;
@@ -116,6 +124,9 @@ static int pump(struct job *j, struct linebuf *lb, int fd)
         lb->len = 0;
         return -1;
     }
+    j->bytes += n;
+    if (j->bytes > j->rc->cfg->job_max_output_bytes)
+        j->over_limit = 1;
     for (ssize_t i = 0; i < n; i++) {
         char c = chunk[i];
         if (c == '\n') {
@@ -158,7 +169,7 @@ static void stop_group(struct job *j, int *exited, int *wstatus)
     spawn_signal(&j->child, SIGKILL);
 }
 
-enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED };
+enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED, END_OUTPUT_LIMIT };
 
 /* Queues a line for the job's stdin, written as the pipe takes it. */
 static int give_input(struct job *j, const json_t *value)
@@ -224,6 +235,8 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
                 end = END_TIMEOUT;
             else if (*stopping)
                 end = END_STOPPED;
+            else if (j->over_limit)
+                end = END_OUTPUT_LIMIT;
             else
                 end = read_control(j);
             if (end != END_EXIT)
@@ -358,6 +371,10 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         } else if (end == END_CANCELLED) {
             status = RUN_CANCELLED;
             error = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled while it ran");
+        } else if (end == END_OUTPUT_LIMIT || (end == END_EXIT && j.over_limit)) {
+            status = RUN_FAILED;
+            error = runs_error("output_limit", "the job wrote more than job_max_events lines "
+                                              "or job_max_output_bytes bytes");
         } else if (end != END_STOPPED && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
             status = RUN_FAILED;
             error = exit_error(&j, ws);
