@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a 429 asks a client to wait before creating again. */
+#define QUOTA_RETRY_AFTER_S 5
+
 static const char *const create_fields[] = {
     "type", "input", "thread_id", "metadata", "multitask_strategy",
 };
@@ -122,7 +125,8 @@ int api_create_run(struct call *c)
         crypto_hash_text(canon, hash);
         free(canon);
     }
-    struct create_opts opts = {.idem_key = key, .body_hash = hash, .strategy = MT_REJECT};
+    struct create_opts opts = {.idem_key = key, .body_hash = hash, .strategy = MT_REJECT,
+                               .max_active = req->cfg->max_active_runs_per_owner};
     json_t *mt = json_object_get(body, "multitask_strategy");
     if (json_is_string(mt))
         parse_strategy(json_string_value(mt), &opts.strategy);
@@ -151,6 +155,14 @@ int api_create_run(struct call *c)
         run_clear(&r);
         return reply_problem(req, 422, "idempotency_key_reused",
                              "this Idempotency-Key was used with a different body");
+    }
+    if (res == CREATE_QUOTA) {
+        run_clear(&r);
+        char retry[48];
+        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", QUOTA_RETRY_AFTER_S);
+        return reply_problem_h(req, 429, retry, "owner_quota",
+                               "%d runs of yours are active already; wait for one to end",
+                               req->cfg->max_active_runs_per_owner);
     }
     if (res == CREATE_THREAD_BUSY) {
         run_clear(&r);

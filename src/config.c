@@ -62,6 +62,7 @@ static const struct key keys[] = {
     {"job_line_max_bytes", NUM(K_INT, job_line_max_bytes, 256, 16 << 20)},
     {"job_max_events", NUM(K_LONG, job_max_events, 1, 1L << 40)},
     {"job_max_output_bytes", NUM(K_LONG, job_max_output_bytes, 1024, 1L << 40)},
+    {"max_active_runs_per_owner", NUM(K_INT, max_active_runs_per_owner, 0, 100000000)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
@@ -96,6 +97,7 @@ void config_defaults(struct config *cfg)
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
     cfg->json_max_depth = 64;
+    cfg->max_active_runs_per_owner = 1000;
     cfg->job_max_events = 100000;
     cfg->job_max_output_bytes = 64L << 20;
 }

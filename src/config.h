@@ -36,6 +36,7 @@ struct config {
     int job_line_max_bytes;                /* longer job output lines are cut, flagged */
     long job_max_events;                   /* output lines (events) one run may write */
     long job_max_output_bytes;             /* stdout and stderr bytes one run may write */
+    int max_active_runs_per_owner;         /* queued, running or waiting; 0: no bound */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
 };

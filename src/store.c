@@ -365,6 +365,18 @@ static int thread_active(struct store *st, const char *owner, const char *thread
     return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
 }
 
+/* Counts the owner's active runs. */
+static int owner_active(struct store *st, const char *owner)
+{
+    struct stmt s;
+    char n[24];
+    if (prepare(st, &s, "SELECT COUNT(*) FROM runs WHERE owner = ?1 AND " IN_STATUSES(2)) != 0)
+        return -1;
+    bind_text(&s, 1, owner);
+    bind_statuses(&s, 2, STATUS_ACTIVE);
+    return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
+}
+
 /* Takes a parked run off its thread's waiting line: 1, or -1. */
 static int unpark(struct store *st, const char *id)
 {
@@ -483,6 +495,15 @@ enum create_result store_run_create(struct store *st, struct run *r,
                 res = CREATE_KEY_REUSED;
             else if (store_run_get(st, run_id, existing) == 0)
                 res = CREATE_REPLAYED;
+            goto done;
+        }
+    }
+    if (o->max_active > 0) {
+        int active = owner_active(st, r->owner);
+        if (active < 0)
+            goto done;
+        if (active >= o->max_active) {
+            res = CREATE_QUOTA;
             goto done;
         }
     }

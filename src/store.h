@@ -16,6 +16,7 @@ struct create_opts {
     const char *idem_key;    /* NULL when the request has none */
     const char *body_hash;   /* of the canonical request body */
     enum multitask strategy; /* with a thread_id */
+    int max_active;          /* the owner's active runs at most; 0: no bound */
 };
 
 enum create_result {
@@ -23,6 +24,7 @@ enum create_result {
     CREATE_REPLAYED,    /* the key was seen with this body: existing holds that run */
     CREATE_KEY_REUSED,  /* the key was seen with another body */
     CREATE_THREAD_BUSY, /* reject, and the thread has an active run */
+    CREATE_QUOTA,       /* the owner has max_active active runs already */
     CREATE_ERROR,
 };
 
