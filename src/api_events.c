@@ -4,6 +4,7 @@
  * returns what is already there at once and waits only when the client is
  * up to date, so the seam between the two cannot drop or repeat an event. */
 #include "api.h"
+#include "auth.h"
 #include "clock.h"
 #include "log.h"
 #include "reply.h"
@@ -180,6 +181,29 @@ static int stream_later(struct call *c)
     return sse_comment(o, "event bus unavailable; reconnect later");
 }
 
+/* Checks the stream's credentials again, as the request that opened it
+ * was checked: a revoked token, or a link made before its owner's last
+ * revocation, no longer holds. */
+static int still_allowed(struct call *c, const struct run *r)
+{
+    char err[CONFIG_ERR_SIZE];
+    c->st = store_open(c->req->cfg->database, err, sizeof err);
+    if (c->st == NULL)
+        return 1; /* the ledger is away: the stream is not cut for that */
+    int ok;
+    if (c->link_ok) {
+        ok = call_link_key(c, r->owner, c->secret) == 0 &&
+             auth_link_valid(c->req, c->secret, r->id);
+    } else {
+        char owner[OWNER_SIZE];
+        snprintf(owner, sizeof owner, "%s", c->req->owner);
+        ok = auth_identify(c->req, c->st) == AUTH_OK && strcmp(owner, c->req->owner) == 0;
+    }
+    store_close(c->st);
+    c->st = NULL;
+    return ok;
+}
+
 /* A keepalive comment goes out after keepalive_ms/2 of silence, and the
  * connection is checked for a hang-up every keepalive_ms/4: the web
  * server notices a vanished client on the write after it vanished and then
@@ -196,11 +220,25 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
      * its SQLite connection and page cache go now, not at the end. */
     store_close(c->st);
     c->st = NULL;
+    long long revocations = bus_revocations(c->bus);
     if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
         catch_up(c, r, &s) != 0)
         return -1;
-    int64_t last_write = clock_mono_ms();
+    int64_t last_write = clock_mono_ms(), last_check = last_write;
     while (!s.finished && !s.gone) {
+        /* Every keepalive_ms/2, busy or quiet, the stream asks whether a
+         * credential was revoked since; only then are its own checked. */
+        if (clock_mono_ms() - last_check >= quiet_ms) {
+            last_check = clock_mono_ms();
+            long long now = bus_revocations(c->bus);
+            if (now != revocations && now >= 0) {
+                revocations = now;
+                if (!still_allowed(c, r)) {
+                    log_info("stream %s: its credentials were revoked", run_id);
+                    break;
+                }
+            }
+        }
         int64_t wait = quiet_ms - (clock_mono_ms() - last_write);
         if (wait <= 0) {
             s.gone = sse_comment(s.out, "keepalive") != 0;

@@ -117,6 +117,23 @@ int bus_ping(struct bus *b)
     return cmd_ok(b, "PING");
 }
 
+int bus_revoked(struct bus *b)
+{
+    return cmd_ok(b, "INCR " BUS_REVOCATIONS_KEY);
+}
+
+long long bus_revocations(struct bus *b)
+{
+    redisReply *r = cmd(b, "GET " BUS_REVOCATIONS_KEY);
+    long long n = -1;
+    if (r != NULL && r->type == REDIS_REPLY_NIL)
+        n = 0;
+    else if (r != NULL && r->type == REDIS_REPLY_STRING)
+        n = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
 void bus_events_key(const char *run_id, char *out, size_t size)
 {
     snprintf(out, size, "opstream:{%s}:events", run_id);

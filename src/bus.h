@@ -78,6 +78,14 @@ int bus_slot_take(struct bus *b, const char *type, const char *run_id, int max,
 int bus_slot_renew(struct bus *b, const char *type, const char *run_id, int64_t until_ms);
 int bus_slot_free(struct bus *b, const char *type, const char *run_id);
 
+/* Revocations of credentials, counted: an open stream compares the count
+ * at each keepalive with the one it started under, and checks its
+ * credentials again only when it moved. */
+#define BUS_REVOCATIONS_KEY "opstream:revocations"
+int bus_revoked(struct bus *b);
+/* The count (0 before the first), or -1. */
+long long bus_revocations(struct bus *b);
+
 /* The run queue: a stream with one consumer group. */
 int bus_queue_init(struct bus *b);
 int bus_enqueue(struct bus *b, const char *run_id);

@@ -10,7 +10,7 @@ int call_open(struct call *c)
 {
     char err[CONFIG_ERR_SIZE];
     c->st = store_open(c->api->cfg->database, err, sizeof err);
-    if (c->st != NULL && store_link_secret(c->st, c->secret) == 0)
+    if (c->st != NULL && store_link_secret(c->st, c->link_secret) == 0)
         return 0;
     log_error("%s", c->st ? "cannot read link secret" : err);
     store_close(c->st);
@@ -24,6 +24,14 @@ void call_close(struct call *c)
     c->bus = NULL;
     store_close(c->st);
     c->st = NULL;
+}
+
+int call_link_key(struct call *c, const char *owner, char out[HASH_HEX_SIZE])
+{
+    int64_t epoch;
+    if (store_owner_epoch(c->st, owner, &epoch) != 0)
+        return -1;
+    return crypto_owner_key(c->link_secret, owner, epoch, out);
 }
 
 struct bus *call_bus(struct call *c)

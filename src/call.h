@@ -20,7 +20,8 @@ struct call {
     const struct api *api;
     struct store *st;           /* NULL when the ledger cannot be opened */
     struct bus *bus;            /* NULL until call_bus() */
-    char secret[HASH_HEX_SIZE]; /* link signing key */
+    char link_secret[HASH_HEX_SIZE]; /* the stack's, from the ledger */
+    char secret[HASH_HEX_SIZE]; /* the key of the caller's links, once known */
     int link_ok;                /* a valid signed link authorized this run */
 };
 
@@ -28,6 +29,10 @@ struct call {
  * ledger is not reachable. */
 int call_open(struct call *c);
 void call_close(struct call *c);
+
+/* The key that signs owner's links now (see crypto_owner_key): 0, or -1
+ * when the ledger cannot be read. */
+int call_link_key(struct call *c, const char *owner, char out[HASH_HEX_SIZE]);
 
 /* Connects to Redis on first use; NULL when Redis is unreachable. */
 struct bus *call_bus(struct call *c);

@@ -30,10 +30,50 @@ static int cmd_init(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+static int print_token(void *ctx, const char *id, const char *owner, const char *name,
+                       int64_t created_at)
+{
+    (void)ctx;
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(created_at, ts, sizeof ts);
+    printf("%-12s  %-16s  %-16s  %s\n", id, owner, name, ts);
+    return 0;
+}
+
+static int token_list(struct cli *c)
+{
+    printf("%-12s  %-16s  %-16s  %s\n", "ID", "OWNER", "NAME", "CREATED");
+    return store_token_list(c->st, print_token, NULL) == 0 ? 0 : 1;
+}
+
+/* The token goes, with every link made for its owner; open streams are
+ * told through Redis and end within keepalive_ms. */
+static int token_revoke(struct cli *c, const char *id)
+{
+    char owner[OWNER_SIZE], err[CONFIG_ERR_SIZE];
+    int r = store_token_revoke(c->st, id, owner);
+    if (r != 0) {
+        fprintf(stderr, r == 1 ? "opstream: no token %s\n" : "opstream: cannot write the database\n", id);
+        return 1;
+    }
+    struct bus *b = bus_connect(&c->cfg, 5000, err, sizeof err);
+    int told = b != NULL && bus_revoked(b) == 0;
+    bus_free(b);
+    printf("revoked %s of %s\n", id, owner);
+    if (!told)
+        fprintf(stderr, "opstream: the event bus was not reachable: streams opened with it "
+                        "end at their next reconnect, not within keepalive_ms\n");
+    return 0;
+}
+
 static int cmd_token(struct cli *c, int argc, char **argv)
 {
+    if (argc == 1 && strcmp(argv[0], "list") == 0)
+        return token_list(c);
+    if (argc == 2 && strcmp(argv[0], "revoke") == 0)
+        return token_revoke(c, argv[1]);
     if (argc < 2 || strcmp(argv[0], "create") != 0) {
-        fprintf(stderr, "usage: opstream token create OWNER [NAME]\n");
+        fprintf(stderr, "usage: opstream token create OWNER [NAME] | token list | token revoke ID\n");
         return 2;
     }
     const char *owner = argv[1];
@@ -145,7 +185,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"init", cmd_init, "create and migrate the database"},
-    {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once)"},
+    {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once);\n"
+                         "           token list; token revoke ID (also ends its owner's links)"},
     {"runs", cmd_runs, "list the newest runs of every owner"},
     {"publish", cmd_publish, "RUN_ID TYPE JSON: add an event to a running run (for shell jobs)"},
     {"gc", cmd_gc, "--archives-older-than SECONDS: delete old runs' archived events"},

@@ -56,6 +56,25 @@ void crypto_new_secret(char out[HASH_HEX_SIZE])
     sodium_bin2hex(out, HASH_HEX_SIZE, raw, sizeof raw);
 }
 
+int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
+                     char out[HASH_HEX_SIZE])
+{
+    unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+    size_t keylen = 0;
+    if (sodium_hex2bin(key, sizeof key, secret_hex, strlen(secret_hex), NULL,
+                       &keylen, NULL) != 0 || keylen != sizeof key)
+        return -1;
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "%s.%lld", owner, (long long)epoch);
+    if (n < 0 || (size_t)n >= sizeof msg)
+        return -1;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, (size_t)n, key);
+    sodium_memzero(key, sizeof key);
+    sodium_bin2hex(out, HASH_HEX_SIZE, mac, sizeof mac);
+    return 0;
+}
+
 int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
                      char out[SIG_SIZE])
 {

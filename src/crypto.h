@@ -22,6 +22,11 @@ void crypto_new_token(char out[TOKEN_SIZE]);
  * bodies are compared by it. */
 void crypto_hash_text(const char *text, char out[HASH_HEX_SIZE]);
 void crypto_new_secret(char out[HASH_HEX_SIZE]);
+/* The key that signs one owner's links: HMAC-SHA256 of "owner.epoch"
+ * under the stack's link secret, as hex. Revoking a credential of the
+ * owner moves the epoch, and every link made before stops verifying. */
+int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
+                     char out[HASH_HEX_SIZE]);
 /* HMAC-SHA256 over "run_id.expiry", URL-safe base64. */
 int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
                      char out[SIG_SIZE]);

@@ -2,6 +2,7 @@
  * row here and one handler; this file only dispatches. */
 #include "api.h"
 #include "auth.h"
+#include "crypto.h"
 #include "reply.h"
 
 #include <stdio.h>
@@ -67,18 +68,33 @@ static const struct route *route_find(struct request *req, char *allow, size_t a
     return NULL;
 }
 
+/* A signed link for the run the path names, under its owner's key. */
+static int link_valid(struct call *c)
+{
+    struct run r;
+    const char *id = c->req->args[0];
+    if (!crypto_id_valid(id) || store_run_get(c->st, id, &r) != 0)
+        return 0;
+    int ok = call_link_key(c, r.owner, c->secret) == 0 &&
+             auth_link_valid(c->req, c->secret, id);
+    run_clear(&r);
+    return ok;
+}
+
 static int authorize(struct call *c, const struct route *rt)
 {
     struct request *req = c->req;
     if (rt->flags & ROUTE_PUBLIC)
         return 0;
-    if ((rt->flags & ROUTE_LINK_AUTH) && auth_link_valid(req, c->secret, req->args[0])) {
+    if ((rt->flags & ROUTE_LINK_AUTH) && link_valid(c)) {
         c->link_ok = 1;
         return 0;
     }
     switch (auth_identify(req, c->st)) {
     case AUTH_OK:
-        return 0;
+        if (call_link_key(c, req->owner, c->secret) == 0)
+            return 0;
+        break;
     case AUTH_MISSING:
         reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
         return -1;

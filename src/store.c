@@ -56,6 +56,9 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN pgid INTEGER;"
     "ALTER TABLE runs ADD COLUMN queue_entry TEXT;"
     "CREATE INDEX runs_lease ON runs(lease_until) WHERE lease_until IS NOT NULL;",
+
+    /* 6: each owner's link epoch, moved by revoking a credential. */
+    "CREATE TABLE owners (owner TEXT PRIMARY KEY, link_epoch INTEGER NOT NULL DEFAULT 0);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -894,6 +897,65 @@ int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE]
         return -1;
     bind_text(&s, 1, hash);
     return step_text(&s, owner, OWNER_SIZE);
+}
+
+int store_token_list(struct store *st,
+                     int (*fn)(void *ctx, const char *id, const char *owner, const char *name,
+                               int64_t created_at),
+                     void *ctx)
+{
+    struct stmt s;
+    if (prepare(st, &s, "SELECT substr(hash, 1, ?1), owner, name, created_at FROM tokens"
+                        " ORDER BY owner, created_at") != 0)
+        return -1;
+    bind_int(&s, 1, TOKEN_ID_LEN);
+    int rc;
+    while ((rc = step(&s)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(s.q, 0),
+               (const char *)sqlite3_column_text(s.q, 1), (const char *)sqlite3_column_text(s.q, 2),
+               sqlite3_column_int64(s.q, 3)) != 0)
+            break;
+    sqlite3_finalize(s.q);
+    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+}
+
+int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE])
+{
+    if (strlen(id) != TOKEN_ID_LEN)
+        return 1;
+    if (begin(st) != 0)
+        return -1;
+    struct stmt s;
+    int ret = -1;
+    if (prepare(st, &s, "SELECT owner FROM tokens WHERE substr(hash, 1, ?2) = ?1") == 0) {
+        bind_text(&s, 1, id);
+        bind_int(&s, 2, TOKEN_ID_LEN);
+        ret = step_text(&s, owner, OWNER_SIZE);
+    }
+    if (ret == 0 && prepare(st, &s, "DELETE FROM tokens WHERE substr(hash, 1, ?2) = ?1") == 0) {
+        bind_text(&s, 1, id);
+        bind_int(&s, 2, TOKEN_ID_LEN);
+        ret = step_done(st, &s) == 1 ? 0 : -1;
+    }
+    if (ret == 0 && prepare(st, &s,
+            "INSERT INTO owners (owner, link_epoch) VALUES (?1, 1)"
+            " ON CONFLICT (owner) DO UPDATE SET link_epoch = link_epoch + 1") == 0) {
+        bind_text(&s, 1, owner);
+        ret = step_done(st, &s) == 1 ? 0 : -1;
+    }
+    return end(st, ret);
+}
+
+int store_owner_epoch(struct store *st, const char *owner, int64_t *epoch)
+{
+    struct stmt s;
+    char text[24];
+    if (prepare(st, &s, "SELECT link_epoch FROM owners WHERE owner = ?1") != 0)
+        return -1;
+    bind_text(&s, 1, owner);
+    int r = step_text(&s, text, sizeof text);
+    *epoch = r == 0 ? strtoll(text, NULL, 10) : 0;
+    return r < 0 ? -1 : 0;
 }
 
 static int read_setting(struct store *st, const char *key, char *out, size_t size)

@@ -132,6 +132,19 @@ int store_run_list(struct store *st, const struct run_filter *f,
 int store_token_insert(struct store *st, const char *hash, const char *owner,
                        const char *name, int64_t now_ms);
 int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE]);
+/* A token's public id: the first characters of its hash. */
+#define TOKEN_ID_LEN 12
+/* Every token: its id, owner, name and creation time; fn returns non-zero
+ * to stop. */
+int store_token_list(struct store *st,
+                     int (*fn)(void *ctx, const char *id, const char *owner, const char *name,
+                               int64_t created_at),
+                     void *ctx);
+/* Deletes the token with this id and moves its owner's link epoch, in one
+ * transaction: 0 with its owner in owner, 1 no such token, -1. */
+int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE]);
+/* The owner's link epoch (0 until a first revocation): 0, or -1. */
+int store_owner_epoch(struct store *st, const char *owner, int64_t *epoch);
 /* The HMAC key for signed links, created on first use. */
 int store_link_secret(struct store *st, char out[HASH_HEX_SIZE]);
 

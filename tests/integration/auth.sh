@@ -41,9 +41,10 @@ check_eq "expired links are refused" 401 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=1000&sig=${link##*sig=}")"
 # A link signed with the real key (read from the database) but expiring
 # further ahead than link_ttl_s, as a stolen key would make it.
-sign() { # sign RUN EXP: the signature the stack would give
+sign() { # sign RUN EXP: the signature the stack would give alice's run
     python3 -c 'import base64,hashlib,hmac,sys
-mac = hmac.new(bytes.fromhex(sys.argv[1]), (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sha256).digest()
+owner_key = hmac.new(bytes.fromhex(sys.argv[1]), b"alice.0", hashlib.sha256).digest()
+mac = hmac.new(owner_key, (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sha256).digest()
 print(base64.urlsafe_b64encode(mac).decode().rstrip("="))' \
         "$(sqlite3 "$T/opstream.db" "SELECT value FROM settings WHERE key = 'link_secret'")" "$1" "$2"
 }
