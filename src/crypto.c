@@ -56,8 +56,10 @@ void crypto_new_secret(char out[HASH_HEX_SIZE])
     sodium_bin2hex(out, HASH_HEX_SIZE, raw, sizeof raw);
 }
 
-int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
-                     char out[HASH_HEX_SIZE])
+/* HMAC-SHA256 of "name.number" under a hex key: 0, or -1 for a key that
+ * is not 32 bytes of hex or a name too long. */
+static int hmac_named(const char *secret_hex, const char *name, int64_t number,
+                      unsigned char mac[crypto_auth_hmacsha256_BYTES])
 {
     unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
     size_t keylen = 0;
@@ -65,12 +67,19 @@ int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
                        &keylen, NULL) != 0 || keylen != sizeof key)
         return -1;
     char msg[160];
-    int n = snprintf(msg, sizeof msg, "%s.%lld", owner, (long long)epoch);
-    if (n < 0 || (size_t)n >= sizeof msg)
-        return -1;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, (size_t)n, key);
+    int n = snprintf(msg, sizeof msg, "%s.%lld", name, (long long)number);
+    if (n >= 0 && (size_t)n < sizeof msg)
+        crypto_auth_hmacsha256(mac, (const unsigned char *)msg, (size_t)n, key);
     sodium_memzero(key, sizeof key);
+    return (n < 0 || (size_t)n >= sizeof msg) ? -1 : 0;
+}
+
+int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
+                     char out[HASH_HEX_SIZE])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    if (hmac_named(secret_hex, owner, epoch, mac) != 0)
+        return -1;
     sodium_bin2hex(out, HASH_HEX_SIZE, mac, sizeof mac);
     return 0;
 }
@@ -78,18 +87,9 @@ int crypto_owner_key(const char *secret_hex, const char *owner, int64_t epoch,
 int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
                      char out[SIG_SIZE])
 {
-    unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
-    size_t keylen = 0;
-    if (sodium_hex2bin(key, sizeof key, secret_hex, strlen(secret_hex), NULL,
-                       &keylen, NULL) != 0 || keylen != sizeof key)
-        return -1;
-    char msg[64];
-    int n = snprintf(msg, sizeof msg, "%s.%lld", run_id, (long long)exp);
-    if (n < 0 || (size_t)n >= sizeof msg)
-        return -1;
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, (size_t)n, key);
-    sodium_memzero(key, sizeof key);
+    if (hmac_named(secret_hex, run_id, exp, mac) != 0)
+        return -1;
     sodium_bin2base64(out, SIG_SIZE, mac, sizeof mac,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return 0;

@@ -32,6 +32,27 @@ START_TEST(test_signed_links_verify_only_their_run_and_expiry)
 }
 END_TEST
 
+START_TEST(test_owner_keys_differ_by_owner_and_epoch)
+{
+    char secret[HASH_HEX_SIZE], k0[HASH_HEX_SIZE], k1[HASH_HEX_SIZE], kb[HASH_HEX_SIZE];
+    char again[HASH_HEX_SIZE], sig[SIG_SIZE];
+    crypto_new_secret(secret);
+    ck_assert_int_eq(crypto_owner_key(secret, "alice", 0, k0), 0);
+    ck_assert_int_eq(crypto_owner_key(secret, "alice", 0, again), 0);
+    ck_assert_int_eq(crypto_owner_key(secret, "alice", 1, k1), 0);
+    ck_assert_int_eq(crypto_owner_key(secret, "bob", 0, kb), 0);
+    ck_assert_str_eq(k0, again);
+    ck_assert_str_ne(k0, k1);
+    ck_assert_str_ne(k0, kb);
+    /* A link signed under one epoch does not verify under the next. */
+    ck_assert_int_eq(crypto_sign_link(k0, "run1", 2000000000, sig), 0);
+    ck_assert_int_eq(crypto_verify_link(k0, "run1", 2000000000, sig), 0);
+    ck_assert_int_eq(crypto_verify_link(k1, "run1", 2000000000, sig), -1);
+    ck_assert_int_eq(crypto_owner_key("not hex", "alice", 0, k0), -1);
+}
+END_TEST
+
 UNIT_MAIN("crypto",
           test_ids_are_unique_and_url_safe,
-          test_signed_links_verify_only_their_run_and_expiry)
+          test_signed_links_verify_only_their_run_and_expiry,
+          test_owner_keys_differ_by_owner_and_epoch)
