@@ -63,6 +63,7 @@ static const struct key keys[] = {
     {"job_max_events", NUM(K_LONG, job_max_events, 1, 1L << 40)},
     {"job_max_output_bytes", NUM(K_LONG, job_max_output_bytes, 1024, 1L << 40)},
     {"max_active_runs_per_owner", NUM(K_INT, max_active_runs_per_owner, 0, 100000000)},
+    {"fcgi_socket_group", STR(fcgi_socket_group)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},

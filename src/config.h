@@ -37,6 +37,7 @@ struct config {
     long job_max_events;                   /* output lines (events) one run may write */
     long job_max_output_bytes;             /* stdout and stderr bytes one run may write */
     int max_active_runs_per_owner;         /* queued, running or waiting; 0: no bound */
+    char fcgi_socket_group[64];            /* group of a unix socket made with -s; "" keeps ours */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
 };

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -140,6 +142,40 @@ static void *acceptor(void *arg)
     return NULL;
 }
 
+/* A unix socket is for the web server's group only: mode 0660, group
+ * fcgi_socket_group when set. */
+static int close_socket(const char *path)
+{
+    if (cfg.fcgi_socket_group[0] != '\0') {
+        struct group *g = getgrnam(cfg.fcgi_socket_group);
+        if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+            log_error("%s: cannot give the socket to group %s", path, cfg.fcgi_socket_group);
+            return -1;
+        }
+    }
+    if (chmod(path, 0660) != 0) {
+        log_error("%s: cannot set the socket's mode", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* A TCP address: ":PORT" means loopback, never every interface. Anyone
+ * who can connect may claim any REMOTE_USER, so trusting it over TCP
+ * needs FCGI_WEB_SERVER_ADDRS (which libfcgi enforces) or loopback. */
+static int tcp_address(const char *spec, char *out, size_t size)
+{
+    snprintf(out, size, "%s%s", spec[0] == ':' ? "127.0.0.1" : "", spec);
+    const char *addrs = getenv("FCGI_WEB_SERVER_ADDRS");
+    int loopback = strncmp(out, "127.", 4) == 0 || strncmp(out, "localhost:", 10) == 0;
+    if (cfg.trust_remote_user && !loopback && (addrs == NULL || addrs[0] == '\0')) {
+        log_error("%s: trust_remote_user over TCP needs FCGI_WEB_SERVER_ADDRS naming the web "
+                  "servers allowed to connect", spec);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_listener(const char *spec)
 {
     int fd = 0; /* the web server's socket on fd 0 */
@@ -148,12 +184,19 @@ static int open_listener(const char *spec)
         return -1;
     }
     if (spec != NULL) {
-        const char *path = strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
-        fd = FCGX_OpenSocket(path, LISTEN_BACKLOG);
+        int is_unix = strncmp(spec, "unix:", 5) == 0 || strchr(spec, ':') == NULL;
+        char addr[CONFIG_PATH_SIZE + 16];
+        if (is_unix)
+            snprintf(addr, sizeof addr, "%s", strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec);
+        else if (tcp_address(spec, addr, sizeof addr) != 0)
+            return -1;
+        fd = FCGX_OpenSocket(addr, LISTEN_BACKLOG);
         if (fd < 0) {
             log_error("cannot listen on %s", spec);
             return -1;
         }
+        if (is_unix && close_socket(addr) != 0)
+            return -1;
     }
     struct timeval tv = {cfg.request_timeout_ms / 1000, (cfg.request_timeout_ms % 1000) * 1000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
