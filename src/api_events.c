@@ -16,6 +16,9 @@
 #include <string.h>
 
 #define READ_BATCH 100
+/* Entries read per round trip for a JSON page: a types filter may skip
+ * most of them, and the page stops where it is full. */
+#define PAGE_READ_BATCH 1000
 #define RECONNECT_TRIES 5
 
 /* Where a reader of a run's events is: its cursor, and whether the run's
@@ -297,7 +300,7 @@ static int events_page(struct call *c, const struct run *r, const struct page_qu
     /* Then from Redis, in batches, until the page is full or the run has
      * nothing more (filtered-out events still move the cursor on). */
     for (int n = 1; rc == 0 && n > 0 && s.budget > 0 && !s.finished;) {
-        n = bus_read(c->bus, r->id, s.cursor, (int)p->limit, 0, send_entry, &s);
+        n = bus_read(c->bus, r->id, s.cursor, PAGE_READ_BATCH, 0, send_entry, &s);
         rc = n < 0 ? -1 : 0;
     }
     if (rc != 0) {

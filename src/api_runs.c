@@ -230,8 +230,11 @@ struct list_ctx {
     int limit;
     int64_t last_seq;
     int more;
+    size_t bytes;   /* of the runs' JSON so far */
 };
 
+/* A page ends at limit runs or at list_max_bytes of JSON, whichever
+ * comes first; it always holds one run, so paging always moves on. */
 static int add_run(void *ctx, struct run *r)
 {
     struct list_ctx *l = ctx;
@@ -239,8 +242,15 @@ static int add_run(void *ctx, struct run *r)
         l->more = 1; /* the one extra row only tells that a next page exists */
         return 1;
     }
-    json_array_append_new(l->data, runs_to_json(r, l->c->req->cfg, l->c->secret,
-                                                clock_now_ms()));
+    json_t *view = runs_to_json(r, l->c->req->cfg, l->c->secret, clock_now_ms());
+    size_t size = json_dumpb(view, NULL, 0, JSON_COMPACT);
+    if (json_array_size(l->data) > 0 && l->bytes + size > (size_t)l->c->req->cfg->list_max_bytes) {
+        json_decref(view);
+        l->more = 1;
+        return 1;
+    }
+    l->bytes += size;
+    json_array_append_new(l->data, view);
     l->last_seq = r->seq;
     return 0;
 }
@@ -276,7 +286,7 @@ int api_list_runs(struct call *c)
     if (q < 0 || (q == 0 && cursor_decode(cursor, &f.before_seq) != 0))
         return reply_problem(req, 400, "invalid_cursor", "cursor: not one this API gave out");
 
-    struct list_ctx l = {json_array(), c, (int)limit, 0, 0};
+    struct list_ctx l = {json_array(), c, (int)limit, 0, 0, 0};
     if (store_run_list(c->st, &f, add_run, &l) != 0) {
         json_decref(l.data);
         return reply_problem(req, 503, "store_unavailable", "the run ledger cannot be read");

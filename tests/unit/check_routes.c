@@ -332,6 +332,29 @@ START_TEST(test_list_refuses_bad_parameters)
 }
 END_TEST
 
+START_TEST(test_list_pages_end_at_list_max_bytes)
+{
+    char id[ID_SIZE], uri[160];
+    for (int i = 0; i < 5; i++)
+        put_run(st, "alice", RUN_QUEUED, id);
+    cfg.list_max_bytes = 1024; /* less than two runs' JSON */
+    int seen = 0, pages = 0;
+    char cursor[96] = "";
+    do {
+        snprintf(uri, sizeof uri, "/api/v1/runs?limit=50%s%s", cursor[0] ? "&cursor=" : "", cursor);
+        struct answer a = ask("GET", uri, NULL);
+        ck_assert_int_eq(a.status, 200);
+        ck_assert_int_eq(json_array_size(json_object_get(a.body, "data")), 1);
+        ck_assert_uint_le(strlen(a.text), 2048);
+        const char *next = json_string_value(json_object_get(a.body, "next_cursor"));
+        snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+        seen++, pages++;
+        answer_clear(&a);
+    } while (cursor[0] != '\0' && pages < 10);
+    ck_assert_int_eq(seen, 5);
+}
+END_TEST
+
 START_TEST(test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx)
 {
     char id[ID_SIZE], path[160];
@@ -437,6 +460,7 @@ UNIT_MAIN_WITH("routes", setup, teardown,
                test_create_without_redis_is_503_and_leaves_no_run,
                test_runs_are_seen_by_their_owner_only,
                test_list_refuses_bad_parameters,
+               test_list_pages_end_at_list_max_bytes,
                test_events_refuse_a_bad_cursor_and_never_give_eventsource_a_5xx,
                test_cancel_and_wait_refuse_what_they_cannot_do,
                test_resume_wants_a_waiting_run_and_valid_input,

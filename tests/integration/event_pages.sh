@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A JSON events page filtered by types reads the stream in batches, not
+# one entry per Redis round trip, and still stops where the page is full.
+. "$abs_top_srcdir/tests/integration/lib.sh"
+use_test_types
+cat > "$JOBTYPES_DIR/haystack.json" <<'TYPE'
+{"name": "haystack", "description": "3,000 ticks, then one needle",
+ "command": ["/bin/sh", "-c", "yes '{\"event\":\"tick\",\"data\":{}}' | head -n 3000; echo '{\"event\":\"needle\",\"data\":{\"n\":1}}'"]}
+TYPE
+start_stack
+run=$(create_run '{"type":"haystack"}')
+api GET "/v1/runs/$run/wait?timeout=30" > /dev/null
+check_eq "the haystack ran" succeeded "$(jq -r .status "$T/body")"
+xreads() { redis-cli -s "$T/redis.sock" INFO commandstats | sed -n 's/^cmdstat_xread:calls=\([0-9]*\),.*/\1/p'; }
+before=$(xreads)
+api GET "/v1/runs/$run/events?types=needle&limit=1" -H 'Accept: application/json' > /dev/null
+after=$(xreads)
+check_eq "the needle is found" 1 "$(jq '.data[0].data.n' "$T/body")"
+echo "# XREAD calls for a filtered page over 3,003 entries: $((after - before))"
+check "in a handful of round trips" test $((after - before)) -le 5
+api GET "/v1/runs/$run/events?types=tick&limit=10" -H 'Accept: application/json' > /dev/null
+check_eq "a page stops where it is full" 10 "$(jq '.data | length' "$T/body")"
+cursor=$(jq -r .next_cursor "$T/body")
+api GET "/v1/runs/$run/events?types=tick&limit=10&after=$cursor" -H 'Accept: application/json' > /dev/null
+check_eq "and the next page goes on right after it" \
+    "$(redis-cli -s "$T/redis.sock" XRANGE "opstream:{$run}:events" "($cursor" + COUNT 10 | grep -E '^[0-9]+-[0-9]+$' | tr '\n' ' ')" \
+    "$(jq -r '.data[].id' "$T/body" | tr '\n' ' ')"
+finish
