@@ -19,11 +19,13 @@ printf "{\"event\":\"probe\",\"data\":{\"pid\":%s,\"env\":\"%s\"}}\n" $$ "$names
 read -r never'
 jq -n --arg s "$script" '{name: "prober", description: "reports what it holds",
     command: ["/bin/sh", "-c", $s], env: {GREETING: "hello"}}' > "$JOBTYPES_DIR/prober.json"
+# The worker's own environment holds more than a job may see.
+export WORKER_ONLY_SECRET=sesame
 start_stack <<'CONF'
 worker_jobs = 4
 CONF
-# The worker's own environment holds more than a job may see.
-check "the worker has variables of its own" sh -c "tr '\0' '\n' < /proc/$WORKER_PID/environ | grep -q '^abs_top_srcdir='"
+check "the worker has variables of its own" wait_until "the worker runs" 10 \
+    sh -c "tr '\0' '\n' < /proc/$WORKER_PID/environ | grep -qx 'WORKER_ONLY_SECRET=sesame'"
 
 victim=$(create_run '{"type":"asker"}')
 wait_until "the other run waits for input" 20 run_is "$victim" input_required
