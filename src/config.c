@@ -65,6 +65,7 @@ static const struct key keys[] = {
     {"max_active_runs_per_owner", NUM(K_INT, max_active_runs_per_owner, 0, 100000000)},
     {"fcgi_socket_group", STR(fcgi_socket_group)},
     {"list_max_bytes", NUM(K_LONG, list_max_bytes, 1024, 1L << 30)},
+    {"job_user", STR(job_user)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
@@ -99,6 +100,7 @@ void config_defaults(struct config *cfg)
     cfg->kill_grace_ms = 5000;
     cfg->job_line_max_bytes = 64 * 1024;
     cfg->json_max_depth = 64;
+    snprintf(cfg->job_user, sizeof cfg->job_user, "nobody");
     cfg->max_active_runs_per_owner = 1000;
     cfg->list_max_bytes = 4L << 20;
     cfg->job_max_events = 100000;

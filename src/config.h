@@ -39,6 +39,7 @@ struct config {
     int max_active_runs_per_owner;         /* queued, running or waiting; 0: no bound */
     char fcgi_socket_group[64];            /* group of a unix socket made with -s; "" keeps ours */
     long list_max_bytes;                   /* of one page of GET /v1/runs */
+    char job_user[64];                     /* jobs of a root worker run as this user */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
 };

@@ -311,7 +311,7 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     env[ne++] = env_type;
     env[ne++] = env_attempt;
     env[ne] = NULL;
-    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, jt->cwd, &jt->limits, &j->child, err,
+    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, jt->cwd, &jt->limits, j->rc->cfg->job_user, &j->child, err,
                   errsize) != 0)
         return -1;
     fcntl(j->child.in_fd, F_SETFL, O_NONBLOCK);

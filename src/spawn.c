@@ -13,8 +13,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
 
 #include "jobtypes.h"
+
+/* "HOME=" and the job user's home directory. */
+#define HOME_SIZE 512
 
 static int cloexec_pipe(int p[2])
 {
@@ -61,14 +66,18 @@ static int sets(char *const env[], const char *name)
 }
 
 /* The job's whole environment, in out (room for SPAWN_ENV_MAX + 1):
- * env first, then the allowlist where env does not set it. Pointers
- * only: the child execs at once. */
-static void job_environment(char *const env[], char *out[])
+ * env first, then the allowlist where env does not set it; home, when
+ * given, is the job user's HOME. Pointers only: the child execs at once. */
+static void job_environment(char *const env[], char *home, char *out[])
 {
     size_t n = 0;
     for (size_t i = 0; env != NULL && env[i] != NULL && n < SPAWN_ENV_MAX; i++)
         out[n++] = env[i];
+    if (home != NULL && !sets(env, "HOME"))
+        out[n++] = home;
     for (size_t i = 0; i < sizeof passed_env / sizeof passed_env[0] && n < SPAWN_ENV_MAX; i++) {
+        if (home != NULL && strcmp(passed_env[i], "HOME") == 0)
+            continue;
         char *v = sets(env, passed_env[i]) ? NULL : inherited(passed_env[i]);
         if (v != NULL)
             out[n++] = v;
@@ -97,10 +106,40 @@ static void set_limit(int resource, long value)
     }
 }
 
+/* Who the job runs as: nobody changes when the worker is not root. 0, or
+ * -1 for a user that does not exist or is root. */
+static int job_identity(const char *user, struct passwd *who, char *home, size_t homesize,
+                        int *switch_user, char *err, size_t errsize)
+{
+    *switch_user = geteuid() == 0 && user != NULL && user[0] != '\0';
+    if (!*switch_user)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL || pw->pw_uid == 0) {
+        snprintf(err, errsize, "job_user %s: %s", user, pw ? "must not be root" : "no such user");
+        return -1;
+    }
+    *who = *pw;
+    snprintf(home, homesize, "HOME=%s", pw->pw_dir ? pw->pw_dir : "/");
+    return 0;
+}
+
+/* Drops to the job's user for good: groups, group, then user. */
+static int become(const struct passwd *who)
+{
+    return setgroups(0, NULL) == 0 && setgid(who->pw_gid) == 0 && setuid(who->pw_uid) == 0 &&
+           setuid(0) != 0 ? 0 : -1;
+}
+
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
-              const char *cwd, const struct job_limits *limits,
+              const char *cwd, const struct job_limits *limits, const char *user,
               struct child *out, char *err, size_t errsize)
 {
+    struct passwd who = {0};
+    char home[HOME_SIZE];
+    int switch_user;
+    if (job_identity(user, &who, home, sizeof home, &switch_user, err, errsize) != 0)
+        return -1;
     char path[1024];
     if (strchr(argv[0], '/') != NULL)
         snprintf(path, sizeof path, "%s", argv[0]);
@@ -134,8 +173,10 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
         if (dup2(in[0], 0) < 0 || dup2(o[1], 1) < 0 || dup2(e[1], 2) < 0)
             _exit(126);
         close_others();
-        char *envp[SPAWN_ENV_MAX + 1];
-        job_environment(env, envp);
+        if (switch_user && become(&who) != 0)
+            _exit(126);
+        char *envp[SPAWN_ENV_MAX + 2];
+        job_environment(env, switch_user ? home : NULL, envp);
         if (cwd != NULL && chdir(cwd) != 0)
             _exit(126);
         if (limits != NULL) {

@@ -20,8 +20,10 @@ struct child {
  * environment. Never uses a shell. */
 struct job_limits;
 /* cwd (NULL: keep) and limits (NULL or 0 fields: keep) apply to the job. */
+/* user (job_user): when the worker runs as root, the job runs as this
+ * user, with its HOME; NULL or "" keeps the worker's. */
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
-              const char *cwd, const struct job_limits *limits,
+              const char *cwd, const struct job_limits *limits, const char *user,
               struct child *out, char *err, size_t errsize);
 /* Signals the job's whole process group. */
 int spawn_signal(const struct child *c, int sig);

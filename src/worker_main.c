@@ -170,6 +170,9 @@ int main(int argc, char **argv)
     char err[CONFIG_ERR_SIZE];
     if (startup("opstream-worker", conf, &cfg) != 0)
         return 1;
+    if (geteuid() == 0 && cfg.job_user[0] == '\0')
+        log_warn("running as root with job_user empty: jobs run as root and can read "
+                 "the database, the config and Redis");
     struct jobtypes types;
     if (jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
         log_error("%s", err);

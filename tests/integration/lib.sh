@@ -113,6 +113,7 @@ auth = ${AUTH:-none}
 worker_poll_ms = 200
 kill_grace_ms = 2000
 shutdown_grace_ms = 500
+job_user =
 CONF
     [ -t 0 ] || cat >> "$T/opstream.conf"
 }
