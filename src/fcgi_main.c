@@ -1,17 +1,15 @@
 /* opstream.fcgi: the FastCGI responder. A supervisor process holds the
- * socket and keeps responder processes alive. In each, a few threads accept; every
- * request then gets its own small-stack thread, so a short request never
- * waits behind open streams, and the number of streams is bounded by
- * max_requests.
- *
- * libfcgi reads a request's head inside FCGX_Accept_r, so a peer that
- * connects and says nothing holds its acceptor there: hence several
- * acceptors, and a receive timeout on the listening socket, which accepted
- * sockets inherit, so libfcgi drops such a peer and accepts the next. */
+ * socket and keeps responder processes alive. In each, one thread accepts
+ * (doorman.c) and hands every peer that has begun a request to a
+ * small-stack thread of its own, so a short request never waits behind
+ * open streams or silent peers, and the number of streams is bounded by
+ * max_requests. A receive timeout on the listening socket, which accepted
+ * sockets inherit, bounds a peer that stops halfway through its head. */
 #define _GNU_SOURCE /* POLLRDHUP: a peer's half-close, seen without reading */
 #include "api.h"
 #include "clock.h"
 #include "config.h"
+#include "doorman.h"
 #include "log.h"
 #include "reply.h"
 #include "startup.h"
@@ -40,7 +38,6 @@
 
 #define THREAD_STACK_BYTES (256 * 1024)
 #define LISTEN_BACKLOG 1024
-#define ACCEPTORS 8
 
 static atomic_int active;
 static int listen_fd;
@@ -96,49 +93,48 @@ static void request_bind(struct request *req, FCGX_Request *fr)
     req->out.ctx = fr;
 }
 
+/* One request, on its own thread. libfcgi reads the head from the
+ * connection the doorman accepted: with ipcFd set and the connection
+ * marked kept, FCGX_Accept_r reads it instead of accepting one. */
 static void *serve(void *arg)
 {
     FCGX_Request *fr = arg;
-    struct request req;
-    request_bind(&req, fr);
-    api_handle(&app, &req);
-    FCGX_Finish_r(fr);
+    if (FCGX_Accept_r(fr) == 0) {
+        struct request req;
+        request_bind(&req, fr);
+        if (atomic_load(&active) > cfg.max_requests)
+            reply_problem(&req, 503, "overloaded", "too many open requests; retry later");
+        else
+            api_handle(&app, &req);
+        FCGX_Finish_r(fr);
+        FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
+    }
     free(fr);
     atomic_fetch_sub(&active, 1);
     return NULL;
 }
 
-static void refuse(FCGX_Request *fr)
+static void hand(int fd, void *ctx)
 {
-    struct request req;
-    request_bind(&req, fr);
-    reply_problem(&req, 503, "overloaded", "too many open requests; retry later");
-    FCGX_Finish_r(fr);
+    (void)ctx;
+    FCGX_Request *fr = malloc(sizeof *fr);
+    pthread_t t;
+    if (fr != NULL && FCGX_InitRequest(fr, -1, 0) == 0) {
+        fr->ipcFd = fd;
+        fr->keepConnection = 1;
+        atomic_fetch_add(&active, 1);
+        if (pthread_create(&t, &thread_attr, serve, fr) == 0)
+            return;
+        atomic_fetch_sub(&active, 1);
+    }
     free(fr);
+    close(fd);
 }
 
-static void *acceptor(void *arg)
+static void *doorman(void *arg)
 {
     (void)arg;
-    for (;;) {
-        FCGX_Request *fr = malloc(sizeof *fr);
-        if (fr == NULL || FCGX_InitRequest(fr, listen_fd, 0) != 0) {
-            free(fr);
-            clock_sleep_ms(100);
-            continue;
-        }
-        if (FCGX_Accept_r(fr) < 0) {
-            free(fr);
-            clock_sleep_ms(10); /* e.g. out of file descriptors: don't spin */
-            continue;
-        }
-        pthread_t t;
-        if (atomic_fetch_add(&active, 1) >= cfg.max_requests ||
-            pthread_create(&t, &thread_attr, serve, fr) != 0) {
-            atomic_fetch_sub(&active, 1);
-            refuse(fr);
-        }
-    }
+    doorman_run(listen_fd, cfg.request_timeout_ms, hand, NULL);
     return NULL;
 }
 
@@ -200,7 +196,7 @@ static int open_listener(const char *spec)
     }
     struct timeval tv = {cfg.request_timeout_ms / 1000, (cfg.request_timeout_ms % 1000) * 1000};
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
-        log_warn("cannot set a receive timeout; a silent peer may hold an acceptor");
+        log_warn("cannot set a receive timeout; a peer that stops mid-request may hold a thread");
     return fd;
 }
 
@@ -215,12 +211,10 @@ static int respond(const sigset_t *set)
     pthread_attr_init(&thread_attr);
     pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
     pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
-    for (int i = 0; i < ACCEPTORS; i++) {
-        pthread_t t;
-        if (pthread_create(&t, &thread_attr, acceptor, NULL) != 0) {
-            log_error("cannot start acceptor threads");
-            return 1;
-        }
+    pthread_t t;
+    if (pthread_create(&t, &thread_attr, doorman, NULL) != 0) {
+        log_error("cannot start the accepting thread");
+        return 1;
     }
     log_info("responder ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
     int sig = 0;
