@@ -252,7 +252,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
                          wait < slice_ms ? (int)wait : slice_ms, send_entry, &s);
         if (n > 0)
             last_write = clock_mono_ms();
-        else if (n == 0 && out_gone(s.out))
+        if (n >= 0 && out_gone(s.out))
             s.gone = 1;
         /* Back from a Redis outage, the stream may have moved on (trimmed
          * or expired) while we were away. */

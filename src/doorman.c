@@ -22,7 +22,23 @@
 #define WAITING_MAX 4096
 #define PEEK_BYTES 65536
 
-enum { FCGI_HEADER_LEN = 8, FCGI_PARAMS_TYPE = 4 };
+enum { FCGI_HEADER_LEN = 8, FCGI_ABORT_TYPE = 2, FCGI_PARAMS_TYPE = 4, FCGI_TYPE_MAX = 11 };
+
+int fcgi_abort_waiting(int fd, int request_id)
+{
+    unsigned char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    for (size_t off = 0; n > 0 && off + FCGI_HEADER_LEN <= (size_t)n;) {
+        const unsigned char *h = buf + off;
+        int id = (h[2] << 8) | h[3];
+        if (h[0] != 1 || h[1] == 0 || h[1] > FCGI_TYPE_MAX)
+            return 0;
+        if (h[1] == FCGI_ABORT_TYPE && id == request_id)
+            return 1;
+        off += FCGI_HEADER_LEN + (((size_t)h[4] << 8) | h[5]) + h[6];
+    }
+    return 0;
+}
 
 /* A pair length: 1 byte, or 4 with the top bit set. 0 with *n and *used,
  * 1 when the bytes end first. */

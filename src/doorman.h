@@ -18,4 +18,9 @@ void doorman_run(int listen_fd, int timeout_ms, void (*hand)(int fd, void *ctx),
  * 0 (also when the bytes end before a verdict). */
 int fcgi_params_sane(const unsigned char *buf, size_t len, size_t max);
 
+/* True when the web server has sent FCGI_ABORT_REQUEST for request_id on
+ * fd, among the records waiting there (peeked, never consumed; records
+ * that do not parse as FastCGI tell nothing). */
+int fcgi_abort_waiting(int fd, int request_id);
+
 #endif

@@ -59,13 +59,17 @@ static int fcgi_flush(void *ctx)
     return FCGX_FFlush(r->out) == 0 ? 0 : -1;
 }
 
-/* The web server closes its connection to us when its client has gone:
- * seen here without writing anything. */
+/* The web server closes its connection to us when its client has gone,
+ * or says so with FCGI_ABORT_REQUEST: seen here without writing anything. */
 static int fcgi_gone(void *ctx)
 {
     FCGX_Request *r = ctx;
-    struct pollfd p = {.fd = r->ipcFd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+    struct pollfd p = {.fd = r->ipcFd, .events = POLLRDHUP | POLLIN};
+    if (poll(&p, 1, 0) != 1)
+        return 0;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return 1;
+    return (p.revents & POLLIN) && fcgi_abort_waiting(r->ipcFd, r->requestId);
 }
 
 static const char *fcgi_getenv(void *ctx, const char *name)
