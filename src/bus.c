@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -81,6 +82,9 @@ struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
         return NULL;
     }
     redisSetTimeout(b->c, tv);
+    /* Jobs close what they inherit anyway; this keeps the connection out
+     * of any other program the process might start. */
+    fcntl(b->c->fd, F_SETFD, FD_CLOEXEC);
     redisReply *r = NULL;
     if (cfg->redis_password[0] != '\0') {
         r = cmd(b, "AUTH %s", cfg->redis_password);

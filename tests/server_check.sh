@@ -42,6 +42,9 @@ start
 expect "script/server prints the URL" grep -q "http://127.0.0.1:$port/" "$state.out"
 expect "and says loudly that authentication is off" grep -q 'AUTHENTICATION IS OFF' "$state.out"
 expect "the demo page is served" sh -c "curl -sf '$base/' | grep -q '<title>opstream'"
+expect "the state directory is closed to other users" test "$(stat -c %a "$state")" = 700
+expect "nothing in it (config, database, sockets, logs) is open to other users" \
+    sh -c "[ -z \"\$(find '$state' -path '$state/prefix' -prune -o -perm /o=rwx -print)\" ]"
 
 run=$(curl -s -X POST -H 'Content-Type: application/json' \
     --data '{"type":"countdown","input":{"n":20,"interval_ms":100}}' "$base/api/v1/runs" | jq -r .id)
