@@ -6,10 +6,12 @@
 . "$abs_top_srcdir/tests/integration/lib.sh"
 use_test_types
 use_asker
-cat > "$JOBTYPES_DIR/deep.json" <<'TYPE'
-{"name": "deep", "description": "prints events and a result nested ever deeper",
- "command": ["/bin/sh", "-c", "nest() { awk -v n=$1 'BEGIN { for (i = 0; i < n; i++) printf \"[\"; for (i = 0; i < n; i++) printf \"]\" }'; }\nread -r input\nfor d in 10 1000 10000 100000; do echo \"{\\\"event\\\":\\\"nest\\\",\\\"data\\\":{\\\"depth\\\":$d,\\\"v\\\":$(nest $d)}}\"; done\necho \"{\\\"event\\\":\\\"result\\\",\\\"data\\\":$(nest 10000)}\"\necho '{\"event\":\"done\",\"data\":{}}'"]}
-TYPE
+# Events and a result nested ever deeper, then one plain event.
+add_type deep 'nest() { awk -v n=$1 '"'"'BEGIN { for (i = 0; i < n; i++) printf "["; for (i = 0; i < n; i++) printf "]" }'"'"'; }
+read -r input
+for d in 10 1000 10000 100000; do echo "{\"event\":\"nest\",\"data\":{\"depth\":$d,\"v\":$(nest $d)}}"; done
+echo "{\"event\":\"result\",\"data\":$(nest 10000)}"
+echo '"'"'{"event":"done","data":{}}'"'"''
 start_stack
 json=(-H 'Content-Type: application/json')
 supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)

@@ -3,10 +3,8 @@
 # one entry per Redis round trip, and still stops where the page is full.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 use_test_types
-cat > "$JOBTYPES_DIR/haystack.json" <<'TYPE'
-{"name": "haystack", "description": "3,000 ticks, then one needle",
- "command": ["/bin/sh", "-c", "yes '{\"event\":\"tick\",\"data\":{}}' | head -n 3000; echo '{\"event\":\"needle\",\"data\":{\"n\":1}}'"]}
-TYPE
+# 3,000 ticks, then one needle.
+add_type haystack "yes '{\"event\":\"tick\",\"data\":{}}' | head -n 3000; echo '{\"event\":\"needle\",\"data\":{\"n\":1}}'"
 start_stack
 run=$(create_run '{"type":"haystack"}')
 api GET "/v1/runs/$run/wait?timeout=30" > /dev/null

@@ -251,6 +251,12 @@ TYPE
 TYPE
 }
 
+# add_type NAME SCRIPT: a test job type that runs SCRIPT with /bin/sh
+add_type() {
+    jq -n --arg n "$1" --arg s "$2" '{name: $n, description: "a test type", command: ["/bin/sh", "-c", $s]}' \
+        > "$JOBTYPES_DIR/$1.json"
+}
+
 # use_asker: adds a test type "asker" that asks for {"answer": string}
 # once, then returns what it was told as its result.
 use_asker() {

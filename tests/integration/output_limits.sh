@@ -5,14 +5,11 @@
 # untouched.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 use_test_types
-cat > "$JOBTYPES_DIR/chatty.json" <<'TYPE'
-{"name": "chatty", "description": "events without end",
- "command": ["/bin/sh", "-c", "echo \"{\\\"event\\\":\\\"output\\\",\\\"data\\\":{\\\"pgid\\\":$$}}\"; sleep 60 & yes '{\"event\":\"tick\",\"data\":{}}'"]}
-TYPE
-cat > "$JOBTYPES_DIR/bulky.json" <<'TYPE'
-{"name": "bulky", "description": "bytes without a line break",
- "command": ["/bin/sh", "-c", "echo \"{\\\"event\\\":\\\"output\\\",\\\"data\\\":{\\\"pgid\\\":$$}}\"; sleep 60 & head -c 100000000 /dev/zero; wait"]}
-TYPE
+# Each announces its process group, then writes without end: events, or
+# bytes without a line break.
+announce='echo "{\"event\":\"output\",\"data\":{\"pgid\":$$}}"; sleep 60 &'
+add_type chatty "$announce yes '{\"event\":\"tick\",\"data\":{}}'"
+add_type bulky "$announce head -c 100000000 /dev/zero; wait"
 start_stack <<'CONF'
 job_max_events = 50
 job_max_output_bytes = 200000
