@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# A root worker runs jobs as job_user. Such a job, trying everything it
-# can reach by path — the database, the config, the Redis socket — reads
-# nothing and cannot write into another owner's run.
+# A root worker runs jobs as job_user. Such a job, trying every
+# descriptor it holds and everything it can reach by path — the database,
+# the config, the Redis socket — reads nothing and cannot write into
+# another owner's run.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: the worker must run as root to switch users"; exit $SKIP; }
 use_test_types
 use_asker
 script='read -r input
 victim=$(echo "$input" | sed -n "s/.*\"victim\":\"\([^\"]*\)\".*/\1/p")
+for f in /proc/$$/fd/*; do
+  fd=${f##*/}
+  [ "$fd" -gt 2 ] && printf "XADD opstream:{%s}:events * type run_finished data {}\r\n" "$victim" >&"$fd" 2>/dev/null
+done
 db=no; conf=no; redis=no
 head -c 16 "$STATE/opstream.db" > /dev/null 2>&1 && db=yes
 head -c 16 "$STATE/opstream.conf" > /dev/null 2>&1 && conf=yes
