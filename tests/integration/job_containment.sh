@@ -6,14 +6,10 @@
 use_test_types
 use_asker
 # The prober writes a forged run_finished (a Redis command) for the run
-# named in its input into every descriptor past stderr it holds, reports its variables and its pid, and
-# waits on stdin, so its descriptors can be read from outside.
-script='read -r input
-VICTIM=$(echo "$input" | sed -n "s/.*\"victim\":\"\([^\"]*\)\".*/\1/p")
-for f in /proc/$$/fd/*; do
-  fd=${f##*/}
-  [ "$fd" -gt 2 ] && printf "XADD opstream:{%s}:events * type run_finished data {}\r\n" "$VICTIM" >&"$fd" 2>/dev/null
-done
+# named in its input into every descriptor past stderr it holds, reports
+# its variables and its pid, and waits on stdin, so its descriptors can be
+# read from outside.
+script="$FORGE_INTO_DESCRIPTORS"'
 names=$(env | cut -d= -f1 | sort | tr "\n" " ")
 printf "{\"event\":\"probe\",\"data\":{\"pid\":%s,\"env\":\"%s\"}}\n" $$ "$names"
 read -r never'

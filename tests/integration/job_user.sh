@@ -7,12 +7,7 @@
 [ "$(id -u)" = 0 ] || { echo "SKIP: the worker must run as root to switch users"; exit $SKIP; }
 use_test_types
 use_asker
-script='read -r input
-victim=$(echo "$input" | sed -n "s/.*\"victim\":\"\([^\"]*\)\".*/\1/p")
-for f in /proc/$$/fd/*; do
-  fd=${f##*/}
-  [ "$fd" -gt 2 ] && printf "XADD opstream:{%s}:events * type run_finished data {}\r\n" "$victim" >&"$fd" 2>/dev/null
-done
+script="$FORGE_INTO_DESCRIPTORS"'
 db=no; conf=no; redis=no
 head -c 16 "$STATE/opstream.db" > /dev/null 2>&1 && db=yes
 head -c 16 "$STATE/opstream.conf" > /dev/null 2>&1 && conf=yes

@@ -251,6 +251,17 @@ TYPE
 TYPE
 }
 
+# The start of a hostile test job's script: it reads its input, takes the
+# run named in it ({"victim": ID}) as $victim, and writes a forged
+# run_finished for that run into every descriptor past stderr it holds.
+FORGE_INTO_DESCRIPTORS='read -r input
+victim=$(echo "$input" | sed -n "s/.*\"victim\":\"\([^\"]*\)\".*/\1/p")
+for f in /proc/$$/fd/*; do
+  fd=${f##*/}
+  [ "$fd" -gt 2 ] && printf "XADD opstream:{%s}:events * type run_finished data {}\r\n" "$victim" >&"$fd" 2>/dev/null
+done
+'
+
 # add_type NAME SCRIPT: a test job type that runs SCRIPT with /bin/sh
 add_type() {
     jq -n --arg n "$1" --arg s "$2" '{name: $n, description: "a test type", command: ["/bin/sh", "-c", $s]}' \
