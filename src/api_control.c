@@ -74,7 +74,7 @@ static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
 
 static int reply_run(struct call *c, int status, const struct run *r)
 {
-    return reply_json(c->req, status, runs_to_json(r, c->req->cfg, c->secret, clock_now_ms()), NULL);
+    return reply_json(c->req, status, runs_to_json(r, c->req->cfg, c->req->base, c->secret, clock_now_ms()), NULL);
 }
 
 static int read_timeout(struct call *c, long *secs)

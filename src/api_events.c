@@ -20,6 +20,7 @@
  * most of them, and the page stops where it is full. */
 #define PAGE_READ_BATCH 1000
 #define RECONNECT_TRIES 5
+#define STOP_SLICE_MS 500
 
 /* Where a reader of a run's events is: its cursor, and whether the run's
  * end or the client's has come. The JSON form collects into page instead
@@ -216,7 +217,11 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
     int quiet_ms = cfg->keepalive_ms / 2;
+    /* A slice is at most STOP_SLICE_MS so that a stopping process ends
+     * its streams promptly. */
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
+    if (slice_ms > STOP_SLICE_MS)
+        slice_ms = STOP_SLICE_MS;
     struct stream s = {.out = &c->req->out};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     /* A stream may stay open for hours and needs only Redis from here on:
@@ -229,6 +234,10 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
         return -1;
     int64_t last_write = clock_mono_ms(), last_check = last_write;
     while (!s.finished && !s.gone) {
+        /* The process stops (SIGTERM, a reload): the response ends at an
+         * event boundary and the client resumes elsewhere with its id. */
+        if (c->api->stopping != NULL && atomic_load(c->api->stopping))
+            break;
         /* Every keepalive_ms/2, busy or quiet, the stream asks whether a
          * credential was revoked since; only then are its own checked. */
         if (clock_mono_ms() - last_check >= quiet_ms) {

@@ -175,10 +175,10 @@ int api_create_run(struct call *c)
         return reply_problem(req, 503, "unavailable", "the run could not be queued");
     }
     const struct run *shown = res == CREATE_REPLAYED ? &old : &r;
-    char headers[320];
-    snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->cfg->base_path,
+    char headers[REQUEST_PATH_SIZE + 128];
+    snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->base,
              shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
-    json_t *view = runs_to_json(shown, req->cfg, c->secret, clock_now_ms());
+    json_t *view = runs_to_json(shown, req->cfg, req->base, c->secret, clock_now_ms());
     run_clear(&r);
     run_clear(&old);
     return reply_json(req, 202, view, headers);
@@ -189,7 +189,7 @@ int api_get_run(struct call *c)
     struct run r;
     if (call_owned_run(c, &r) != 0)
         return -1;
-    json_t *view = runs_to_json(&r, c->req->cfg, c->secret, clock_now_ms());
+    json_t *view = runs_to_json(&r, c->req->cfg, c->req->base, c->secret, clock_now_ms());
     run_clear(&r);
     return reply_json(c->req, 200, view, NULL);
 }
@@ -242,7 +242,7 @@ static int add_run(void *ctx, struct run *r)
         l->more = 1; /* the one extra row only tells that a next page exists */
         return 1;
     }
-    json_t *view = runs_to_json(r, l->c->req->cfg, l->c->secret, clock_now_ms());
+    json_t *view = runs_to_json(r, l->c->req->cfg, l->c->req->base, l->c->secret, clock_now_ms());
     size_t size = json_dumpb(view, NULL, 0, JSON_COMPACT);
     if (json_array_size(l->data) > 0 && l->bytes + size > (size_t)l->c->req->cfg->list_max_bytes) {
         json_decref(view);

@@ -6,11 +6,14 @@
 #include "request.h"
 #include "store.h"
 
+#include <stdatomic.h>
+
 /* What every request shares, read-only after start. */
 struct api {
     const struct config *cfg;
     const struct jobtypes *types;
     char *openapi;   /* the document, its servers set to base_path */
+    const atomic_int *stopping; /* set when the process stops: streams end; may be NULL */
 };
 
 /* One request's resources, opened by the router and closed after; the

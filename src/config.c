@@ -51,7 +51,7 @@ static const struct key keys[] = {
     {"link_ttl_s", NUM(K_INT, link_ttl_s, 10, 30 * 86400)},
     {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
     {"request_timeout_ms", NUM(K_INT, request_timeout_ms, 100, 600000)},
-    {"responder_processes", NUM(K_INT, responder_processes, 1, 64)},
+    {"responder_processes", NUM(K_INT, responder_processes, 0, 64)},
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 10, 100000000)},
     {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},

@@ -25,7 +25,7 @@ struct config {
     int link_ttl_s;                        /* signed events links */
     int max_requests;                      /* concurrent requests per responder */
     int request_timeout_ms;                /* to read a request's head and body */
-    int responder_processes;               /* forked and kept alive by opstream.fcgi */
+    int responder_processes;               /* forked and kept alive by opstream.fcgi; 0: serve alone */
     int stream_maxlen;                     /* live events kept per run in Redis */
     int retention_s;                       /* a finished run's stream in Redis */
     int worker_poll_ms;

@@ -133,7 +133,8 @@ static void admit(int fd, void (*hand)(int fd, void *ctx), void *ctx)
     hand(fd, ctx);
 }
 
-void doorman_run(int listen_fd, int timeout_ms, void (*hand)(int fd, void *ctx), void *ctx)
+void doorman_run(int listen_fd, int timeout_ms, void (*hand)(int fd, void *ctx), void *ctx,
+                 const atomic_int *stop)
 {
     static struct waiting w[WAITING_MAX];
     static struct pollfd p[WAITING_MAX + 1];
@@ -141,7 +142,12 @@ void doorman_run(int listen_fd, int timeout_ms, void (*hand)(int fd, void *ctx),
     const char *allowed = getenv("FCGI_WEB_SERVER_ADDRS");
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
     for (;;) {
-        p[0] = (struct pollfd){.fd = nw < WAITING_MAX ? listen_fd : -1, .events = POLLIN};
+        /* Stopping: accept no more (others take them from the backlog),
+         * but serve the peers already accepted. */
+        int stopping = stop != NULL && atomic_load(stop);
+        if (stopping && nw == 0)
+            return;
+        p[0] = (struct pollfd){.fd = nw < WAITING_MAX && !stopping ? listen_fd : -1, .events = POLLIN};
         for (size_t i = 0; i < nw; i++)
             p[i + 1] = (struct pollfd){.fd = w[i].fd, .events = POLLIN};
         if (poll(p, (nfds_t)nw + 1, 100) < 0 && errno != EINTR) {

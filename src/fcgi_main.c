@@ -1,5 +1,6 @@
-/* opstream.fcgi: the FastCGI responder. A supervisor process holds the
- * socket and keeps responder processes alive. In each, one thread accepts
+/* opstream.fcgi: the FastCGI responder. A keeper holds the socket and
+ * keeps a supervisor alive, which keeps responder processes alive (and a
+ * new keeper, should the keeper die). In each responder, one thread accepts
  * (doorman.c) and hands every peer that has begun a request to a
  * small-stack thread of its own, so a short request never waits behind
  * open streams or silent peers, and the number of streams is bounded by
@@ -31,6 +32,7 @@
 #include <grp.h>
 #include <sys/wait.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -39,7 +41,13 @@
 #define THREAD_STACK_BYTES (256 * 1024)
 #define LISTEN_BACKLOG 1024
 
-static atomic_int active;
+#define STOP_GRACE_MS 5000
+
+static atomic_int active;      /* requests being served */
+static atomic_int accepting;   /* the doorman runs */
+static atomic_int stopping;    /* set on SIGTERM: streams end, no more accepts */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done = PTHREAD_COND_INITIALIZER; /* active or accepting fell */
 static int listen_fd;
 static pthread_attr_t thread_attr;
 static struct api app;
@@ -114,7 +122,10 @@ static void *serve(void *arg)
         FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
     }
     free(fr);
+    pthread_mutex_lock(&done_lock);
     atomic_fetch_sub(&active, 1);
+    pthread_cond_broadcast(&done);
+    pthread_mutex_unlock(&done_lock);
     return NULL;
 }
 
@@ -138,10 +149,13 @@ static void hand(int fd, void *ctx)
 static void *doorman(void *arg)
 {
     (void)arg;
-    doorman_run(listen_fd, cfg.request_timeout_ms, hand, NULL);
+    doorman_run(listen_fd, cfg.request_timeout_ms, hand, NULL, &stopping);
+    pthread_mutex_lock(&done_lock);
+    atomic_store(&accepting, 0);
+    pthread_cond_broadcast(&done);
+    pthread_mutex_unlock(&done_lock);
     return NULL;
 }
-
 /* A unix socket is for the web server's group only: mode 0660, group
  * fcgi_socket_group when set. */
 static int close_socket(const char *path)
@@ -179,10 +193,6 @@ static int tcp_address(const char *spec, char *out, size_t size)
 static int open_listener(const char *spec)
 {
     int fd = 0; /* the web server's socket on fd 0 */
-    if (spec == NULL && FCGX_IsCGI()) {
-        log_error("not started by a FastCGI server; use -s unix:PATH or -s HOST:PORT");
-        return -1;
-    }
     if (spec != NULL) {
         int is_unix = strncmp(spec, "unix:", 5) == 0 || strchr(spec, ':') == NULL;
         char addr[CONFIG_PATH_SIZE + 16];
@@ -204,8 +214,11 @@ static int open_listener(const char *spec)
     return fd;
 }
 
-/* A responder process: acceptor threads, each request on its own thread,
- * until SIGTERM or SIGINT. */
+/* A responder process: one accepting thread, each request on a thread of
+ * its own, until SIGTERM, SIGINT or SIGUSR1. Then it stops gracefully:
+ * it accepts no more (the other responders and the backlog take new
+ * connections), its streams end at an event boundary so that their
+ * clients resume elsewhere, and short requests get STOP_GRACE_MS. */
 static int respond(const sigset_t *set)
 {
 #ifdef __linux__
@@ -216,6 +229,7 @@ static int respond(const sigset_t *set)
     pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
     pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
+    atomic_store(&accepting, 1);
     if (pthread_create(&t, &thread_attr, doorman, NULL) != 0) {
         log_error("cannot start the accepting thread");
         return 1;
@@ -224,60 +238,124 @@ static int respond(const sigset_t *set)
     int sig = 0;
     do
         sigwait(set, &sig);
-    while (sig == SIGCHLD);
+    while (sig == SIGCHLD || sig == SIGUSR2);
     log_info("responder stopping on signal %d with %d open requests", sig, atomic_load(&active));
-    /* Open streams are cut; their clients reconnect to another responder.
-     * The job types stay allocated: detached threads may still read them. */
+    atomic_store(&stopping, 1);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += STOP_GRACE_MS / 1000;
+    pthread_mutex_lock(&done_lock);
+    while ((atomic_load(&active) > 0 || atomic_load(&accepting)) &&
+           pthread_cond_timedwait(&done, &done_lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&done_lock);
+    /* The job types stay allocated: detached threads may still read them. */
     return 0;
 }
 
-static pid_t start_responder(const sigset_t *set)
+/* A new process for one role; the child never returns. watch_parent asks
+ * for SIGUSR2 when the parent dies, and reports at once if it already
+ * has (the parent gone between fork and prctl). */
+static pid_t start_role(const sigset_t *set, int (*role)(const sigset_t *, pid_t), int watch_parent)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0)
-        _exit(respond(set));
+    if (pid == 0) {
+#ifdef __linux__
+        if (watch_parent)
+            prctl(PR_SET_PDEATHSIG, SIGUSR2);
+#endif
+        _exit(role(set, watch_parent && getppid() == parent ? parent : 0));
+    }
     if (pid < 0)
-        log_error("cannot fork a responder: %s", strerror(errno));
+        log_error("cannot fork: %s", strerror(errno));
     return pid;
 }
 
-/* The supervisor holds the listening socket and keeps responder_processes
- * responders alive. A responder that dies (even by SIGKILL) is replaced at
- * once, and while none runs, new connections wait in the socket's backlog
- * instead of being refused: the web server never sees the gap. */
-static int supervise(const sigset_t *set)
+/* Each role names its process, so that ps and an operator tell them apart. */
+static void name_role(const char *name)
+{
+#ifdef __linux__
+    prctl(PR_SET_NAME, name);
+#else
+    (void)name;
+#endif
+}
+
+static int responder_role(const sigset_t *set, pid_t parent)
+{
+    (void)parent;
+    name_role("fcgi-responder");
+    return respond(set);
+}
+
+/* Restarting a role that cannot even start must not become a fork loop. */
+static void pace(int64_t *last_start)
+{
+    if (clock_mono_ms() - *last_start < 100)
+        clock_sleep_ms(100);
+    *last_start = clock_mono_ms();
+}
+
+static int keeper_role(const sigset_t *set, pid_t supervisor);
+
+/* The supervisor keeps responder_processes responders alive: one that
+ * dies (even by SIGKILL) is replaced at once, SIGUSR1 replaces them all
+ * (a reload: new ones first, then the old ones stop gracefully), SIGTERM
+ * stops them. When its keeper dies (SIGUSR2), it starts a new one. */
+static int supervise(const sigset_t *set, pid_t keeper)
 {
     int n = cfg.responder_processes;
     pid_t *pids = calloc((size_t)n, sizeof *pids);
     if (pids == NULL)
         return 1;
     for (int i = 0; i < n; i++)
-        pids[i] = start_responder(set);
-    log_info("supervising %d responder processes", n);
+        pids[i] = start_role(set, responder_role, 0);
     int64_t last_start = clock_mono_ms();
+    pid_t kid = keeper > 0 ? 0 : start_role(set, keeper_role, 1); /* a keeper of its own */
+    log_info("supervising %d responder processes", n);
     for (;;) {
         int sig = 0;
         sigwait(set, &sig);
+        if (sig == SIGUSR2) {
+            log_warn("the keeper died; starting another");
+            if (kid <= 0)
+                kid = start_role(set, keeper_role, 1);
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            log_info("reload: replacing the responders");
+            for (int i = 0; i < n; i++) {
+                pid_t old = pids[i];
+                pids[i] = start_role(set, responder_role, 0);
+                if (old > 0)
+                    kill(old, SIGTERM);
+            }
+            continue;
+        }
         if (sig != SIGCHLD)
             break;
         pid_t dead;
         int status;
         while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (dead == kid) {
+                log_warn("the keeper %ld died; starting another", (long)dead);
+                pace(&last_start);
+                kid = start_role(set, keeper_role, 1);
+            }
             for (int i = 0; i < n; i++) {
                 if (pids[i] != dead)
                     continue;
                 if (WIFSIGNALED(status))
                     log_warn("responder %ld killed by signal %d; replacing it", (long)dead,
                              WTERMSIG(status));
-                /* A responder that cannot even start must not become a
-                 * fork loop. */
-                if (clock_mono_ms() - last_start < 100)
-                    clock_sleep_ms(100);
-                last_start = clock_mono_ms();
-                pids[i] = start_responder(set);
+                pace(&last_start);
+                pids[i] = start_role(set, responder_role, 0);
             }
         }
     }
+    if (kid > 0)
+        kill(kid, SIGKILL); /* it would start a supervisor when this one ends */
     for (int i = 0; i < n; i++)
         if (pids[i] > 0)
             kill(pids[i], SIGTERM);
@@ -285,6 +363,108 @@ static int supervise(const sigset_t *set)
         ;
     free(pids);
     log_info("stopped");
+    return 0;
+}
+
+static int supervisor_role(const sigset_t *set, pid_t keeper)
+{
+    name_role("fcgi-supervisor");
+    return supervise(set, keeper);
+}
+
+/* The keeper holds the listening socket and keeps a supervisor alive, so
+ * that the socket outlives any one process: while the supervisor and its
+ * responders are replaced, connections wait in the backlog instead of
+ * being refused (which web servers turn into 5xx). The first keeper is the
+ * process that was started; when it dies, the supervisor starts a new one
+ * as its child (supervisor > 0 here), which watches its parent instead of
+ * a child of its own. SIGTERM stops the whole tree, SIGUSR1 reloads it. */
+static int keeper_role(const sigset_t *set, pid_t supervisor)
+{
+    pid_t sup = 0;
+    int parent_alive = supervisor > 0;
+    name_role("fcgi-keeper");
+    int64_t last_start = clock_mono_ms();
+    if (!parent_alive)
+        sup = start_role(set, supervisor_role, 1);
+    for (;;) {
+        int sig = 0;
+        sigwait(set, &sig);
+        if (sig == SIGCHLD) {
+            pid_t dead;
+            while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
+                if (dead == sup)
+                    sup = 0;
+        } else if (sig == SIGUSR2) {
+            parent_alive = 0;
+        } else if (sig == SIGUSR1) {
+            pid_t s = sup > 0 ? sup : parent_alive ? getppid() : 0;
+            if (s > 0)
+                kill(s, SIGUSR1);
+            continue;
+        } else {
+            if (sup > 0) {
+                kill(sup, SIGTERM);
+                waitpid(sup, NULL, 0);
+            } else if (parent_alive) {
+                kill(getppid(), SIGTERM);
+            }
+            return 0;
+        }
+        if (sup <= 0 && !parent_alive) {
+            log_warn("the supervisor died; starting another");
+            pace(&last_start);
+            sup = start_role(set, supervisor_role, 1);
+        }
+    }
+}
+
+/* CGI: the one request in this process's environment, on stdin and
+ * stdout. Where only CGI is offered, every request (each stream too) is a
+ * process of its own. */
+static const char *cgi_getenv(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static int cgi_read(void *ctx, char *buf, size_t n)
+{
+    (void)ctx;
+    ssize_t got;
+    do
+        got = read(STDIN_FILENO, buf, n > 65536 ? 65536 : n);
+    while (got < 0 && errno == EINTR);
+    return (int)got;
+}
+
+static int cgi_write(void *ctx, const char *p, size_t n)
+{
+    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
+}
+
+static int cgi_flush(void *ctx)
+{
+    return fflush(ctx) == 0 ? 0 : -1;
+}
+
+/* The server closes its end of our stdout when its client has gone. */
+static int cgi_gone(void *ctx)
+{
+    struct pollfd p = {.fd = fileno(ctx), .events = 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
+static int serve_cgi(void)
+{
+    static char outbuf[65536];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    signal(SIGPIPE, SIG_IGN); /* a vanished client is a failed write */
+    struct request req = {.cfg = &cfg, .getenv = cgi_getenv, .read = cgi_read,
+                          .out = {.write = cgi_write, .flush = cgi_flush, .gone = cgi_gone,
+                                  .ctx = stdout}};
+    api_handle(&app, &req);
+    fflush(stdout);
     return 0;
 }
 
@@ -325,13 +505,25 @@ int main(int argc, char **argv)
         log_error("the built-in OpenAPI document does not parse");
         return 1;
     }
-    if (cfg.auth == AUTH_NONE)
-        log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
-                 "Only for a demo bound to 127.0.0.1.");
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");
         return 1;
     }
+    /* No socket on fd 0 and none asked for: a CGI request, or a mistake. */
+    if (listen_spec == NULL && FCGX_IsCGI()) {
+        if (getenv("GATEWAY_INTERFACE") == NULL) {
+            log_error("not started by a web server; use -s unix:PATH or -s HOST:PORT");
+            return 1;
+        }
+        /* FCGX_Init made SIGTERM a flag; a CGI request ends by it. */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGUSR1, SIG_DFL);
+        return serve_cgi();
+    }
+    if (cfg.auth == AUTH_NONE)
+        log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
+                 "Only for a demo bound to 127.0.0.1.");
+    app.stopping = &stopping;
     listen_fd = open_listener(listen_spec);
     if (listen_fd < 0)
         return 1;
@@ -342,7 +534,13 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return supervise(&set);
+    /* responder_processes = 0: this process serves alone, for servers that
+     * keep FastCGI processes themselves, one request at a time (mod_fcgid). */
+    if (cfg.responder_processes == 0)
+        return respond(&set);
+    return keeper_role(&set, 0);
 }

@@ -12,6 +12,18 @@ const char *request_env(const struct request *req, const char *name)
     return req->getenv(req->ctx, name);
 }
 
+/* uri[0, at) is the base the client used, uri[at, len) the API path. */
+static int request_split(struct request *req, const char *uri, size_t at, size_t len)
+{
+    if (len - at >= sizeof req->path || at >= sizeof req->base)
+        return -1;
+    memcpy(req->base, uri, at);
+    req->base[at] = '\0';
+    memcpy(req->path, uri + at, len - at);
+    req->path[len - at] = '\0';
+    return 0;
+}
+
 int request_init(struct request *req)
 {
     const char *m = request_env(req, "REQUEST_METHOD");
@@ -32,14 +44,17 @@ int request_init(struct request *req)
     size_t blen = strlen(req->cfg->base_path);
     if (strcmp(req->cfg->base_path, "/") == 0)
         blen = 0;
-    if (len < blen || strncmp(uri, req->cfg->base_path, blen) != 0 ||
-        (len > blen && uri[blen] != '/'))
+    if (len >= blen && strncmp(uri, req->cfg->base_path, blen) == 0 &&
+        (len == blen || uri[blen] == '/'))
+        return request_split(req, uri, blen, len);
+    /* Not under base_path: a server that names the script itself (CGI's
+     * /cgi-bin/opstream.cgi/v1/runs, an alias or a rewrite) says where the
+     * API begins with PATH_INFO, the end of the URI. */
+    const char *pi = request_env(req, "PATH_INFO");
+    size_t plen = pi ? strlen(pi) : 0;
+    if (plen == 0 || pi[0] != '/' || plen > len || strncmp(uri + len - plen, pi, plen) != 0)
         return -1;
-    if (len - blen >= sizeof req->path)
-        return -1;
-    memcpy(req->path, uri + blen, len - blen);
-    req->path[len - blen] = '\0';
-    return 0;
+    return request_split(req, uri, len - plen, len);
 }
 
 static int hexval(char c)

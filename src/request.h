@@ -16,6 +16,7 @@
  * handlers can be driven from tests. */
 struct request {
     const char *method;
+    char base[REQUEST_PATH_SIZE];   /* the URI's part above the API, as the client wrote it */
     char path[REQUEST_PATH_SIZE];   /* below the base path, no query */
     const char *query;              /* raw, may be "" */
     long content_length;            /* -1 when absent */
@@ -31,8 +32,10 @@ struct request {
     char owner[OWNER_SIZE];
 };
 
-/* Fills method, path and query from the CGI variables. -1 when the URI
- * is not under the base path or too long. */
+/* Fills method, base, path and query from the CGI variables. The API
+ * lies below base_path in REQUEST_URI or, where a server names the script
+ * in the URI (CGI, an alias), in its PATH_INFO. -1 when it is neither, or
+ * too long. */
 int request_init(struct request *req);
 /* A CGI variable such as "HTTP_LAST_EVENT_ID"; NULL when absent. */
 const char *request_env(const struct request *req, const char *name);

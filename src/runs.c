@@ -458,11 +458,11 @@ static json_t *or_null(json_t *j)
     return j ? json_incref(j) : json_null();
 }
 
-json_t *runs_to_json(const struct run *r, const struct config *cfg,
+json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *base,
                      const char *secret, int64_t now_ms)
 {
-    char self[256], events[512], cancel[300], query[128] = "";
-    snprintf(self, sizeof self, "%s/v1/runs/%s", cfg->base_path, r->id);
+    char self[768], events[1024], cancel[800], query[128] = "";
+    snprintf(self, sizeof self, "%s/v1/runs/%s", base, r->id);
     snprintf(cancel, sizeof cancel, "%s/cancel", self);
     if (secret != NULL)
         events_query(r->id, secret, now_ms / 1000 + cfg->link_ttl_s, query,

@@ -99,9 +99,9 @@ enum cancel_result { CANCEL_ENDED, CANCEL_ASKED, CANCEL_TERMINAL, CANCEL_ERROR }
  * control message its worker acts on. */
 enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id);
 
-/* The public view of a run, with links under the base path. secret signs
- * links.events; NULL leaves the link unsigned. */
-json_t *runs_to_json(const struct run *r, const struct config *cfg,
+/* The public view of a run, with links under base (the request's, see
+ * request_init). secret signs links.events; NULL leaves it unsigned. */
+json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *base,
                      const char *secret, int64_t now_ms);
 
 #endif

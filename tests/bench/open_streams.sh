@@ -15,9 +15,8 @@ KEEPALIVE_MS=1000
 . "$abs_top_srcdir/tests/integration/lib.sh"
 start_stack
 
-# The responders are the children of the supervisor lighttpd spawned;
-# their figures are summed.
-responders() { pgrep -P "$(pgrep -P "$LIGHTTPD_PID" | head -n 1)"; }
+# The responders' figures are summed.
+responders() { fcgi_pids fcgi-responder; }
 sum_status() { for p in $(responders); do awk -v k="$1" '$1==k":"{print $2}' "/proc/$p/status"; done | awk '{s+=$1} END{print s+0}'; }
 rss_kib() { sum_status VmRSS; }
 threads() { sum_status Threads; }

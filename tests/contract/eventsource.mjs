@@ -1,12 +1,26 @@
 // A real browser's EventSource (Debian's Chromium, driven by playwright-core)
-// reads a run while every responder process is SIGKILLed every 200 ms: it
-// must get every event exactly once, in order, and stop for good (204).
-//   usage: node eventsource.mjs BASE_URL SUPERVISOR_PID N
+// reads a run while opstream's processes are SIGKILLed, one every 200 ms,
+// taking the roles in turn: it must get every event exactly once, in
+// order, and stop for good (204).
+//   usage: node eventsource.mjs BASE_URL MARK N [ROLES] [PAGE]
+// The victims are the processes named ROLES (comma-separated, default
+// fcgi-responder) whose command line holds MARK (the test's directory).
+// PAGE is the path of a page on the same origin (default /).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 
-const [base, supervisor, nArg] = process.argv.slice(2);
+const [base, mark, nArg, rolesArg, pagePath] = process.argv.slice(2);
 const n = Number(nArg);
+const roles = (rolesArg || "fcgi-responder").split(",");
+const apiBase = process.env.API_BASE || "/api";
+function pidsOf(role) {
+  let out = "";
+  try { out = execFileSync("pgrep", ["-x", role]).toString(); } catch { return []; }
+  return out.trim().split("\n").filter(Boolean).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/cmdline`).toString().includes(mark); } catch { return false; }
+  });
+}
 let passed = 0;
 let failed = 0;
 function ok(cond, what, extra) {
@@ -20,11 +34,11 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync"],
 });
 const page = await browser.newPage();
-await page.goto(`${base}/`);
+await page.goto(`${base}${pagePath || "/"}`);
 
 // In the page: create the run, follow it with EventSource, record events.
-await page.evaluate(async (count) => {
-  const res = await fetch("/api/v1/runs", {
+await page.evaluate(async ([count, api]) => {
+  const res = await fetch(`${api}/v1/runs`, {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ type: "countdown", input: { n: count, interval_ms: 10 } }),
   });
@@ -38,17 +52,21 @@ await page.evaluate(async (count) => {
       es.addEventListener(type, (e) => window.got.push([e.lastEventId, type, e.data]));
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
   });
-}, n);
+}, [n, apiBase]);
 await page.waitForFunction(() => window.got.length > 2);
 
-// Kill every responder every 200 ms until the EventSource has given up.
+// One process every 200 ms, the roles in turn, until the EventSource has
+// given up.
 let kills = 0;
+let round = 0;
+const killed = {};
 let state = null;
 const deadline = Date.now() + 120000;
 window: while (Date.now() < deadline) {
-  const pids = execFileSync("pgrep", ["-P", supervisor]).toString().trim().split("\n").filter(Boolean);
-  for (const pid of pids) {
-    try { process.kill(Number(pid), "SIGKILL"); kills++; } catch {}
+  const role = roles[round++ % roles.length];
+  const pid = pidsOf(role)[0];
+  if (pid !== undefined) {
+    try { process.kill(Number(pid), "SIGKILL"); kills++; killed[role] = (killed[role] || 0) + 1; } catch {}
   }
   state = await page.evaluate(() => Promise.race([window.done, new Promise((r) => setTimeout(() => r(null), 200))]));
   if (state) break window;
@@ -56,9 +74,9 @@ window: while (Date.now() < deadline) {
 const { got, opens } = await page.evaluate(() => ({ got: window.got, opens: window.opens }));
 await browser.close();
 
-console.log(`# responders killed: ${kills}; EventSource opened ${opens} times`);
+console.log(`# processes killed: ${JSON.stringify(killed)}; EventSource opened ${opens} times`);
 ok(state === "closed", "the EventSource stopped for good after the run (204)", `state ${state}`);
-ok(kills >= 10 && opens >= 3, "it read through repeated kills and reconnects", `kills ${kills}, opens ${opens}`);
+ok(kills >= 10 && opens >= 3 && roles.every((r) => killed[r] > 0), "it read through repeated kills and reconnects", `kills ${kills}, opens ${opens}`);
 const progress = got.filter(([, t]) => t === "progress").map(([, , d]) => JSON.parse(d).current);
 ok(progress.length === n && progress.every((v, i) => v === i + 1), `progress 1..${n} exactly once, in order`,
    `${progress.length} progress events`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The resume test with a real browser: Chromium's EventSource reads a run
-# while every responder is SIGKILLed every 200 ms (tests/contract/eventsource.mjs).
+# while opstream.fcgi's processes, the socket's keeper included, are
+# SIGKILLed one every 200 ms (tests/contract/eventsource.mjs).
 . "$abs_top_srcdir/tests/integration/lib.sh"
 modules=$abs_top_srcdir/tests/contract/node_modules
 chromium=${CHROMIUM:-/usr/bin/chromium}
@@ -11,5 +12,5 @@ fi
 start_stack <<'CONF'
 retry_ms = 100
 CONF
-supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
-HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/eventsource.mjs" "$BASE" "$supervisor" 600
+HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/eventsource.mjs" "$BASE" "$T/" 600 \
+    fcgi-responder,fcgi-keeper,fcgi-responder,fcgi-supervisor

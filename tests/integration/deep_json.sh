@@ -14,8 +14,7 @@ echo "{\"event\":\"result\",\"data\":$(nest 10000)}"
 echo '"'"'{"event":"done","data":{}}'"'"''
 start_stack
 json=(-H 'Content-Type: application/json')
-supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
-responders() { pgrep -P "$supervisor" | sort | tr '\n' ' '; }
+responders() { fcgi_pids fcgi-responder | sort | tr '\n' ' '; }
 before=$(responders)
 nest() { awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "["; for (i = 0; i < n; i++) printf "]" }'; }
 

@@ -7,10 +7,9 @@
 start_stack <<'CONF'
 request_timeout_ms = 10000
 CONF
-supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
-responders() { pgrep -P "$supervisor" | sort | tr '\n' ' '; }
+responders() { fcgi_pids fcgi-responder | sort | tr '\n' ' '; }
 before=$(responders)
-sock=$(ls "$T"/opstream.fcgi.sock* | head -n 1)
+sock=$SOCK
 
 # The hostile peers, held open for 8 s; "ready" once all are connected.
 python3 - "$sock" > "$T/peers.out" 2>&1 <<'PY' &

@@ -13,7 +13,7 @@
 start_stack <<'CONF'
 retry_ms = 100
 CONF
-supervisor=$(pgrep -P "$LIGHTTPD_PID" | head -n 1)
+supervisor=$(fcgi_pids fcgi-supervisor)
 
 run=$(create_run '{"type":"countdown","input":{"n":2000,"interval_ms":4}}')
 follow "$BASE/api/v1/runs/$run/events" "$T/got" > "$T/follow.out" 2>&1 &
@@ -23,7 +23,7 @@ wait_until "the client is reading" 20 sh -c "grep -q '^event: progress' '$T/got.
 kills=0
 deadline=$((SECONDS + 120))
 while kill -0 "$FOLLOW" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-    for pid in $(pgrep -P "$supervisor"); do
+    for pid in $(fcgi_pids fcgi-responder); do
         kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
     done
     sleep 0.2  # the interval under test, not a wait for anything

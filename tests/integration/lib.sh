@@ -1,8 +1,9 @@
 # Shared by the integration tests: a private stack per test.
 #
 # Each test gets its own directory under /tmp (unix socket paths must stay
-# short), its own redis-server on a unix socket, lighttpd on a free
-# loopback port spawning opstream.fcgi, and an opstream-worker. Everything
+# short), its own redis-server on a unix socket, opstream.fcgi on a unix
+# socket, lighttpd on a free loopback port in front of it, and an
+# opstream-worker. Everything
 # started is stopped again on exit, whether the test passed or not.
 set -euo pipefail
 
@@ -127,12 +128,33 @@ start_redis() { # also restarts it on the same socket and AOF
     wait_until "redis-server" 10 redis-cli -s "$T/redis.sock" ping
 }
 
+# opstream.fcgi on its own unix socket, as every shipped configuration
+# runs it: the keeper is FCGI_PID.
+start_fcgi() {
+    SOCK=$T/opstream.fcgi.sock
+    "$FCGI" -c "$T/opstream.conf" -s "unix:$SOCK" 2>>"$T/fcgi.log" &
+    FCGI_PID=$!
+    PIDS+=($FCGI_PID)
+    wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
+}
+
+# fcgi_pids ROLE: the pids of this test's opstream.fcgi processes in ROLE
+# (fcgi-keeper, fcgi-supervisor, fcgi-responder; see src/fcgi_main.c).
+fcgi_pids() {
+    local pid
+    for pid in $(pgrep -x "$1"); do
+        tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$T/" && echo "$pid"
+    done
+    return 0
+}
+
 start_lighttpd() {
     local tries=0
+    [ -n "${FCGI_PID:-}" ] || start_fcgi
     while :; do
         PORT=$((20000 + RANDOM % 20000))
         OPSTREAM_PORT=$PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T \
-        OPSTREAM_FCGI=$FCGI OPSTREAM_CONF=$T/opstream.conf \
+        OPSTREAM_SOCKET=$SOCK \
             lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &
         LIGHTTPD_PID=$!
         BASE=http://127.0.0.1:$PORT

@@ -5,7 +5,7 @@
 . "$abs_top_srcdir/tests/integration/lib.sh"
 KEEPALIVE_MS=2000 start_stack
 
-responders() { pgrep -P "$(pgrep -P "$LIGHTTPD_PID" | head -n 1)"; }
+responders() { fcgi_pids fcgi-responder; }
 threads() { for p in $(responders); do awk '$1=="Threads:"{print $2}' "/proc/$p/status"; done | awk '{s+=$1} END{print s+0}'; }
 clients() { redis-cli -s "$T/redis.sock" INFO clients | awk -F: '$1=="connected_clients"{print $2+0}'; }
 now_ms() { date +%s%3N; }

@@ -17,6 +17,30 @@ START_TEST(test_request_strips_base_path_and_query)
     ck_assert_int_eq(request_init(&r), -1);
     e.values[1] = "/other";
     ck_assert_int_eq(request_init(&r), -1);
+    ck_assert_str_eq(r.base, "/api");
+}
+END_TEST
+
+/* Where the URI names the script (CGI, an alias), PATH_INFO tells where
+ * the API begins, and the links keep the client's base. */
+START_TEST(test_request_path_info_names_the_base)
+{
+    struct fake_env e = {{"REQUEST_URI", "PATH_INFO"},
+                         {"/cgi-bin/opstream.cgi/v1/runs/r1?a=b", "/v1/runs/r1"}, NULL, 0};
+    struct request r;
+    fake_request(&r, &e, NULL);
+    ck_assert_int_eq(request_init(&r), 0);
+    ck_assert_str_eq(r.path, "/v1/runs/r1");
+    ck_assert_str_eq(r.base, "/cgi-bin/opstream.cgi");
+    e.values[1] = "/v1/runs/other"; /* not the end of the URI: refused */
+    ck_assert_int_eq(request_init(&r), -1);
+    e.values[1] = "";
+    ck_assert_int_eq(request_init(&r), -1);
+    e.values[0] = "/api/v1/runs/r1"; /* base_path still wins */
+    e.values[1] = "/runs/r1";
+    ck_assert_int_eq(request_init(&r), 0);
+    ck_assert_str_eq(r.path, "/v1/runs/r1");
+    ck_assert_str_eq(r.base, "/api");
 }
 END_TEST
 
@@ -42,4 +66,5 @@ END_TEST
 
 UNIT_MAIN("request",
           test_request_strips_base_path_and_query,
+          test_request_path_info_names_the_base,
           test_request_query_decodes_and_bounds)
