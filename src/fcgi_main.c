@@ -190,9 +190,23 @@ static int tcp_address(const char *spec, char *out, size_t size)
     return 0;
 }
 
-static int open_listener(const char *spec)
+/* systemd's socket activation: the socket is fd 3, LISTEN_FDS says so
+ * for this process (LISTEN_PID). Its children must not take it as theirs. */
+static int socket_activated(void)
 {
-    int fd = 0; /* the web server's socket on fd 0 */
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int yes = pid != NULL && fds != NULL && atol(pid) == (long)getpid() && atoi(fds) >= 1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return yes;
+}
+
+#define SD_LISTEN_FDS_START 3
+
+static int open_listener(const char *spec, int activated)
+{
+    int fd = activated ? SD_LISTEN_FDS_START : 0; /* else the web server's socket on fd 0 */
     if (spec != NULL) {
         int is_unix = strncmp(spec, "unix:", 5) == 0 || strchr(spec, ':') == NULL;
         char addr[CONFIG_PATH_SIZE + 16];
@@ -509,8 +523,9 @@ int main(int argc, char **argv)
         log_error("FCGX_Init failed");
         return 1;
     }
+    int activated = listen_spec == NULL && socket_activated();
     /* No socket on fd 0 and none asked for: a CGI request, or a mistake. */
-    if (listen_spec == NULL && FCGX_IsCGI()) {
+    if (listen_spec == NULL && !activated && FCGX_IsCGI()) {
         if (getenv("GATEWAY_INTERFACE") == NULL) {
             log_error("not started by a web server; use -s unix:PATH or -s HOST:PORT");
             return 1;
@@ -524,7 +539,7 @@ int main(int argc, char **argv)
         log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
                  "Only for a demo bound to 127.0.0.1.");
     app.stopping = &stopping;
-    listen_fd = open_listener(listen_spec);
+    listen_fd = open_listener(listen_spec, activated);
     if (listen_fd < 0)
         return 1;
     /* Only the main thread takes these signals, by sigwait. After
@@ -540,7 +555,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* responder_processes = 0: this process serves alone, for servers that
      * keep FastCGI processes themselves, one request at a time (mod_fcgid). */
-    if (cfg.responder_processes == 0)
+    if (cfg.responder_processes == 0) {
+        name_role("fcgi-responder");
         return respond(&set);
+    }
     return keeper_role(&set, 0);
 }

@@ -37,9 +37,9 @@ const page = await browser.newPage();
 await page.goto(`${base}${pagePath || "/"}`);
 
 // In the page: create the run, follow it with EventSource, record events.
-await page.evaluate(async ([count, api]) => {
+await page.evaluate(async ([count, api, token]) => {
   const res = await fetch(`${api}/v1/runs`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
+    method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ type: "countdown", input: { n: count, interval_ms: 10 } }),
   });
   const run = await res.json();
@@ -52,7 +52,7 @@ await page.evaluate(async ([count, api]) => {
       es.addEventListener(type, (e) => window.got.push([e.lastEventId, type, e.data]));
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
   });
-}, [n, apiBase]);
+}, [n, apiBase, process.env.TOKEN || ""]);
 await page.waitForFunction(() => window.got.length > 2);
 
 // One process every 200 ms, the roles in turn, until the EventSource has

@@ -37,6 +37,8 @@ WRAP
     WORKER=$T/opstream-worker
 fi
 PIDS=()
+# A command prefix that runs the stack as another user (tests/servers).
+AS=()
 FAILS=0
 CHECKS=0
 
@@ -120,7 +122,7 @@ CONF
 }
 
 start_redis() { # also restarts it on the same socket and AOF
-    redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 700 \
+    "${AS[@]}" redis-server --port 0 --unixsocket "$T/redis.sock" --unixsocketperm 700 \
         --dir "$T" --appendonly yes --save '' --daemonize no \
         --logfile "$T/redis.log" &
     PIDS+=($!)
@@ -132,7 +134,7 @@ start_redis() { # also restarts it on the same socket and AOF
 # runs it: the keeper is FCGI_PID.
 start_fcgi() {
     SOCK=$T/opstream.fcgi.sock
-    "$FCGI" -c "$T/opstream.conf" -s "unix:$SOCK" 2>>"$T/fcgi.log" &
+    "${AS[@]}" "$FCGI" -c "$T/opstream.conf" -s "unix:$SOCK" 2>>"$T/fcgi.log" &
     FCGI_PID=$!
     PIDS+=($FCGI_PID)
     wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
@@ -155,7 +157,7 @@ start_lighttpd() {
         PORT=$((20000 + RANDOM % 20000))
         OPSTREAM_PORT=$PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T \
         OPSTREAM_SOCKET=$SOCK \
-            lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &
+            "${AS[@]}" lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &
         LIGHTTPD_PID=$!
         BASE=http://127.0.0.1:$PORT
         if wait_until "lighttpd on $PORT" 30 lighttpd_up; then
@@ -175,7 +177,7 @@ lighttpd_up() {
 }
 
 start_worker() {
-    "$WORKER" -c "$T/opstream.conf" 2>>"$T/worker.log" &
+    "${AS[@]}" "$WORKER" -c "$T/opstream.conf" 2>>"$T/worker.log" &
     PIDS+=($!)
     WORKER_PID=$!
 }
@@ -212,13 +214,14 @@ frames() {
          /^$/{ if (id != "") print id "\t" ev "\t" d; id=""; ev=""; d="" }' "$1"
 }
 
-# follow URL OUT: reads a stream the way EventSource does: when a stream
+# follow URL OUT [LAST_ID]: reads a stream the way EventSource does: when a stream
 # ends for any reason it waits the reconnection time the server sent in
 # "retry:" and reconnects with Last-Event-ID, until the server answers 204;
 # any answer but 200 or 204 is fatal, as it is for EventSource. Complete
-# frames go to OUT, one per line as frames() prints them. Bounded.
+# frames go to OUT, one per line as frames() prints them; LAST_ID resumes
+# a stream read before. Bounded.
 follow() {
-    local url=$1 out=$2 last="" code tries=0 retry_ms=3000
+    local url=$1 out=$2 last=${3:-} code tries=0 retry_ms=3000
     : > "$out"
     while [ "$tries" -lt 400 ]; do
         tries=$((tries + 1))

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# One web server from Debian's packages in front of opstream, on loopback,
+# set up by its shipped configuration in fcgi-conf/, and what a user of
+# it must get (`make check-servers` runs it for every server):
+#   create -> status -> stream -> cancel -> the stream ends;
+#   the first events reach the client within 100 ms of the job writing them;
+#   a stream idle for three keepalive intervals stays open;
+#   with 200 streams open (CGI: 20), 100 creates and 100 status requests
+#   each complete in under 1 s;
+#   a client that vanishes frees what it held, one that reconnects resumes;
+#   Chromium's EventSource follows a 600-event run to its end while
+#   opstream's processes, the socket's holder included, are SIGKILLed.
+# FastCGI servers also show a graceful reload (SIGUSR1) and stop (SIGTERM).
+# The whole stack runs as the web server's user (www-data), as it does
+# where the web server starts opstream itself.
+#   usage: OPSTREAM_SERVER=lighttpd|apache|apache-fcgid|cgi|nginx run.sh
+. "$abs_top_srcdir/tests/integration/lib.sh"
+SERVER=${OPSTREAM_SERVER:?}
+here=$abs_top_srcdir/tests/servers
+conf_dir=$abs_top_srcdir/fcgi-conf
+case $SERVER in
+lighttpd) need=(lighttpd spawn-fcgi) ;;
+apache|apache-fcgid|cgi) need=(apache2) ;;
+nginx) need=(nginx) ;;
+*) echo "unknown server: $SERVER" >&2; exit 2 ;;
+esac
+for b in "${need[@]}"; do
+    command -v "$b" >/dev/null || { echo "SKIP: $b is not installed (script/bootstrap installs it)"; exit $SKIP; }
+done
+echo "# $SERVER"
+
+# Installed as a deployment would be: programs, job types and pages in
+# the test's directory, owned by the user the stack runs as.
+mkdir -p "$T/bin/jobs" "$T/fcgid" "$T/nginx-tmp"
+cp "$BIN/opstream.fcgi" "$BIN/opstream-worker" "$BIN/opstream" "$T/bin/"
+for j in ask countdown fail sleep steps; do cp "$BIN/jobs/$j" "$T/bin/jobs/"; done
+cp -r "$abs_top_srcdir/www" "$T/www"
+BIN=$T/bin
+FCGI=$BIN/opstream.fcgi
+WORKER=$BIN/opstream-worker
+use_test_types
+# A job that writes the time it writes each event, for the latency check.
+add_type stamp 'read -r input
+i=0
+while [ $i -lt 12 ]; do echo "{\"event\":\"stamp\",\"data\":{\"t\":$(date +%s%3N)}}"; i=$((i + 1)); sleep 0.25; done
+echo "{\"event\":\"result\",\"data\":{}}"'
+extra="retry_ms = 200"
+[ "$SERVER" != apache-fcgid ] || extra="$extra
+responder_processes = 0"
+KEEPALIVE_MS=2000 AUTH=token write_config <<<"$extra"
+user=www-data
+if [ "$(id -u)" = 0 ]; then
+    AS=(setpriv --reuid="$user" --regid="$user" --clear-groups)
+    chown -R "$user:" "$T"
+fi
+cli() { "${AS[@]}" "$BIN/opstream" -c "$T/opstream.conf" "$@"; }
+start_redis
+cli init >/dev/null
+TOKEN=$(cli token create tester)
+SOCK=$T/opstream.fcgi.sock
+PORT=$((20000 + RANDOM % 20000))
+BASE=http://127.0.0.1:$PORT
+API=/api
+
+up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$API/v1/health")" = 200 ]; }
+
+start_apache() { # start_apache SNIPPET
+    T=$T PORT=$PORT WWW=$T/www SNIPPET=$1 OPSTREAM_SOCKET=$SOCK OPSTREAM_FCGI=$FCGI \
+    OPSTREAM_CONF=$T/opstream.conf \
+        "${AS[@]}" apache2 -f "$here/apache-main.conf" -DFOREGROUND 2>>"$T/apache.log" &
+    PIDS+=($!)
+}
+
+case $SERVER in
+lighttpd)
+    # spawn-fcgi makes the socket, starts opstream.fcgi on it and leaves.
+    "${AS[@]}" spawn-fcgi -s "$SOCK" -M 0660 -- "$FCGI" -c "$T/opstream.conf" >>"$T/spawn-fcgi.log" 2>&1
+    FCGI_PID=$(fcgi_pids fcgi-keeper)
+    start_lighttpd
+    ;;
+apache)
+    start_fcgi
+    start_apache "$conf_dir/apache-proxy-fcgi.conf"
+    ;;
+apache-fcgid)
+    start_apache "$conf_dir/apache-fcgid.conf"
+    ;;
+cgi)
+    # The server's own configuration at /api, and the shared-hosting form
+    # (.htaccess beside a copy of the program) at /opstream/.
+    mkdir -p "$T/www/opstream"
+    cp "$FCGI" "$T/www/opstream/opstream.cgi"
+    sed "s|/home/USER/opstream/opstream.conf|$T/opstream.conf|" "$conf_dir/htaccess" > "$T/www/opstream/.htaccess"
+    [ "${#AS[@]}" -eq 0 ] || chown -R "$user:" "$T/www/opstream"
+    start_apache "$conf_dir/apache-cgi.conf"
+    ;;
+nginx)
+    # As systemd would run opstream-fcgi.socket and its service.
+    "${AS[@]}" python3 "$here/socket_unit.py" "$SOCK" "$FCGI" -c "$T/opstream.conf" \
+        >>"$T/socket-unit.log" 2>>"$T/fcgi.log" &
+    UNIT_PID=$!
+    PIDS+=($UNIT_PID)
+    sed -e "s|/run/opstream/fcgi.sock|$SOCK|g" -e "s|/usr/share/opstream/www|$T/www|" \
+        -e "s|127.0.0.1:8080|127.0.0.1:$PORT|" "$conf_dir/nginx.conf" > "$T/opstream-nginx.conf"
+    cp "$here/nginx-main.conf" "$T/nginx.conf"
+    [ "${#AS[@]}" -eq 0 ] || chown -R "$user:" "$T/opstream-nginx.conf" "$T/nginx.conf"
+    "${AS[@]}" nginx -p "$T" -c "$T/nginx.conf" -e "$T/nginx-error.log" -g 'daemon off;' 2>>"$T/nginx.log" &
+    PIDS+=($!)
+    ;;
+esac
+wait_until "$SERVER on $PORT" 30 up
+start_worker
+
+auth=(-H "Authorization: Bearer $TOKEN")
+json=(-H 'Content-Type: application/json')
+call() { # call METHOD PATH [curl args...]: body to stdout, status in $T/status
+    local method=$1 path=$2
+    shift 2
+    curl -sS -X "$method" -o "$T/body" -w '%{http_code}' "${auth[@]}" "$@" "$BASE$API$path" > "$T/status"
+    cat "$T/body"
+}
+create() { call POST /v1/runs "${json[@]}" --data "$1" > "$T/created.json"; jq -r .id "$T/created.json"; }
+events_link() { jq -r .links.events "$T/created.json"; }
+is_status() { [ "$(call GET "/v1/runs/$1" | jq -r .status)" = "$2" ]; }
+
+# --- create -> status -> stream -> cancel -> the stream ends
+run=$(create '{"type":"countdown","input":{"n":1000,"interval_ms":50}}')
+check_eq "create: 202" 202 "$(status)"
+check "the Location names the run under the client's base" \
+    grep -q "\"self\": *\"$API/v1/runs/$run\"" <(jq . "$T/created.json")
+call GET "/v1/runs/$run" >/dev/null
+check_eq "status: 200" 200 "$(status)"
+link=$(events_link)
+curl -sN --max-time 60 -o "$T/cancelled.sse" "$BASE$link" &
+reader=$!
+wait_until "progress on the stream" 20 grep -q '^event: progress' "$T/cancelled.sse"
+if [ "$SERVER" = lighttpd ]; then
+    # lighttpd refuses a POST without a body length itself (documented).
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${auth[@]}" "$BASE$API/v1/runs/$run/cancel")
+    check_eq "lighttpd: a bodiless POST without Content-Length gets 411" 411 "$code"
+    call POST "/v1/runs/$run/cancel" -H 'Content-Length: 0' >/dev/null
+else
+    call POST "/v1/runs/$run/cancel" >/dev/null # no body, no Content-Length
+fi
+check_eq "cancel without a body: 202" 202 "$(status)"
+check "the stream ends after the cancel" wait "$reader"
+check_eq "it ends with run_finished, cancelled" "run_finished cancelled" \
+    "$(frames "$T/cancelled.sse" | tail -n 1 | awk -F'\t' '{print $2}') $(frames "$T/cancelled.sse" | tail -n 1 | cut -f3 | jq -r .status)"
+
+# --- the first events arrive within 100 ms of the job writing them
+run=$(create '{"type":"stamp"}')
+python3 "$here/load.py" first_events 127.0.0.1 "$PORT" "$(events_link)" > "$T/first.json"
+echo "# first events: $(cat "$T/first.json")"
+check "stamps arrived after connecting" test "$(jq '.delays_ms | length' "$T/first.json")" -ge 3
+check "each within 100 ms of being written" test "$(jq '[.delays_ms[] | select(. >= 100)] | length' "$T/first.json")" -eq 0
+
+# --- a stream idle for three keepalive intervals stays open
+quiet=$(create '{"type":"countdown","input":{"n":1,"interval_ms":600000}}')
+quiet_link=$(events_link)
+wait_until "the quiet run starts" 20 is_status "$quiet" running
+set +e
+curl -sN --max-time 6.5 -o "$T/idle.sse" "$BASE$quiet_link"
+rc=$?
+set -e
+check_eq "after 3 keepalive intervals the stream is still open (curl timed out)" 28 "$rc"
+check "keepalives kept it talking" test "$(grep -c '^: keepalive' "$T/idle.sse")" -ge 3
+
+# --- 200 streams open (CGI: 20), 100 creates and 100 status requests
+streams=200
+[ "$SERVER" != cgi ] || streams=20
+clients() { redis-cli -s "$T/redis.sock" INFO clients | awk -F: '$1=="connected_clients"{print $2+0}'; }
+clients_at_most() { [ "$(clients)" -le "$1" ]; }
+before_burst=$(clients)
+TOKEN=$TOKEN python3 "$here/load.py" hold_and_burst 127.0.0.1 "$PORT" "$API" "$quiet_link" "$quiet" "$streams" 100 \
+    '{"type":"countdown","input":{"n":0}}' > "$T/burst.json" || true
+echo "# with $streams streams open: $(cat "$T/burst.json")"
+check_eq "$streams streams held open" "$streams" "$(jq -r .streams "$T/burst.json")"
+check "every create answered 202 and every status 200" \
+    test "$(jq -c '[.create_bad, .status_bad]' "$T/burst.json")" = '[[],[]]'
+check "each create under 1 s" test "$(jq .create_max_ms "$T/burst.json")" -lt 1000
+check "each status under 1 s" test "$(jq .status_max_ms "$T/burst.json")" -lt 1000
+
+# --- a client that vanishes frees what it held
+check "the burst's streams were freed" wait_until "freed" 10 clients_at_most "$before_burst"
+base_clients=$(clients)
+python3 "$here/load.py" vanish 127.0.0.1 "$PORT" "$quiet_link" 20 >/dev/null
+check "20 vanished clients freed their streams within 3 keepalive intervals" \
+    wait_until "freed" 6 clients_at_most "$base_clients"
+
+# --- one that reconnects resumes without loss
+run=$(create '{"type":"countdown","input":{"n":300,"interval_ms":10}}')
+link=$(events_link)
+curl -sN --max-time 1 -o "$T/part.sse" "$BASE$link" || true
+frames "$T/part.sse" > "$T/part"
+last=$(tail -n 1 "$T/part" | cut -f1)
+check "the first connection read part of the run" test -n "$last"
+follow "$BASE$link" "$T/rest" "$last" >/dev/null
+cat "$T/part" "$T/rest" > "$T/whole"
+check_stream_complete "$T/whole" 300
+
+# --- graceful reload and stop (the FastCGI socket's holders)
+if [ "$SERVER" = lighttpd ] || [ "$SERVER" = apache ] || [ "$SERVER" = nginx ]; then
+    run=$(create '{"type":"countdown","input":{"n":400,"interval_ms":10}}')
+    link=$(events_link)
+    follow "$BASE$link" "$T/reloaded" > /dev/null &
+    follower=$!
+    curl -sN --max-time 30 -o "$T/one.sse" "$BASE$link" &
+    one=$!
+    wait_until "reading" 20 grep -q '^event: progress' "$T/one.sse"
+    keeper=$(fcgi_pids fcgi-keeper | head -n 1)
+    kill -USR1 "$keeper"
+    check "on reload a stream's response ends cleanly (curl exit 0)" wait "$one"
+    if [ "$SERVER" = nginx ]; then
+        # SIGTERM as a process manager sends it; the unit starts it again.
+        kill -TERM "$(fcgi_pids fcgi-keeper | head -n 1)"
+        wait_until "the service restarted" 20 grep -q restarted "$T/socket-unit.log"
+    fi
+    check "the follower read on" wait "$follower"
+    check_stream_complete "$T/reloaded" 400
+fi
+
+# --- Chromium's EventSource through SIGKILLs of every opstream process
+modules=$abs_top_srcdir/tests/contract/node_modules
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if command -v node >/dev/null && [ -d "$modules/playwright-core" ] && [ -x "$chromium" ]; then
+    case $SERVER in
+    apache-fcgid) roles=fcgi-responder ;;
+    cgi) roles=opstream.fcgi ;;
+    *) roles=fcgi-responder,fcgi-keeper,fcgi-responder,fcgi-supervisor ;;
+    esac
+    HOME=$T CHROMIUM=$chromium TOKEN=$TOKEN node "$abs_top_srcdir/tests/contract/eventsource.mjs" \
+        "$BASE" "$T/" 600 "$roles" > "$T/browser.out" 2>&1 || true
+    cat "$T/browser.out"
+    check "Chromium followed the run through the kills" grep -q '^5 passed, 0 failed' "$T/browser.out"
+else
+    echo "# SKIP the browser check: node, playwright-core or $chromium missing"
+fi
+finish
