@@ -1,19 +1,40 @@
 // A real browser's EventSource (Debian's Chromium, driven by playwright-core)
-// reads a run while opstream's processes are SIGKILLed, one every 200 ms,
-// taking the roles in turn: it must get every event exactly once, in
-// order, and stop for good (204).
+// reads a run while opstream's processes are SIGKILLed (every 200 ms), the
+// roles in turn (every process of the round's role): it must get every
+// event exactly once, in order, and stop for good (204).
 //   usage: node eventsource.mjs BASE_URL MARK N [ROLES] [PAGE]
 // The victims are the processes named ROLES (comma-separated, default
 // fcgi-responder) whose command line holds MARK (the test's directory).
 // PAGE is the path of a page on the same origin (default /).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 
 const [base, mark, nArg, rolesArg, pagePath] = process.argv.slice(2);
 const n = Number(nArg);
 const roles = (rolesArg || "fcgi-responder").split(",");
 const apiBase = process.env.API_BASE || "/api";
+// The run's pace and the kills' (env): a server that spawns a process per
+// request (mod_fcgid) needs about a second to replace one, and a kill
+// every 200 ms would be one long outage rather than single deaths.
+const eventEvery = Number(process.env.EVENT_EVERY_MS || 10);
+const killEvery = Number(process.env.KILL_EVERY_MS || 200);
+// KILL_PICK=busiest: of the round's role, only the process holding the
+// most sockets (where a server keeps idle processes beside the one that
+// streams, that one); default: every process of the role.
+const pickBusiest = process.env.KILL_PICK === "busiest";
+function sockets(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:"); } catch { return false; }
+    }).length;
+  } catch { return 0; }
+}
+function victims(role) {
+  const pids = pidsOf(role);
+  if (!pickBusiest || pids.length < 2) return pids;
+  return [pids.reduce((a, b) => (sockets(b) > sockets(a) ? b : a))];
+}
 function pidsOf(role) {
   let out = "";
   try { out = execFileSync("pgrep", ["-x", role]).toString(); } catch { return []; }
@@ -37,10 +58,10 @@ const page = await browser.newPage();
 await page.goto(`${base}${pagePath || "/"}`);
 
 // In the page: create the run, follow it with EventSource, record events.
-await page.evaluate(async ([count, api, token]) => {
+await page.evaluate(async ([count, api, token, interval]) => {
   const res = await fetch(`${api}/v1/runs`, {
     method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ type: "countdown", input: { n: count, interval_ms: 10 } }),
+    body: JSON.stringify({ type: "countdown", input: { n: count, interval_ms: interval } }),
   });
   const run = await res.json();
   window.got = [];
@@ -52,11 +73,11 @@ await page.evaluate(async ([count, api, token]) => {
       es.addEventListener(type, (e) => window.got.push([e.lastEventId, type, e.data]));
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
   });
-}, [n, apiBase, process.env.TOKEN || ""]);
+}, [n, apiBase, process.env.TOKEN || "", eventEvery]);
 await page.waitForFunction(() => window.got.length > 2);
 
-// One process every 200 ms, the roles in turn, until the EventSource has
-// given up.
+// Every killEvery ms, every process of the next role, until the
+// EventSource has given up.
 let kills = 0;
 let round = 0;
 const killed = {};
@@ -64,11 +85,10 @@ let state = null;
 const deadline = Date.now() + 120000;
 window: while (Date.now() < deadline) {
   const role = roles[round++ % roles.length];
-  const pid = pidsOf(role)[0];
-  if (pid !== undefined) {
+  for (const pid of victims(role)) {
     try { process.kill(Number(pid), "SIGKILL"); kills++; killed[role] = (killed[role] || 0) + 1; } catch {}
   }
-  state = await page.evaluate(() => Promise.race([window.done, new Promise((r) => setTimeout(() => r(null), 200))]));
+  state = await page.evaluate((ms) => Promise.race([window.done, new Promise((r) => setTimeout(() => r(null), ms))]), killEvery);
   if (state) break window;
 }
 const { got, opens } = await page.evaluate(() => ({ got: window.got, opens: window.opens }));

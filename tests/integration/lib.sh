@@ -62,7 +62,7 @@ cleanup() {
     if [ "$rc" -ne 0 ] && [ "$rc" -ne "$SKIP" ]; then
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
     fi
-    rm -rf "$T"
+    [ -n "${KEEP_T:-}" ] && cp -r "$T" "$KEEP_T" 2>/dev/null; rm -rf "$T"
     exit "$rc"
 }
 trap cleanup EXIT
