@@ -70,7 +70,7 @@ up() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$API/v1/health")" = 200
 start_apache() { # start_apache SNIPPET
     T=$T PORT=$PORT WWW=$T/www SNIPPET=$1 OPSTREAM_SOCKET=$SOCK OPSTREAM_FCGI=$FCGI \
     OPSTREAM_CONF=$T/opstream.conf \
-        "${AS[@]}" apache2 -f "$here/apache-main.conf" -DFOREGROUND 2>>"$T/apache.log" &
+        "${AS[@]}" apache2 -f "$conf_dir/apache-standalone.conf" -DFOREGROUND 2>>"$T/apache.log" &
     PIDS+=($!)
 }
 
@@ -105,7 +105,7 @@ nginx)
     PIDS+=($UNIT_PID)
     sed -e "s|/run/opstream/fcgi.sock|$SOCK|g" -e "s|/usr/share/opstream/www|$T/www|" \
         -e "s|127.0.0.1:8080|127.0.0.1:$PORT|" "$conf_dir/nginx.conf" > "$T/opstream-nginx.conf"
-    cp "$here/nginx-main.conf" "$T/nginx.conf"
+    cp "$conf_dir/nginx-standalone.conf" "$T/nginx.conf"
     [ "${#AS[@]}" -eq 0 ] || chown -R "$user:" "$T/opstream-nginx.conf" "$T/nginx.conf"
     "${AS[@]}" nginx -p "$T" -c "$T/nginx.conf" -e "$T/nginx-error.log" -g 'daemon off;' 2>>"$T/nginx.log" &
     PIDS+=($!)
