@@ -233,11 +233,14 @@ static int open_listener(const char *spec, int activated)
  * it accepts no more (the other responders and the backlog take new
  * connections), its streams end at an event boundary so that their
  * clients resume elsewhere, and short requests get STOP_GRACE_MS. */
-static int respond(const sigset_t *set)
+static int respond(const sigset_t *set, pid_t parent)
 {
 #ifdef __linux__
-    /* A responder never outlives its supervisor. */
+    /* A responder never outlives its supervisor (nor one that died
+     * before this line). */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (parent > 0 && getppid() != parent)
+        return 0;
 #endif
     pthread_attr_init(&thread_attr);
     pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
@@ -267,9 +270,9 @@ static int respond(const sigset_t *set)
     return 0;
 }
 
-/* A new process for one role; the child never returns. watch_parent asks
- * for SIGUSR2 when the parent dies, and reports at once if it already
- * has (the parent gone between fork and prctl). */
+/* A new process for one role, given its parent's pid; the child never
+ * returns. watch_parent asks for SIGUSR2 when the parent dies, and gives
+ * the role 0 for a parent that died already (between fork and prctl). */
 static pid_t start_role(const sigset_t *set, int (*role)(const sigset_t *, pid_t), int watch_parent)
 {
     pid_t parent = getpid();
@@ -279,7 +282,7 @@ static pid_t start_role(const sigset_t *set, int (*role)(const sigset_t *, pid_t
         if (watch_parent)
             prctl(PR_SET_PDEATHSIG, SIGUSR2);
 #endif
-        _exit(role(set, watch_parent && getppid() == parent ? parent : 0));
+        _exit(role(set, !watch_parent || getppid() == parent ? parent : 0));
     }
     if (pid < 0)
         log_error("cannot fork: %s", strerror(errno));
@@ -298,9 +301,8 @@ static void name_role(const char *name)
 
 static int responder_role(const sigset_t *set, pid_t parent)
 {
-    (void)parent;
     name_role("fcgi-responder");
-    return respond(set);
+    return respond(set, parent);
 }
 
 /* Restarting a role that cannot even start must not become a fork loop. */
@@ -557,7 +559,7 @@ int main(int argc, char **argv)
      * keep FastCGI processes themselves, one request at a time (mod_fcgid). */
     if (cfg.responder_processes == 0) {
         name_role("fcgi-responder");
-        return respond(&set);
+        return respond(&set, 0);
     }
     return keeper_role(&set, 0);
 }
