@@ -20,8 +20,9 @@ const apiBase = process.env.API_BASE || "/api";
 const eventEvery = Number(process.env.EVENT_EVERY_MS || 10);
 const killEvery = Number(process.env.KILL_EVERY_MS || 200);
 // KILL_PICK=busiest: of the round's role, only the process holding the
-// most sockets (where a server keeps idle processes beside the one that
-// streams, that one); default: every process of the role.
+// most sockets, and only once it holds KILL_MIN_SOCKETS (where a server
+// keeps idle processes beside the one that streams, or starts one per
+// request: the one that streams); default: every process of the role.
 const pickBusiest = process.env.KILL_PICK === "busiest";
 function sockets(pid) {
   try {
@@ -32,8 +33,10 @@ function sockets(pid) {
 }
 function victims(role) {
   const pids = pidsOf(role);
-  if (!pickBusiest || pids.length < 2) return pids;
-  return [pids.reduce((a, b) => (sockets(b) > sockets(a) ? b : a))];
+  if (!pickBusiest) return pids;
+  const min = Number(process.env.KILL_MIN_SOCKETS || 1);
+  const best = pids.reduce((a, b) => (a === undefined || sockets(b) > sockets(a) ? b : a), undefined);
+  return best !== undefined && sockets(best) >= min ? [best] : [];
 }
 function pidsOf(role) {
   let out = "";

@@ -95,7 +95,9 @@ def hold_and_burst(host, port, prefix, stream_path, run, n_streams, n_req, type_
     # WARM=N: N requests at once first, so that a server that starts one
     # process per request (mod_fcgid) has idle ones, as it has in service.
     warm = int(os.environ.get("WARM", "0"))
-    list(pool.map(lambda _: timed(host, port, "GET", f"{prefix}/v1/health"), range(warm)))
+    if warm:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=warm) as warmers:
+            list(warmers.map(lambda _: timed(host, port, "GET", f"{prefix}/v1/health"), range(warm)))
     jobs = [("POST", f"{prefix}/v1/runs", type_json)] * n_req + [("GET", f"{prefix}/v1/runs/{run}", None)] * n_req
     futures = [pool.submit(timed, host, port, m, p, b) for m, p, b in jobs]
     results = [f.result() for f in futures]

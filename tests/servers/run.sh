@@ -222,6 +222,35 @@ follow "$BASE$link" "$T/rest" "$last" >/dev/null
 cat "$T/part" "$T/rest" > "$T/whole"
 check_stream_complete "$T/whole" 300
 
+# --- a responder killed mid-stream: its client learns at once
+# (Apache would keep the connection for KeepAliveTimeout: see
+# fcgi-conf/apache-proxy-fcgi.conf), and so reconnects at once.
+sockets_of() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+busiest() { # busiest ROLE: its process holding the most sockets
+    local pid best= most=-1 n
+    for pid in $(fcgi_pids "$1"); do
+        n=$(sockets_of "$pid")
+        [ "$n" -le "$most" ] || { most=$n; best=$pid; }
+    done
+    echo "$best"
+}
+run=$(create '{"type":"countdown","input":{"n":1000,"interval_ms":20}}')
+curl -sN --max-time 30 -o "$T/killed.sse" "$BASE$(events_link)" &
+reader=$!
+wait_until "reading" 20 grep -q '^event: progress' "$T/killed.sse"
+case $SERVER in
+cgi) victims=$(fcgi_pids opstream.fcgi) ;;
+apache-fcgid) victims=$(busiest fcgi-responder) ;;
+*) victims=$(fcgi_pids fcgi-responder) ;;
+esac
+t0=$(date +%s%3N)
+kill -KILL $victims
+wait "$reader" || true
+took=$(( $(date +%s%3N) - t0 ))
+echo "# the stream ended $took ms after its responder was killed"
+check "a stream whose responder is SIGKILLed ends within 1 s" test "$took" -lt 1000
+wait_until "the run can be cancelled" 10 sh -c "curl -sf -o /dev/null -X POST -d '' -H 'Authorization: Bearer $TOKEN' '$BASE$API/v1/runs/$run/cancel'"
+
 # --- graceful reload and stop (the FastCGI socket's holders)
 if [ "$SERVER" = lighttpd ] || [ "$SERVER" = apache ] || [ "$SERVER" = nginx ]; then
     run=$(create '{"type":"countdown","input":{"n":400,"interval_ms":10}}')
@@ -249,11 +278,13 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 if command -v node >/dev/null && [ -d "$modules/playwright-core" ] && [ -x "$chromium" ]; then
     pace=(EVENT_EVERY_MS=10 KILL_EVERY_MS=200)
     case $SERVER in
-    apache-fcgid) roles=fcgi-responder pace=(EVENT_EVERY_MS=50 KILL_EVERY_MS=1500 KILL_PICK=busiest) ;;
+    apache-fcgid) roles=fcgi-responder pace=(EVENT_EVERY_MS=50 KILL_EVERY_MS=1500 KILL_PICK=busiest KILL_MIN_SOCKETS=3) ;;
     # A CGI process killed before its headers gets Apache's 500, which ends
     # an EventSource (the README's CGI limits): the victim is the process
     # that streams.
-    cgi) roles=opstream.fcgi pace=(EVENT_EVERY_MS=10 KILL_EVERY_MS=200 KILL_PICK=busiest) ;;
+    # A CGI process streams once it holds its Redis connection: a third
+    # socket beside its stdin and stdout (the same one, from mod_cgid).
+    cgi) roles=opstream.fcgi pace=(EVENT_EVERY_MS=10 KILL_EVERY_MS=200 KILL_PICK=busiest KILL_MIN_SOCKETS=3) ;;
     *) roles=fcgi-responder,fcgi-keeper,fcgi-responder,fcgi-supervisor ;;
     esac
     env "${pace[@]}" HOME=$T CHROMIUM=$chromium TOKEN=$TOKEN node "$abs_top_srcdir/tests/contract/eventsource.mjs" \
