@@ -1,5 +1,5 @@
 // A real browser's EventSource (Debian's Chromium, driven by playwright-core)
-// reads a run while opstream's processes are SIGKILLed (every 200 ms), the
+// reads a run while opstream's processes are SIGKILLed (every KILL_EVERY_MS), the
 // roles in turn (every process of the round's role): it must get every
 // event exactly once, in order, and stop for good (204).
 //   usage: node eventsource.mjs BASE_URL MARK N [ROLES] [PAGE]
