@@ -8,14 +8,14 @@
  * sockets inherit, bounds a peer that stops halfway through its head. */
 #define _GNU_SOURCE /* POLLRDHUP: a peer's half-close, seen without reading */
 #include "api.h"
-#include "clock.h"
+#include "cgi.h"
 #include "config.h"
 #include "doorman.h"
 #include "log.h"
+#include "proctree.h"
 #include "reply.h"
 #include "startup.h"
 
-#include <errno.h>
 #include <fcgiapp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -30,7 +30,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <grp.h>
-#include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,220 +269,6 @@ static int respond(const sigset_t *set, pid_t parent)
     return 0;
 }
 
-/* A new process for one role, given its parent's pid; the child never
- * returns. watch_parent asks for SIGUSR2 when the parent dies, and gives
- * the role 0 for a parent that died already (between fork and prctl). */
-static pid_t start_role(const sigset_t *set, int (*role)(const sigset_t *, pid_t), int watch_parent)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-#ifdef __linux__
-        if (watch_parent)
-            prctl(PR_SET_PDEATHSIG, SIGUSR2);
-#endif
-        _exit(role(set, !watch_parent || getppid() == parent ? parent : 0));
-    }
-    if (pid < 0)
-        log_error("cannot fork: %s", strerror(errno));
-    return pid;
-}
-
-/* Each role names its process, so that ps and an operator tell them apart. */
-static void name_role(const char *name)
-{
-#ifdef __linux__
-    prctl(PR_SET_NAME, name);
-#else
-    (void)name;
-#endif
-}
-
-static int responder_role(const sigset_t *set, pid_t parent)
-{
-    name_role("fcgi-responder");
-    return respond(set, parent);
-}
-
-/* Restarting a role that cannot even start must not become a fork loop. */
-static void pace(int64_t *last_start)
-{
-    if (clock_mono_ms() - *last_start < 100)
-        clock_sleep_ms(100);
-    *last_start = clock_mono_ms();
-}
-
-static int keeper_role(const sigset_t *set, pid_t supervisor);
-
-/* The supervisor keeps responder_processes responders alive: one that
- * dies (even by SIGKILL) is replaced at once, SIGUSR1 replaces them all
- * (a reload: new ones first, then the old ones stop gracefully), SIGTERM
- * stops them. When its keeper dies (SIGUSR2), it starts a new one. */
-static int supervise(const sigset_t *set, pid_t keeper)
-{
-    int n = cfg.responder_processes;
-    pid_t *pids = calloc((size_t)n, sizeof *pids);
-    if (pids == NULL)
-        return 1;
-    for (int i = 0; i < n; i++)
-        pids[i] = start_role(set, responder_role, 0);
-    int64_t last_start = clock_mono_ms();
-    pid_t kid = keeper > 0 ? 0 : start_role(set, keeper_role, 1); /* a keeper of its own */
-    log_info("supervising %d responder processes", n);
-    for (;;) {
-        int sig = 0;
-        sigwait(set, &sig);
-        if (sig == SIGUSR2) {
-            log_warn("the keeper died; starting another");
-            if (kid <= 0)
-                kid = start_role(set, keeper_role, 1);
-            continue;
-        }
-        if (sig == SIGUSR1) {
-            log_info("reload: replacing the responders");
-            for (int i = 0; i < n; i++) {
-                pid_t old = pids[i];
-                pids[i] = start_role(set, responder_role, 0);
-                if (old > 0)
-                    kill(old, SIGTERM);
-            }
-            continue;
-        }
-        if (sig != SIGCHLD)
-            break;
-        pid_t dead;
-        int status;
-        while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
-            if (dead == kid) {
-                log_warn("the keeper %ld died; starting another", (long)dead);
-                pace(&last_start);
-                kid = start_role(set, keeper_role, 1);
-            }
-            for (int i = 0; i < n; i++) {
-                if (pids[i] != dead)
-                    continue;
-                if (WIFSIGNALED(status))
-                    log_warn("responder %ld killed by signal %d; replacing it", (long)dead,
-                             WTERMSIG(status));
-                pace(&last_start);
-                pids[i] = start_role(set, responder_role, 0);
-            }
-        }
-    }
-    if (kid > 0)
-        kill(kid, SIGKILL); /* it would start a supervisor when this one ends */
-    for (int i = 0; i < n; i++)
-        if (pids[i] > 0)
-            kill(pids[i], SIGTERM);
-    while (waitpid(-1, NULL, 0) > 0)
-        ;
-    free(pids);
-    log_info("stopped");
-    return 0;
-}
-
-static int supervisor_role(const sigset_t *set, pid_t keeper)
-{
-    name_role("fcgi-supervisor");
-    return supervise(set, keeper);
-}
-
-/* The keeper holds the listening socket and keeps a supervisor alive, so
- * that the socket outlives any one process: while the supervisor and its
- * responders are replaced, connections wait in the backlog instead of
- * being refused (which web servers turn into 5xx). The first keeper is the
- * process that was started; when it dies, the supervisor starts a new one
- * as its child (supervisor > 0 here), which watches its parent instead of
- * a child of its own. SIGTERM stops the whole tree, SIGUSR1 reloads it. */
-static int keeper_role(const sigset_t *set, pid_t supervisor)
-{
-    pid_t sup = 0;
-    int parent_alive = supervisor > 0;
-    name_role("fcgi-keeper");
-    int64_t last_start = clock_mono_ms();
-    if (!parent_alive)
-        sup = start_role(set, supervisor_role, 1);
-    for (;;) {
-        int sig = 0;
-        sigwait(set, &sig);
-        if (sig == SIGCHLD) {
-            pid_t dead;
-            while ((dead = waitpid(-1, NULL, WNOHANG)) > 0)
-                if (dead == sup)
-                    sup = 0;
-        } else if (sig == SIGUSR2) {
-            parent_alive = 0;
-        } else if (sig == SIGUSR1) {
-            pid_t s = sup > 0 ? sup : parent_alive ? getppid() : 0;
-            if (s > 0)
-                kill(s, SIGUSR1);
-            continue;
-        } else {
-            if (sup > 0) {
-                kill(sup, SIGTERM);
-                waitpid(sup, NULL, 0);
-            } else if (parent_alive) {
-                kill(getppid(), SIGTERM);
-            }
-            return 0;
-        }
-        if (sup <= 0 && !parent_alive) {
-            log_warn("the supervisor died; starting another");
-            pace(&last_start);
-            sup = start_role(set, supervisor_role, 1);
-        }
-    }
-}
-
-/* CGI: the one request in this process's environment, on stdin and
- * stdout. Where only CGI is offered, every request (each stream too) is a
- * process of its own. */
-static const char *cgi_getenv(void *ctx, const char *name)
-{
-    (void)ctx;
-    return getenv(name);
-}
-
-static int cgi_read(void *ctx, char *buf, size_t n)
-{
-    (void)ctx;
-    ssize_t got;
-    do
-        got = read(STDIN_FILENO, buf, n > 65536 ? 65536 : n);
-    while (got < 0 && errno == EINTR);
-    return (int)got;
-}
-
-static int cgi_write(void *ctx, const char *p, size_t n)
-{
-    return fwrite(p, 1, n, ctx) == n ? 0 : -1;
-}
-
-static int cgi_flush(void *ctx)
-{
-    return fflush(ctx) == 0 ? 0 : -1;
-}
-
-/* The server closes its end of our stdout when its client has gone. */
-static int cgi_gone(void *ctx)
-{
-    struct pollfd p = {.fd = fileno(ctx), .events = 0};
-    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
-}
-
-static int serve_cgi(void)
-{
-    static char outbuf[65536];
-    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    signal(SIGPIPE, SIG_IGN); /* a vanished client is a failed write */
-    struct request req = {.cfg = &cfg, .getenv = cgi_getenv, .read = cgi_read,
-                          .out = {.write = cgi_write, .flush = cgi_flush, .gone = cgi_gone,
-                                  .ctx = stdout}};
-    api_handle(&app, &req);
-    fflush(stdout);
-    return 0;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: opstream.fcgi [-c CONFIG] [-s unix:PATH | -s HOST:PORT]\n"
@@ -535,7 +320,7 @@ int main(int argc, char **argv)
         /* FCGX_Init made SIGTERM a flag; a CGI request ends by it. */
         signal(SIGTERM, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
-        return serve_cgi();
+        return cgi_serve(&app, &cfg);
     }
     if (cfg.auth == AUTH_NONE)
         log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "
@@ -558,8 +343,8 @@ int main(int argc, char **argv)
     /* responder_processes = 0: this process serves alone, for servers that
      * keep FastCGI processes themselves, one request at a time (mod_fcgid). */
     if (cfg.responder_processes == 0) {
-        name_role("fcgi-responder");
+        proctree_name("fcgi-responder");
         return respond(&set, 0);
     }
-    return keeper_role(&set, 0);
+    return proctree_run(&set, cfg.responder_processes, respond);
 }
