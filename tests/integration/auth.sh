@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Bearer tokens, ownership, and signed events links.
 . "$abs_top_srcdir/tests/integration/lib.sh"
-AUTH=token start_stack
+# Links live 10 s here, so that one is seen to expire.
+AUTH=token start_stack <<'CONF'
+link_ttl_s = 10
+CONF
 cli() { "$BIN/opstream" -c "$T/opstream.conf" "$@"; }
 
 alice=$(cli token create alice laptop)
@@ -48,9 +51,20 @@ mac = hmac.new(owner_key, (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sh
 print(base64.urlsafe_b64encode(mac).decode().rstrip("="))' \
         "$(sqlite3 "$T/opstream.db" "SELECT value FROM settings WHERE key = 'link_secret'")" "$1" "$2"
 }
-exp=$(( $(date +%s) + 600 ))
+exp=$(( $(date +%s) + 8 ))
 check_eq "a link signed with the key within link_ttl_s opens the stream" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
+exp=$(( $(date +%s) - 1 ))
+check_eq "one signed with the key but a second past its expiry is refused" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
+# The stack's own link, opened until its expiry passes, then refused.
+link=$(api GET "/v1/runs/$run" -H "Authorization: Bearer $alice" | jq -r .links.events)
+exp=$(echo "$link" | sed -n 's/.*[?&]exp=\([0-9]*\).*/\1/p')
+check_eq "the link the stack gives opens the stream" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$link")"
+past() { [ "$(date +%s)" -gt "$exp" ]; }
+wait_until "the link's expiry passes" 15 past
+check_eq "once its expiry has passed, the same link is refused" 401 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$BASE$link")"
 exp=$(( $(date +%s) + 30 * 86400 ))
 check_eq "one expiring 30 days ahead, past link_ttl_s, is refused" 401 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
