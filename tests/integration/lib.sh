@@ -45,7 +45,12 @@ CHECKS=0
 cleanup() {
     local rc=$?
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    # A process that does not stop within 20 s (a bug under test) is
+    # killed, so that a failing test fails instead of hanging.
+    (sleep 20; for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done) &
+    local dog=$!
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    kill "$dog" 2>/dev/null || true
     # lighttpd's spawned responders and any job left behind
     pkill -KILL -f "$T/" 2>/dev/null || true
     # A sanitizer or valgrind report from any process of the stack fails the test.
