@@ -9,7 +9,7 @@ set -euo pipefail
 echo "# behind ${OPSTREAM_SERVER:-lighttpd}"
 top=$PWD
 state=$(mktemp -d /tmp/opstream-server.XXXXXX)
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 base=http://127.0.0.1:$port
 server=
 fails=0

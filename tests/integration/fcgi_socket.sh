@@ -15,7 +15,7 @@ unix_up() { fcgi "$T/fcgi.sock" GET /api/v1/health | grep -q '^Status: 200'; }
 check "-s unix:PATH serves FastCGI" wait_until "unix responder" 10 unix_up
 check_eq "the unix socket is 0660, group fcgi_socket_group" "660 nogroup" "$(stat -c '%a %G' "$T/fcgi.sock")"
 
-FPORT=$((20000 + RANDOM % 20000))
+FPORT=$((20000 + RANDOM % 12000))
 "$FCGI" -c "$T/opstream.conf" -s ":$FPORT" 2>>"$T/fcgi-tcp.log" &
 PIDS+=($!)
 tcp_up() { fcgi "127.0.0.1:$FPORT" GET /api/v1/health | grep -q '^Status: 200'; }

@@ -155,11 +155,13 @@ fcgi_pids() {
     return 0
 }
 
+# Test ports are 20000-31999: below Linux's ephemeral range (32768 up),
+# so that no client connection of a test running beside holds one.
 start_lighttpd() {
     local tries=0
     [ -n "${FCGI_PID:-}" ] || start_fcgi
     while :; do
-        PORT=$((20000 + RANDOM % 20000))
+        PORT=$((20000 + RANDOM % 12000))
         OPSTREAM_PORT=$PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T \
         OPSTREAM_SOCKET=$SOCK \
             "${AS[@]}" lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>>"$T/lighttpd.log" &

@@ -4,7 +4,7 @@
 . "$abs_top_srcdir/tests/integration/lib.sh"
 PASS=pw-$RANDOM$RANDOM
 for _ in 1 2 3 4 5; do
-    RPORT=$((20000 + RANDOM % 20000))
+    RPORT=$((20000 + RANDOM % 12000))
     redis-server --bind 127.0.0.1 --port "$RPORT" --requirepass "$PASS" --dir "$T" \
         --save '' --daemonize no --logfile "$T/redis.log" &
     REDIS_PID=$!

@@ -61,7 +61,7 @@ start_redis
 cli init >/dev/null
 TOKEN=$(cli token create tester)
 SOCK=$T/opstream.fcgi.sock
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))
 BASE=http://127.0.0.1:$PORT
 API=/api
 
