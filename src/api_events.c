@@ -51,6 +51,8 @@ static int add_entry(void *ctx, const char *id, const char *name, const char *da
 {
     struct stream *s = ctx;
     snprintf(s->cursor, sizeof s->cursor, "%s", id);
+    /* Nothing follows the end: no expired-stream gap after it either. */
+    s->finished = event_is_terminal(name);
     if (type_wanted(s->types, name)) {
         json_t *d = json_loads(data, 0, NULL);
         json_array_append_new(s->page, json_pack("{s:s, s:s, s:o}", "id", id, "event", name,

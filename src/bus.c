@@ -449,6 +449,27 @@ int bus_enqueue(struct bus *b, const char *run_id)
     return cmd_ok(b, "XADD " BUS_QUEUE_KEY " * run %s", run_id);
 }
 
+/* The first entry of an array of queue entries ([id, [field, value...]]):
+ * 1 with its ids set, 0 when the array is empty or not entries. */
+static int queue_entry(const redisReply *entries, char run_id[ID_SIZE],
+                       char entry_id[EVENT_ID_SIZE])
+{
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements < 1)
+        return 0;
+    const redisReply *e = entries->element[0];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    snprintf(entry_id, EVENT_ID_SIZE, "%s", e->element[0]->str);
+    const redisReply *f = e->element[1];
+    run_id[0] = '\0';
+    for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING &&
+            f->element[i + 1]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, "run") == 0)
+            snprintf(run_id, ID_SIZE, "%s", f->element[i + 1]->str);
+    return 1;
+}
+
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE])
 {
@@ -464,26 +485,78 @@ int bus_claim(struct bus *b, const char *consumer, int block_ms,
     }
     int ret = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-        redisReply *entries = r->element[0]->element[1];
-        if (entries->type == REDIS_REPLY_ARRAY && entries->elements == 1) {
-            redisReply *e = entries->element[0];
-            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-                e->element[0]->type == REDIS_REPLY_STRING) {
-                snprintf(entry_id, EVENT_ID_SIZE, "%s", e->element[0]->str);
-                redisReply *f = e->element[1];
-                run_id[0] = '\0';
-                for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
-                    if (f->element[i]->type == REDIS_REPLY_STRING &&
-                        f->element[i + 1]->type == REDIS_REPLY_STRING &&
-                        strcmp(f->element[i]->str, "run") == 0)
-                        snprintf(run_id, ID_SIZE, "%s", f->element[i + 1]->str);
-                ret = 1;
-            }
-        }
-    }
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2)
+        ret = queue_entry(r->element[0]->element[1], run_id, entry_id);
     freeReplyObject(r);
     return ret;
+}
+
+int bus_reclaim(struct bus *b, const char *consumer, int min_idle_ms,
+                char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE])
+{
+    redisReply *r = cmd(b, "XAUTOCLAIM " BUS_QUEUE_KEY " " BUS_GROUP " %s %d 0-0 COUNT 1",
+                        consumer, min_idle_ms);
+    if (!reply_ok(r)) {
+        freeReplyObject(r);
+        return -1;
+    }
+    int ret = r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+                  ? queue_entry(r->element[1], run_id, entry_id) : 0;
+    freeReplyObject(r);
+    return ret;
+}
+
+/* One field of an XINFO reply's flat [name, value, ...] array. */
+static const redisReply *info_field(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0)
+            return r->element[i + 1];
+    return NULL;
+}
+
+static long long info_int(const redisReply *r, const char *name)
+{
+    const redisReply *v = info_field(r, name);
+    return v != NULL && v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
+}
+
+int bus_queue_tidy(struct bus *b, const char *self, int min_idle_ms)
+{
+    int removed = 0;
+    redisReply *r = cmd(b, "XINFO CONSUMERS " BUS_QUEUE_KEY " " BUS_GROUP);
+    for (size_t i = 0; reply_ok(r) && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *c = r->element[i];
+        const redisReply *name = info_field(c, "name");
+        if (name == NULL || name->type != REDIS_REPLY_STRING || strcmp(name->str, self) == 0)
+            continue;
+        if (info_int(c, "pending") == 0 && info_int(c, "idle") > min_idle_ms &&
+            cmd_ok(b, "XGROUP DELCONSUMER " BUS_QUEUE_KEY " " BUS_GROUP " %s", name->str) == 0)
+            removed++;
+    }
+    freeReplyObject(r);
+    /* Everything before the oldest entry still pending, or before the last
+     * one delivered when none is, has been acknowledged: it goes. */
+    char keep[EVENT_ID_SIZE] = "";
+    r = cmd(b, "XPENDING " BUS_QUEUE_KEY " " BUS_GROUP);
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        snprintf(keep, sizeof keep, "%s", r->element[1]->str);
+    freeReplyObject(r);
+    if (keep[0] == '\0') {
+        r = cmd(b, "XINFO GROUPS " BUS_QUEUE_KEY);
+        for (size_t i = 0; reply_ok(r) && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            const redisReply *name = info_field(r->element[i], "name");
+            const redisReply *last = info_field(r->element[i], "last-delivered-id");
+            if (name && name->type == REDIS_REPLY_STRING && strcmp(name->str, BUS_GROUP) == 0 &&
+                last && last->type == REDIS_REPLY_STRING)
+                snprintf(keep, sizeof keep, "%s", last->str);
+        }
+        freeReplyObject(r);
+    }
+    if (keep[0] != '\0' && cmd_ok(b, "XTRIM " BUS_QUEUE_KEY " MINID %s", keep) != 0)
+        return -1;
+    return removed;
 }
 
 int bus_ack(struct bus *b, const char *entry_id)

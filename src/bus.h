@@ -93,5 +93,14 @@ int bus_enqueue(struct bus *b, const char *run_id);
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);
 int bus_ack(struct bus *b, const char *entry_id);
+/* Takes over one entry that another consumer read and has not acknowledged
+ * for min_idle_ms (it died before its claim reached the ledger): as
+ * bus_claim. */
+int bus_reclaim(struct bus *b, const char *consumer, int min_idle_ms,
+                char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);
+/* Housekeeping: removes consumers other than self idle for min_idle_ms with
+ * nothing pending, and the acknowledged entries at the head of the queue.
+ * The number of consumers removed, or -1. */
+int bus_queue_tidy(struct bus *b, const char *self, int min_idle_ms);
 
 #endif

@@ -345,6 +345,8 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return;
     }
+    /* The ledger has the claim and its lease: the entry has done its work. */
+    bus_ack(rc->bus, entry);
     const struct jobtype *jt = jobtypes_find(types, r.type);
     if (jt == NULL) {
         finish_with_error(rc, run_id, "unknown_type", "this worker has no such job type");
@@ -404,6 +406,16 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
     int64_t now;
     while (now = clock_now_ms(),
            store_lease_expired(rc->st, now, now + rc->cfg->lease_ms, &lost) == 1) {
+        if (lost.status == RUN_QUEUED) {
+            if (runs_queue_again(rc, lost.id) != 0)
+                log_warn("run %s: could not be put on the queue; retrying later", lost.id);
+            continue;
+        }
+        if (run_status_terminal(lost.status)) {
+            if (runs_settle(rc, lost.id) < 0)
+                log_warn("run %s: could not be settled; retrying later", lost.id);
+            continue;
+        }
         /* Its job may still run, orphaned: same machine, same group. */
         if (lost.pgid > 0 && strcmp(lost.host, runs_host()) == 0)
             kill(-(pid_t)lost.pgid, SIGKILL);

@@ -136,21 +136,21 @@ static int edit_steps(void *ctx, json_t *steps)
 /* The snapshot's projections: progress from progress events ({current,
  * total}), steps[] from step_started and step_finished. Other events
  * leave them be. */
-static int project(struct runs_ctx *rc, const char *run_id, const char *name,
-                   const json_t *data)
+static int project(struct runs_ctx *rc, const char *run_id, const char *event_id,
+                   const char *name, const json_t *data)
 {
     if (strcmp(name, "progress") == 0) {
         json_t *cur = json_object_get(data, "current");
         json_t *tot = json_object_get(data, "total");
         if (!json_is_integer(cur))
             return 0;
-        return store_run_progress(rc->st, run_id, json_integer_value(cur),
+        return store_run_progress(rc->st, run_id, event_id, json_integer_value(cur),
                                   json_is_integer(tot) ? json_integer_value(tot) : 0,
                                   clock_now_ms());
     }
     if (strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0) {
         struct step_event ev = {name, data};
-        return store_run_edit_steps(rc->st, run_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
+        return store_run_edit_steps(rc->st, run_id, event_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
     }
     return 0;
 }
@@ -161,7 +161,7 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
     char *text = json_dumps(data, JSON_COMPACT);
     int r = text != NULL && append(rc, run_id, name, text, out_id) == 0 &&
             store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0 &&
-            project(rc, run_id, name, data) == 0;
+            project(rc, run_id, out_id, name, data) == 0;
     free(text);
     return r ? 0 : -1;
 }
@@ -215,21 +215,122 @@ static int enqueue(struct runs_ctx *rc, const char *run_id)
     return 0;
 }
 
-/* After a run has ended: Redis keeps its events for retention_s (the
- * archive has them all), a rolled-back run goes with its events, and the
- * next parked run of its thread, if any, may start. */
-static void ended(struct runs_ctx *rc, const char *run_id)
+/* A lease from now: the deadline for the next step of a run. */
+static int64_t lease_from_now(const struct runs_ctx *rc)
 {
-    bus_expire_run(rc->bus, run_id, rc->cfg->retention_s);
+    return clock_now_ms() + rc->cfg->lease_ms;
+}
+
+static int collect_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    json_array_append_new(ctx, json_pack("[s, s, s]", id, name, data));
+    return 0;
+}
+
+#define RECONCILE_BATCH 500
+
+/* Archives whatever Redis holds of the run that the archive lacks: an
+ * event whose writer died between the two writes. Redis is read to its
+ * end, in batches; 0, or -1 when either could not be read or written. */
+static int reconcile(struct runs_ctx *rc, const char *run_id)
+{
+    char cursor[EVENT_ID_SIZE] = "0-0";
+    for (;;) {
+        json_t *batch = json_array();
+        int n = bus_read(rc->bus, run_id, cursor, RECONCILE_BATCH, 0, collect_entry, batch);
+        int ok = n >= 0 && (n == 0 || store_archive_entries(rc->st, run_id, batch,
+                                                             clock_now_ms()) == 0);
+        if (ok && n > 0)
+            snprintf(cursor, sizeof cursor, "%s",
+                     json_string_value(json_array_get(json_array_get(batch, (size_t)n - 1), 0)));
+        json_decref(batch);
+        if (!ok)
+            return -1;
+        if (n < RECONCILE_BATCH)
+            return 0;
+    }
+}
+
+/* run_finished's data: the final status, and the error or else the
+ * result. */
+static json_t *end_data(enum run_status status, json_t *result, json_t *error)
+{
+    json_t *data = json_pack("{s:s}", "status", run_status_name(status));
+    if (error != NULL)
+        json_object_set(data, "error", error);
+    else
+        json_object_set(data, "result", result ? result : json_null());
+    return data;
+}
+
+/* The ledger has the run ended: its run_finished is in the stream or the
+ * archive, else it is written now from the ledger (its writer died after
+ * the ledger changed). */
+static int end_written(struct runs_ctx *rc, const struct run *r)
+{
+    char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE];
+    int last = bus_last(rc->bus, r->id, id, name);
+    if (last < 0)
+        return -1;
+    if (last == 0 && event_is_terminal(name))
+        return 0;
+    int archived = store_archive_has(rc->st, r->id, "run_finished");
+    if (archived != 0)
+        return archived < 0 ? -1 : 0;
+    json_t *data = end_data(r->status, r->result, r->error);
+    int ret = runs_emit(rc, r->id, "run_finished", data, id);
+    json_decref(data);
+    return ret;
+}
+
+/* runs_settle of a run the ledger has ended: each step may be done again. */
+static int settle_ended(struct runs_ctx *rc, const struct run *r)
+{
+    if (end_written(rc, r) != 0 || reconcile(rc, r->id) != 0 ||
+        bus_expire_run(rc->bus, r->id, rc->cfg->retention_s) != 0)
+        return -1;
+    if (r->thread_id[0] != '\0') {
+        /* The next run is due on the queue under a lease of its own. */
+        char next[ID_SIZE];
+        int released = store_thread_release(rc->st, r->owner, r->thread_id,
+                                            lease_from_now(rc), next);
+        if (released < 0 || (released == 1 && enqueue(rc, next) != 0))
+            return -1;
+    }
+    if (r->delete_on_finish) /* rolled back: gone, with its events */
+        return store_run_delete(rc->st, r->id) == 0 ? bus_delete_run(rc->bus, r->id) : -1;
+    return store_run_lease_clear(rc->st, r->id, STATUS_TERMINAL) < 0 ? -1 : 0;
+}
+
+int runs_settle(struct runs_ctx *rc, const char *run_id)
+{
     struct run r;
-    if (store_run_get(rc->st, run_id, &r) != 0)
-        return;
-    if (r.delete_on_finish && store_run_delete(rc->st, r.id) == 0)
-        bus_delete_run(rc->bus, r.id);
-    char next[ID_SIZE];
-    if (r.thread_id[0] != '\0' && store_thread_release(rc->st, r.owner, r.thread_id, next) == 1)
-        enqueue(rc, next);
+    int got = store_run_get(rc->st, run_id, &r);
+    if (got != 0)
+        return got < 0 ? -1 : 1;
+    int ret = run_status_terminal(r.status) ? settle_ended(rc, &r) : 1;
     run_clear(&r);
+    return ret;
+}
+
+int runs_queue_again(struct runs_ctx *rc, const char *run_id)
+{
+    char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE];
+    int last = bus_last(rc->bus, run_id, id, name);
+    if (last < 0)
+        return -1;
+    /* Its run_queued event was not written either (or Redis lost it). */
+    if (last == 1 || strcmp(name, "run_queued") != 0) {
+        json_t *data = json_pack("{s:s, s:s}", "status", run_status_name(RUN_QUEUED),
+                                 "reason", "recovered");
+        int r = runs_emit(rc, run_id, "run_queued", data, id);
+        json_decref(data);
+        if (r != 0)
+            return -1;
+    }
+    if (enqueue(rc, run_id) != 0)
+        return -1;
+    return store_run_lease_clear(rc->st, run_id, STATUS_BIT(RUN_QUEUED)) < 0 ? -1 : 0;
 }
 
 enum create_result runs_create(struct runs_ctx *rc, struct run *r,
@@ -240,7 +341,9 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     r->created_at = r->updated_at = clock_now_ms();
     if (r->metadata == NULL)
         r->metadata = json_object();
-    enum create_result res = store_run_create(rc->st, r, o, existing);
+    struct create_opts opts = *o;
+    opts.lease_until = lease_from_now(rc);
+    enum create_result res = store_run_create(rc->st, r, &opts, existing);
     if (res != CREATE_NEW)
         return res;
     char id[EVENT_ID_SIZE];
@@ -311,7 +414,7 @@ enum resume_result runs_resume(struct runs_ctx *rc, const struct run *r, json_t 
 int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, int attempt)
 {
     struct status_change ch = change(OP_REQUEUE, RUN_QUEUED);
-    int r = store_run_requeue(rc->st, &ch, run_id, clock_now_ms());
+    int r = store_run_requeue(rc->st, &ch, run_id, clock_now_ms(), lease_from_now(rc));
     if (r != 0)
         return r;
     json_t *more = json_pack("{s:s}", "reason", reason);
@@ -320,18 +423,6 @@ int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, in
     r = emit_status(rc, run_id, "run_queued", ch.to, more) == 0 && enqueue(rc, run_id) == 0 ? 0 : -1;
     json_decref(more);
     return r;
-}
-
-/* run_finished's data: the final status, and the error or else the
- * result. */
-static json_t *end_data(enum run_status status, json_t *result, json_t *error)
-{
-    json_t *data = json_pack("{s:s}", "status", run_status_name(status));
-    if (error != NULL)
-        json_object_set(data, "error", error);
-    else
-        json_object_set(data, "result", result ? result : json_null());
-    return data;
 }
 
 int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
@@ -344,12 +435,13 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
     char id[EVENT_ID_SIZE];
     char *text = json_dumps(data, JSON_COMPACT);
     int r = text != NULL && append(rc, run_id, "run_finished", text, id) == 0
-                ? store_run_finish(rc->st, &ch, run_id, result, error, id, text, clock_now_ms())
+                ? store_run_finish(rc->st, &ch, run_id, result, error, id, text, clock_now_ms(),
+                                   lease_from_now(rc))
                 : -1;
     free(text);
     json_decref(data);
     if (r == 0)
-        ended(rc, run_id);
+        runs_settle(rc, run_id);
     return r;
 }
 
@@ -370,11 +462,12 @@ int runs_repair(struct runs_ctx *rc, const char *run_id)
         run_status_parse(told, &status);
     struct status_change ch = change(OP_REPAIR, status);
     int r = store_run_finish(rc->st, &ch, run_id, json_object_get(d, "result"),
-                             json_object_get(d, "error"), id, text, clock_now_ms());
+                             json_object_get(d, "error"), id, text, clock_now_ms(),
+                             lease_from_now(rc));
     json_decref(d);
     free(text);
     if (r == 0)
-        ended(rc, run_id);
+        runs_settle(rc, run_id);
     return r < 0 ? -1 : 0;
 }
 
@@ -389,7 +482,7 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
 {
     struct status_change ch = change(OP_CANCEL_QUEUED, RUN_CANCELLED);
     json_t *err = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled before it started");
-    int r = store_run_cancel_queued(rc->st, &ch, run_id, err, clock_now_ms());
+    int r = store_run_cancel_queued(rc->st, &ch, run_id, err, clock_now_ms(), lease_from_now(rc));
     enum cancel_result res = CANCEL_ERROR;
     *not_queued = r == 1;
     if (r == 0) {
@@ -398,7 +491,7 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
         char id[EVENT_ID_SIZE];
         if (runs_emit(rc, run_id, "cancel_requested", reason, id) == 0 &&
             runs_emit(rc, run_id, "run_finished", end, id) == 0) {
-            ended(rc, run_id);
+            runs_settle(rc, run_id);
             res = CANCEL_ENDED;
         }
         json_decref(reason);

@@ -90,6 +90,18 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
  * stream held the end, 1 when it did not, -1. */
 int runs_repair(struct runs_ctx *rc, const char *run_id);
 
+/* Settles an ended run: its run_finished written (from the ledger, when
+ * its writer died before writing it), every event Redis holds archived,
+ * the stream set to expire, and the next parked run of its thread queued.
+ * Every end does this, and recovery again for an end whose process died
+ * before it was done. 0, 1 when the run has not ended, -1. */
+int runs_settle(struct runs_ctx *rc, const char *run_id);
+
+/* A queued run whose process died before it was on the queue (a create,
+ * a requeue, a thread's next run): its run_queued written if missing, and
+ * on the queue. A second entry for a run is harmless: only one claim wins. */
+int runs_queue_again(struct runs_ctx *rc, const char *run_id);
+
 /* {"code": code, "message": message}, the shape of every run error. */
 json_t *runs_error(const char *code, const char *message);
 

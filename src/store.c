@@ -59,6 +59,11 @@ static const char *const migrations[] = {
 
     /* 6: each owner's link epoch, moved by revoking a credential. */
     "CREATE TABLE owners (owner TEXT PRIMARY KEY, link_epoch INTEGER NOT NULL DEFAULT 0);",
+
+    /* 7: the event each projection was last taken from, so that a late
+     * write of an older event never moves it back. */
+    "ALTER TABLE runs ADD COLUMN progress_event_id TEXT;"
+    "ALTER TABLE runs ADD COLUMN steps_event_id TEXT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -82,6 +87,24 @@ static int end(struct store *st, int ret)
         return ret;
     exec(st, "ROLLBACK");
     return -1;
+}
+
+/* event_after(a, b): 1 when event id a comes after b, or b is NULL. The
+ * ledger's last_event_id and projections move only forward with it, however
+ * late a writer's update lands. */
+static void event_after_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *a = sqlite3_value_text(argv[0]);
+    const unsigned char *b = sqlite3_value_text(argv[1]);
+    struct event_id ia, ib;
+    if (a == NULL || event_id_parse((const char *)a, &ia) != 0) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    int later = b == NULL || event_id_parse((const char *)b, &ib) != 0 ||
+                event_id_cmp(&ia, &ib) > 0;
+    sqlite3_result_int(ctx, later);
 }
 
 static int schema_version(struct store *st)
@@ -140,6 +163,8 @@ struct store *store_open(const char *path, char *err, size_t errsize)
         return NULL;
     }
     sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_create_function(st->db, "event_after", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            event_after_fn, NULL, NULL);
     if (exec(st, "PRAGMA journal_mode=WAL") != 0 ||
         exec(st, "PRAGMA synchronous=NORMAL") != 0 ||
         exec(st, "PRAGMA foreign_keys=ON") != 0) {
@@ -283,7 +308,7 @@ static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
     snprintf(dst, size, "%s", s ? (const char *)s : "");
 }
 
-static int insert_run(struct store *st, struct run *r)
+static int insert_run(struct store *st, struct run *r, int64_t lease_until)
 {
     struct stmt s;
     char seq[24];
@@ -293,8 +318,9 @@ static int insert_run(struct store *st, struct run *r)
     r->seq = strtoll(seq, NULL, 10);
     if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
-        " steps, created_at, updated_at, last_event_id, attempt, seq, parked)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12)") != 0)
+        " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
+        " CASE WHEN ?12 THEN NULL ELSE ?13 END)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -308,6 +334,7 @@ static int insert_run(struct store *st, struct run *r)
     bind_int(&s, 10, r->attempt);
     bind_int(&s, 11, r->seq);
     bind_int(&s, 12, r->parked);
+    bind_int(&s, 13, lease_until);
     return step_done(st, &s) == 1 ? 0 : -1;
 }
 
@@ -380,18 +407,20 @@ static int owner_active(struct store *st, const char *owner)
     return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
 }
 
-/* Takes a parked run off its thread's waiting line: 1, or -1. */
-static int unpark(struct store *st, const char *id)
+/* Takes a parked run off its thread's waiting line, due on the queue by
+ * lease_until: 1, or -1. */
+static int unpark(struct store *st, const char *id, int64_t lease_until)
 {
     struct stmt s;
-    if (prepare(st, &s, "UPDATE runs SET parked = 0 WHERE id = ?1") != 0)
+    if (prepare(st, &s, "UPDATE runs SET parked = 0, lease_until = ?2 WHERE id = ?1") != 0)
         return -1;
     bind_text(&s, 1, id);
+    bind_int(&s, 2, lease_until);
     return step_done(st, &s) == 1 ? 1 : -1;
 }
 
 int store_thread_release(struct store *st, const char *owner, const char *thread_id,
-                         char out[ID_SIZE])
+                         int64_t lease_until, char out[ID_SIZE])
 {
     if (begin(st) != 0)
         return -1;
@@ -407,17 +436,17 @@ int store_thread_release(struct store *st, const char *owner, const char *thread
             bind_text(&s, 2, thread_id);
             bind_statuses(&s, 3, STATUS_BIT(RUN_QUEUED));
             int found = step_text(&s, out, ID_SIZE);
-            ret = found == 1 ? 0 : (found == 0 ? unpark(st, out) : -1);
+            ret = found == 1 ? 0 : (found == 0 ? unpark(st, out, lease_until) : -1);
         }
     }
     return end(st, ret);
 }
 
-/* The shape of a transition: the status change, the time in ?4, and a
- * JSON column in ?5 when the SQL has one; other columns the SQL sets on
- * its own. */
+/* The shape of a transition: the status change, the time in ?4, a JSON
+ * column in ?5 and a lease in ?6 when the SQL has them; other columns the
+ * SQL sets on its own. */
 static int change_run(struct store *st, const char *sql, const struct status_change *ch,
-                      const char *id, int64_t now_ms, const json_t *value)
+                      const char *id, int64_t now_ms, const json_t *value, int64_t lease_until)
 {
     struct stmt s;
     if (prepare(st, &s, sql) != 0)
@@ -426,6 +455,8 @@ static int change_run(struct store *st, const char *sql, const struct status_cha
     bind_int(&s, 4, now_ms);
     if (sqlite3_bind_parameter_count(s.q) >= 5)
         bind_json(&s, 5, value);
+    if (sqlite3_bind_parameter_count(s.q) >= 6)
+        bind_int(&s, 6, lease_until);
     return step_change(st, &s);
 }
 
@@ -433,32 +464,44 @@ int store_run_await_input(struct store *st, const struct status_change *ch, cons
                           const json_t *pending, int64_t now_ms)
 {
     return change_run(st,
-        "UPDATE runs SET status = ?2, pending_input = ?5, updated_at = ?4"
-        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, pending);
+        "UPDATE runs SET status = ?2, pending_input = ?5, updated_at = MAX(updated_at, ?4)"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, pending, 0);
 }
 
 int store_run_resume(struct store *st, const struct status_change *ch, const char *id,
                      int64_t now_ms)
 {
     return change_run(st,
-        "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = ?4"
-        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL);
+        "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = MAX(updated_at, ?4)"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL, 0);
 }
 
 int store_run_requeue(struct store *st, const struct status_change *ch, const char *id,
-                      int64_t now_ms)
+                      int64_t now_ms, int64_t lease_until)
 {
     return change_run(st,
-        "UPDATE runs SET status = ?2, lease_until = NULL, pgid = NULL, queue_entry = NULL,"
-        " pending_input = NULL, updated_at = ?4 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL);
+        "UPDATE runs SET status = ?2, lease_until = ?6, pgid = NULL, queue_entry = NULL,"
+        " pending_input = NULL, updated_at = MAX(updated_at, ?4)"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL, lease_until);
 }
 
 int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
-                            const json_t *error, int64_t now_ms)
+                            const json_t *error, int64_t now_ms, int64_t lease_until)
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, error = ?5, cancel_requested_at = ?4, finished_at = ?4,"
-        " updated_at = ?4, parked = 0 WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error);
+        " updated_at = MAX(updated_at, ?4), parked = 0, lease_until = ?6"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error, lease_until);
+}
+
+int store_run_lease_clear(struct store *st, const char *id, run_status_set statuses)
+{
+    struct stmt s;
+    if (prepare(st, &s, "UPDATE runs SET lease_until = NULL WHERE id = ?1 AND " IN_STATUSES(2)) != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    bind_statuses(&s, 2, statuses);
+    return step_change(st, &s);
 }
 
 int store_run_mark_delete(struct store *st, const char *id)
@@ -474,7 +517,7 @@ int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
 {
     struct stmt s;
     if (prepare(st, &s,
-        "UPDATE runs SET cancel_requested_at = ?2, updated_at = ?2"
+        "UPDATE runs SET cancel_requested_at = ?2, updated_at = MAX(updated_at, ?2)"
         " WHERE id = ?1 AND cancel_requested_at IS NULL") != 0)
         return -1;
     bind_text(&s, 1, id);
@@ -520,7 +563,7 @@ enum create_result store_run_create(struct store *st, struct run *r,
         }
         r->parked = busy > 0;
     }
-    if (insert_run(st, r) == 0 && (o->idem_key == NULL || insert_key(st, r, o) == 0))
+    if (insert_run(st, r, o->lease_until) == 0 && (o->idem_key == NULL || insert_key(st, r, o) == 0))
         res = CREATE_NEW;
 done:
     /* Only a new run or a replay has anything to keep. */
@@ -613,7 +656,7 @@ int store_run_claim(struct store *st, const struct status_change *ch, const char
 {
     struct stmt s;
     if (prepare(st, &s,
-        "UPDATE runs SET status = ?2, started_at = ?4, updated_at = ?4,"
+        "UPDATE runs SET status = ?2, started_at = ?4, updated_at = MAX(updated_at, ?4),"
         " attempt = attempt + 1, lease_until = ?5, worker_host = ?6, queue_entry = ?7, pgid = NULL"
         " WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
         return -1;
@@ -650,10 +693,9 @@ int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
     struct stmt s;
     int ret = -1;
     if (prepare(st, &s,
-        "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, '')"
-        " FROM runs WHERE lease_until < ?1 AND " IN_STATUSES(2) " LIMIT 1") == 0) {
+        "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, ''),"
+        " status FROM runs WHERE lease_until < ?1 LIMIT 1") == 0) {
         bind_int(&s, 1, now_ms);
-        bind_statuses(&s, 2, STATUS_CLAIMED);
         int rc = step(&s);
         ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
         if (ret == 1) {
@@ -661,6 +703,9 @@ int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
             copy_col(s.q, 1, out->host, sizeof out->host);
             out->pgid = (long)sqlite3_column_int64(s.q, 2);
             copy_col(s.q, 3, out->entry, sizeof out->entry);
+            const unsigned char *status = sqlite3_column_text(s.q, 4);
+            if (status == NULL || run_status_parse((const char *)status, &out->status) != 0)
+                ret = -1;
         }
         sqlite3_finalize(s.q);
     }
@@ -695,23 +740,63 @@ static int archive_event(struct store *st, const char *run_id, const char *event
     return step_done(st, &s) < 0 ? -1 : 0;
 }
 
+/* Notes event_id as the run's latest unless a later one is noted already:
+ * racing writers' updates may land in any order. */
+static int note_latest(struct store *st, const char *id, const char *event_id, int64_t now_ms)
+{
+    struct stmt s;
+    if (prepare(st, &s, "UPDATE runs SET last_event_id = ?2, updated_at = MAX(updated_at, ?3)"
+                        " WHERE id = ?1 AND event_after(?2, last_event_id)") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    bind_text(&s, 2, event_id);
+    bind_int(&s, 3, now_ms);
+    return step_done(st, &s) < 0 ? -1 : 0;
+}
+
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     const char *name, const char *data, int64_t now_ms)
 {
     if (begin(st) != 0)
         return -1;
-    struct stmt s;
-    int r = archive_event(st, id, event_id, name, data);
-    if (r == 0 && prepare(st, &s,
-            "UPDATE runs SET last_event_id = ?2, updated_at = ?3 WHERE id = ?1") == 0) {
-        bind_text(&s, 1, id);
-        bind_text(&s, 2, event_id);
-        bind_int(&s, 3, now_ms);
-        r = step_done(st, &s) < 0 ? -1 : 0;
-    } else {
-        r = -1;
-    }
+    int r = archive_event(st, id, event_id, name, data) == 0 ? note_latest(st, id, event_id, now_ms)
+                                                               : -1;
     return end(st, r);
+}
+
+int store_archive_entries(struct store *st, const char *run_id, const json_t *entries,
+                          int64_t now_ms)
+{
+    if (begin(st) != 0)
+        return -1;
+    size_t i;
+    json_t *e;
+    int r = 0;
+    const char *last = NULL;
+    json_array_foreach(entries, i, e) {
+        const char *id = json_string_value(json_array_get(e, 0));
+        if (archive_event(st, run_id, id, json_string_value(json_array_get(e, 1)),
+                          json_string_value(json_array_get(e, 2))) != 0) {
+            r = -1;
+            break;
+        }
+        last = id;
+    }
+    if (r == 0 && last != NULL)
+        r = note_latest(st, run_id, last, now_ms);
+    return end(st, r);
+}
+
+int store_archive_has(struct store *st, const char *run_id, const char *name)
+{
+    struct stmt s;
+    char one[8];
+    if (prepare(st, &s, "SELECT 1 FROM events WHERE run_id = ?1 AND type = ?2 LIMIT 1") != 0)
+        return -1;
+    bind_text(&s, 1, run_id);
+    bind_text(&s, 2, name);
+    int r = step_text(&s, one, sizeof one);
+    return r < 0 ? -1 : r == 0;
 }
 
 int store_events_after(struct store *st, const char *run_id, const struct event_id *after,
@@ -767,7 +852,7 @@ int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t 
     return end(st, n);
 }
 
-int store_run_edit_steps(struct store *st, const char *id,
+int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
                          int (*edit)(void *ctx, json_t *steps), void *ctx, int64_t now_ms)
 {
     if (begin(st) != 0)
@@ -775,8 +860,10 @@ int store_run_edit_steps(struct store *st, const char *id,
     struct stmt s;
     int r = -1;
     json_t *steps = NULL;
-    if (prepare(st, &s, "SELECT steps FROM runs WHERE id = ?1") == 0) {
+    /* A step event older than the last one applied is too late to apply. */
+    if (prepare(st, &s, "SELECT steps FROM runs WHERE id = ?1 AND event_after(?2, steps_event_id)") == 0) {
         bind_text(&s, 1, id);
+        bind_text(&s, 2, event_id);
         int rc = step(&s);
         r = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
         if (r == 0)
@@ -789,10 +876,12 @@ int store_run_edit_steps(struct store *st, const char *id,
     }
     if (r == 0 && edit(ctx, steps) == 1) {
         r = -1;
-        if (prepare(st, &s, "UPDATE runs SET steps = ?2, updated_at = ?3 WHERE id = ?1") == 0) {
+        if (prepare(st, &s, "UPDATE runs SET steps = ?2, updated_at = MAX(updated_at, ?3),"
+                            " steps_event_id = ?4 WHERE id = ?1") == 0) {
             bind_text(&s, 1, id);
             bind_json(&s, 2, steps);
             bind_int(&s, 3, now_ms);
+            bind_text(&s, 4, event_id);
             r = step_done(st, &s) < 0 ? -1 : 0;
         }
     }
@@ -800,14 +889,16 @@ int store_run_edit_steps(struct store *st, const char *id,
     return end(st, r);
 }
 
-int store_run_progress(struct store *st, const char *id, int64_t current,
-                       int64_t total, int64_t now_ms)
+int store_run_progress(struct store *st, const char *id, const char *event_id,
+                       int64_t current, int64_t total, int64_t now_ms)
 {
     struct stmt s;
     if (prepare(st, &s,
         "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
-        " updated_at = ?4 WHERE id = ?1") != 0)
+        " updated_at = MAX(updated_at, ?4), progress_event_id = ?5"
+        " WHERE id = ?1 AND event_after(?5, progress_event_id)") != 0)
         return -1;
+    bind_text(&s, 5, event_id);
     bind_text(&s, 1, id);
     bind_int(&s, 2, current);
     bind_int(&s, 3, total);
@@ -817,7 +908,8 @@ int store_run_progress(struct store *st, const char *id, int64_t current,
 
 int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,
-                     const char *event_id, const char *event_data, int64_t now_ms)
+                     const char *event_id, const char *event_data, int64_t now_ms,
+                     int64_t settle_by)
 {
     if (begin(st) != 0)
         return -1;
@@ -825,9 +917,11 @@ int store_run_finish(struct store *st, const struct status_change *ch, const cha
     int r = archive_event(st, id, event_id, "run_finished", event_data);
     if (r == 0 && prepare(st, &s,
             "UPDATE runs SET status = ?2, result = ?4, error = ?5,"
-            " pending_input = NULL, finished_at = ?6, updated_at = ?6,"
-            " last_event_id = ?7, lease_until = NULL WHERE id = ?1 AND " IN_STATUSES(3)) == 0) {
+            " pending_input = NULL, finished_at = ?6, updated_at = MAX(updated_at, ?6),"
+            " last_event_id = CASE WHEN event_after(?7, last_event_id) THEN ?7 ELSE last_event_id END,"
+            " lease_until = ?8 WHERE id = ?1 AND " IN_STATUSES(3)) == 0) {
         bind_change(&s, id, ch);
+        bind_int(&s, 8, settle_by);
         bind_json(&s, 4, result);
         bind_json(&s, 5, error);
         bind_ms(&s, 6, now_ms);

@@ -17,6 +17,7 @@ struct create_opts {
     const char *body_hash;   /* of the canonical request body */
     enum multitask strategy; /* with a thread_id */
     int max_active;          /* the owner's active runs at most; 0: no bound */
+    int64_t lease_until;     /* a run not parked is due on the queue by then */
 };
 
 enum create_result {
@@ -58,9 +59,13 @@ int store_run_claim(struct store *st, const struct status_change *ch, const char
 /* Renews a running run's lease (and notes its job's process group). */
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid);
 
-/* A run whose worker stopped renewing its lease. */
+/* A lease is a deadline by which some process must have moved the run on:
+ * a queued run must be on the queue, a claimed one is renewed by its
+ * runner, an ended one must be settled (runs_settle). A run whose lease
+ * ran out is one whose process died in between. */
 struct lost_run {
     char id[ID_SIZE];
+    enum run_status status;
     char host[256];
     long pgid;
     char entry[EVENT_ID_SIZE];
@@ -69,12 +74,17 @@ struct lost_run {
  * set to retake_until, so no other worker takes it too): 1, 0 none, -1. */
 int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
                         struct lost_run *out);
-/* Queued again for another attempt: the lease and the question go. */
+/* The lease's work is done (queued: it is on the queue; ended: settled),
+ * if the run is still in one of statuses. */
+int store_run_lease_clear(struct store *st, const char *id, run_status_set statuses);
+/* Queued again for another attempt, due on the queue by lease_until; the
+ * question goes. */
 int store_run_requeue(struct store *st, const struct status_change *ch, const char *id,
-                      int64_t now_ms);
-/* Ended before it started, with error, atomically against a claim. */
+                      int64_t now_ms, int64_t lease_until);
+/* Ended before it started, with error, atomically against a claim; to be
+ * settled by lease_until. */
 int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
-                            const json_t *error, int64_t now_ms);
+                            const json_t *error, int64_t now_ms, int64_t lease_until);
 /* Waiting for input, with what the job asked for. */
 int store_run_await_input(struct store *st, const struct status_change *ch, const char *id,
                           const json_t *pending, int64_t now_ms);
@@ -84,14 +94,22 @@ int store_run_resume(struct store *st, const struct status_change *ch, const cha
 /* Marks a run to be deleted with its events once it has ended. */
 int store_run_mark_delete(struct store *st, const char *id);
 /* When no run of the thread is active any more, unparks its oldest parked
- * run: 1 with its id in out, 0 when there is none to start now, -1. */
+ * run, due on the queue by lease_until: 1 with its id in out, 0 when there
+ * is none to start now, -1. */
 int store_thread_release(struct store *st, const char *owner, const char *thread_id,
-                         char out[ID_SIZE]);
+                         int64_t lease_until, char out[ID_SIZE]);
 /* Notes that cancellation was asked for: 0 first time, 1 asked before. */
 int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms);
-/* Archives an event and notes it as the run's latest, in one transaction. */
+/* Archives an event and notes it as the run's latest unless a later one
+ * is noted already, in one transaction. */
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     const char *name, const char *data, int64_t now_ms);
+/* Archives what the archive lacks of entries ([[id, name, data], ...] in
+ * stream order), in one transaction, as store_run_event does. */
+int store_archive_entries(struct store *st, const char *run_id, const json_t *entries,
+                          int64_t now_ms);
+/* 1 when the archive holds an event of that name for the run, 0, -1. */
+int store_archive_has(struct store *st, const char *run_id, const char *name);
 /* Archived events with after < id (< before, when before is not NULL), in
  * order, at most limit; fn returns non-zero to stop. The count, or -1. */
 int store_events_after(struct store *st, const char *run_id, const struct event_id *after,
@@ -101,19 +119,21 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
 /* Deletes the archived events of runs finished before the given time and
  * records that they are gone; the number of runs, or -1. */
 int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms);
-/* Edits the run's steps[] under the write lock: edit changes the array in
- * place and returns 1 to keep the change, 0 to leave it. 0, 1 no such run,
- * -1. */
-int store_run_edit_steps(struct store *st, const char *id,
+/* Edits the run's steps[] under the write lock for the event event_id:
+ * edit changes the array in place and returns 1 to keep the change, 0 to
+ * leave it. 0, 1 no such run or a later step event applied already, -1. */
+int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
                          int (*edit)(void *ctx, json_t *steps), void *ctx, int64_t now_ms);
-int store_run_progress(struct store *st, const char *id, int64_t current,
-                       int64_t total, int64_t now_ms);
+/* The progress of event event_id, unless a later one is recorded. */
+int store_run_progress(struct store *st, const char *id, const char *event_id,
+                       int64_t current, int64_t total, int64_t now_ms);
 /* The run's end and its run_finished event (archived), in one
- * transaction. The event is archived even when the change does not apply
- * (1), as the stream already holds it. */
+ * transaction, to be settled by settle_by. The event is archived even when
+ * the change does not apply (1), as the stream already holds it. */
 int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,
-                     const char *event_id, const char *event_data, int64_t now_ms);
+                     const char *event_id, const char *event_data, int64_t now_ms,
+                     int64_t settle_by);
 /* Which runs a listing wants; NULL or 0 fields do not filter. */
 struct run_filter {
     const char *owner;

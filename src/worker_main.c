@@ -126,8 +126,10 @@ static void start_runner(const struct config *cfg, const struct jobtypes *types,
     while (slot < n && runners[slot].pid != 0)
         slot++;
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+        free(runners); /* the worker's table, not the runner's */
         _exit(run_one(cfg, types, run_id, entry));
+    }
     if (pid < 0) {
         log_error("cannot fork a runner for %s", run_id);
         return; /* left pending: recovery picks it up */
@@ -199,10 +201,14 @@ int main(int argc, char **argv)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
                  cfg.worker_jobs);
     int64_t recovered = 0;
+    int reclaim = 0;
     while (!stopping && rc.bus != NULL && runners != NULL) {
         if (clock_mono_ms() - recovered >= cfg.lease_ms / 2) {
             execute_recover(&rc, &types);
+            /* Consumers gone for ten leases, and what all have acknowledged. */
+            bus_queue_tidy(rc.bus, consumer, 10 * cfg.lease_ms);
             recovered = clock_mono_ms();
+            reclaim = 1;
         }
         int busy = reap(&rc, runners, cfg.worker_jobs, 0);
         if (busy == cfg.worker_jobs) {
@@ -211,7 +217,15 @@ int main(int argc, char **argv)
         }
         char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
         int poll_ms = cfg.worker_poll_ms < cfg.lease_ms / 2 ? cfg.worker_poll_ms : cfg.lease_ms / 2;
-        int r = bus_claim(rc.bus, consumer, poll_ms, run_id, entry);
+        /* An entry read by a worker that died before its claim reached the
+         * ledger is pending under that worker: after a lease, it is ours. */
+        int r = reclaim ? bus_reclaim(rc.bus, consumer, cfg.lease_ms, run_id, entry) : 0;
+        if (r == 1) {
+            log_warn("queue entry %s: its reader stopped before claiming it; taken over", entry);
+        } else if (r == 0) {
+            reclaim = 0; /* none left: new entries until the next round */
+            r = bus_claim(rc.bus, consumer, poll_ms, run_id, entry);
+        }
         if (r < 0) {
             log_warn("queue read failed; reconnecting");
             reconnect(&rc);

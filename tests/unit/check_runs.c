@@ -83,14 +83,14 @@ static int store_op(enum run_op op, const struct status_change *ch, const char *
         r = store_run_resume(st, ch, id, now);
         break;
     case OP_REQUEUE:
-        r = store_run_requeue(st, ch, id, now);
+        r = store_run_requeue(st, ch, id, now, 0);
         break;
     case OP_CANCEL_QUEUED:
-        r = store_run_cancel_queued(st, ch, id, pending, now);
+        r = store_run_cancel_queued(st, ch, id, pending, now, 0);
         break;
     case OP_FINISH:
     case OP_REPAIR:
-        r = store_run_finish(st, ch, id, NULL, NULL, "9-0", "{}", now);
+        r = store_run_finish(st, ch, id, NULL, NULL, "9-0", "{}", now, 0);
         break;
     default:
         ck_abort_msg("no ledger write for op %d", op);

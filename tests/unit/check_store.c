@@ -48,7 +48,7 @@ START_TEST(test_store_run_roundtrip_and_finish)
     json_t *res = json_pack("{s:b}", "ok", 1);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
-    ck_assert_int_eq(store_run_finish(st, &finish, r.id, res, NULL, "5-0", "{}", 1700000000400), 0);
+    ck_assert_int_eq(store_run_finish(st, &finish, r.id, res, NULL, "5-0", "{}", 1700000000400, 0), 0);
     struct membuf arch = {.data = mem, .cap = sizeof mem};
     mem[0] = '\0';
     struct event_id zero = {0, 0}, five = {5, 0};
@@ -81,5 +81,95 @@ START_TEST(test_store_run_roundtrip_and_finish)
 }
 END_TEST
 
+static int add_step(void *ctx, json_t *steps)
+{
+    json_array_append_new(steps, json_string(ctx));
+    return 1;
+}
+
+static struct store *open_with_run(struct run *r, int64_t lease_until)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/forward.db", tmpdir);
+    remove(path);
+    struct store *st = store_open(path, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    *r = (struct run){0};
+    crypto_new_id(r->id);
+    strcpy(r->owner, "alice");
+    strcpy(r->type, "countdown");
+    r->status = RUN_QUEUED;
+    r->input = json_object();
+    r->created_at = 1000;
+    struct create_opts o = {.lease_until = lease_until};
+    ck_assert_int_eq(store_run_create(st, r, &o, NULL), CREATE_NEW);
+    return st;
+}
+
+/* Writers of one run's events race (a runner, a responder cancelling, a
+ * create interrupting its thread): whichever ledger write lands last, the
+ * ledger keeps the latest event, progress and steps, and updated_at. */
+START_TEST(test_store_ledger_only_moves_forward)
+{
+    struct run r, got;
+    struct store *st = open_with_run(&r, 0);
+    ck_assert_int_eq(store_run_event(st, r.id, "9-0", "cancel_requested", "{}", 5000), 0);
+    ck_assert_int_eq(store_run_event(st, r.id, "3-0", "run_queued", "{}", 4000), 0); /* late */
+    ck_assert_int_eq(store_run_progress(st, r.id, "5-0", 5, 10, 3000), 0);
+    ck_assert_int_eq(store_run_progress(st, r.id, "4-0", 4, 10, 6000), 0); /* late */
+    ck_assert_int_eq(store_run_edit_steps(st, r.id, "6-0", add_step, "six", 3000), 0);
+    ck_assert_int_eq(store_run_edit_steps(st, r.id, "2-0", add_step, "two", 3000), 1); /* late */
+    ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
+    ck_assert_str_eq(got.last_event_id, "9-0");
+    ck_assert_int_eq(got.updated_at, 5000); /* a clock behind (3000) does not move it back */
+    ck_assert_int_eq(got.progress_current, 5);
+    ck_assert_int_eq(json_array_size(got.steps), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(got.steps, 0)), "six");
+    run_clear(&got);
+    /* The late event is archived all the same. */
+    ck_assert_int_eq(store_archive_has(st, r.id, "run_queued"), 1);
+    ck_assert_int_eq(store_archive_has(st, r.id, "run_finished"), 0);
+    /* Reconciling archives what is missing and moves the ledger forward only. */
+    json_t *entries = json_pack("[[s,s,s],[s,s,s]]", "3-0", "run_queued", "{}",
+                                "10-1", "run_finished", "{\"status\":\"cancelled\"}");
+    ck_assert_int_eq(store_archive_entries(st, r.id, entries, 7000), 0);
+    json_decref(entries);
+    ck_assert_int_eq(store_archive_has(st, r.id, "run_finished"), 1);
+    ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
+    ck_assert_str_eq(got.last_event_id, "10-1");
+    run_clear(&got);
+    run_clear(&r);
+    store_close(st);
+}
+END_TEST
+
+/* A lease is due work: a queued run must be on the queue, an ended one
+ * settled. Each shows up expired, with its status, until cleared. */
+START_TEST(test_store_leases_of_queued_and_ended_runs)
+{
+    struct run r;
+    struct store *st = open_with_run(&r, 2000);
+    struct lost_run lost;
+    ck_assert_int_eq(store_lease_expired(st, 1999, 5000, &lost), 0);
+    ck_assert_int_eq(store_lease_expired(st, 2001, 5000, &lost), 1);
+    ck_assert_str_eq(lost.id, r.id);
+    ck_assert_int_eq(lost.status, RUN_QUEUED);
+    ck_assert_int_eq(store_lease_expired(st, 2001, 5000, &lost), 0); /* taken */
+    ck_assert_int_eq(store_run_lease_clear(st, r.id, STATUS_TERMINAL), 1); /* not ended */
+    ck_assert_int_eq(store_run_lease_clear(st, r.id, STATUS_BIT(RUN_QUEUED)), 0);
+    ck_assert_int_eq(store_lease_expired(st, 9999, 20000, &lost), 0);
+    struct status_change cancel = {runs_transition(OP_CANCEL_QUEUED)->from, RUN_CANCELLED};
+    ck_assert_int_eq(store_run_cancel_queued(st, &cancel, r.id, NULL, 3000, 8000), 0);
+    ck_assert_int_eq(store_lease_expired(st, 8001, 20000, &lost), 1);
+    ck_assert_int_eq(lost.status, RUN_CANCELLED);
+    ck_assert_int_eq(store_run_lease_clear(st, r.id, STATUS_TERMINAL), 0);
+    ck_assert_int_eq(store_lease_expired(st, 99999, 200000, &lost), 0);
+    run_clear(&r);
+    store_close(st);
+}
+END_TEST
+
 UNIT_MAIN("store",
-          test_store_run_roundtrip_and_finish)
+          test_store_run_roundtrip_and_finish,
+          test_store_ledger_only_moves_forward,
+          test_store_leases_of_queued_and_ended_runs)
