@@ -328,3 +328,37 @@ check_stream_complete() {
     check "event ids strictly increase" ids_increase "$f"
     check_eq "no event id twice" 0 "$(cut -f1 "$f" | sort | uniq -d | wc -l)"
 }
+
+# start_fault_proxy: the stack reaches Redis through redis_fault.py, so that
+# a test can make one fault happen at one exact point (fault_arm). Call it
+# after start_redis and before starting the rest.
+start_fault_proxy() {
+    # Debian's python, which python3-hiredis is installed for.
+    /usr/bin/python3 "$abs_top_srcdir/tests/integration/redis_fault.py" "$T/proxy.sock" "$T/redis.sock" \
+        "$T/fault.json" "$T/fault.fired" 2>>"$T/proxy.log" &
+    PIDS+=($!)
+    wait_until "the fault proxy" 10 test -S "$T/proxy.sock"
+    sed -i "s|^redis = .*|redis = unix:$T/proxy.sock|" "$T/opstream.conf"
+}
+# start_faulty_stack: start_stack (after write_config) with Redis behind
+# the fault proxy.
+start_faulty_stack() {
+    start_redis
+    start_fault_proxy
+    start_lighttpd
+    start_worker
+}
+# fault_arm JSON: the next command matching the rule meets its fault (see
+# redis_fault.py); fault_fired tells when it has, fault_pid whom it hit.
+fault_arm() {
+    rm -f "$T/fault.fired"
+    printf '%s' "$1" > "$T/fault.json.new" && mv "$T/fault.json.new" "$T/fault.json"
+}
+fault_fired() { test -s "$T/fault.fired"; }
+fault_pid() { jq -r .pid "$T/fault.fired"; }
+# Redis itself, not through the proxy.
+rcli() { redis-cli -s "$T/redis.sock" "$@"; }
+# stream_ids RUN / archive_ids RUN: the event ids Redis and the archive hold.
+stream_ids() { rcli XRANGE "opstream:{$1}:events" - + | grep -E '^[0-9]+-[0-9]+$' || true; }
+archive_ids() { sqlite3 "$T/opstream.db" "SELECT ms || '-' || seq FROM events WHERE run_id = '$1' ORDER BY ms, seq"; }
+stream_events() { rcli XRANGE "opstream:{$1}:events" - + | grep -A1 -x type | grep -v -e -- -e '^type$' || true; }

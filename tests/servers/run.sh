@@ -8,6 +8,8 @@
 #   with 200 streams open (CGI: 20), 100 creates and 100 status requests
 #   each complete in under 1 s;
 #   a client that vanishes frees what it held, one that reconnects resumes;
+#   a long poll through a killed responder: nginx retries it, elsewhere
+#   the client does;
 #   Chromium's EventSource follows a 600-event run to its end while
 #   opstream's processes, the socket's holder included, are SIGKILLed.
 # FastCGI servers also show a graceful reload (SIGUSR1) and stop (SIGTERM).
@@ -250,6 +252,32 @@ took=$(( $(date +%s%3N) - t0 ))
 echo "# the stream ended $took ms after its responder was killed"
 check "a stream whose responder is SIGKILLed ends within 1 s" test "$took" -lt 1000
 wait_until "the run can be cancelled" 10 sh -c "curl -sf -o /dev/null -X POST -d '' -H 'Authorization: Bearer $TOKEN' '$BASE$API/v1/runs/$run/cancel'"
+
+# --- a long poll whose responder is SIGKILLed: nginx hands the GET to its
+# next upstream (the same socket: a new responder) and the client never
+# knows; lighttpd and Apache answer 5xx, and the client asks again, as the
+# README says (every opstream request is safe to repeat).
+if [ "$SERVER" != cgi ] && [ "$SERVER" != apache-fcgid ]; then
+    run=$(create '{"type":"sleep","input":{"seconds":2}}')
+    xreads() { redis-cli -s "$T/redis.sock" CLIENT LIST | grep -c 'cmd=xread ' || true; }
+    before=$(xreads)
+    curl -s -o "$T/waited.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        "$BASE$API/v1/runs/$run/wait?timeout=20" > "$T/wait.code" &
+    waiter=$!
+    more_xreads() { [ "$(xreads)" -gt "$before" ]; }
+    wait_until "the long poll to wait in Redis" 20 more_xreads
+    kill -KILL $(fcgi_pids fcgi-responder)
+    wait "$waiter" || true
+    if [ "$SERVER" = nginx ]; then
+        check_eq "nginx retried the long poll: 200 with the run ended" "200 succeeded" \
+            "$(cat "$T/wait.code") $(jq -r .status "$T/waited.json" 2>/dev/null)"
+    else
+        echo "# $SERVER answered $(cat "$T/wait.code") to the long poll whose responder was killed"
+        again=$(call GET "/v1/runs/$run/wait?timeout=20" | jq -r .status)
+        check_eq "asked again, the long poll answers 200 with the run ended" "200 succeeded" \
+            "$(cat "$T/status") $again"
+    fi
+fi
 
 # --- graceful reload and stop (the FastCGI socket's holders)
 if [ "$SERVER" = lighttpd ] || [ "$SERVER" = apache ] || [ "$SERVER" = nginx ]; then
