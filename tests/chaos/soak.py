@@ -39,6 +39,10 @@ runs = {}                           # run id -> {"type", "expect"}
 reads = collections.defaultdict(list)   # run id -> [ids seen by each reader]
 reader_slots = threading.BoundedSemaphore(MAX_READERS)
 stop_killing = threading.Event()
+holder_kills = []                   # when a keeper or a supervisor was killed
+# The keeper and the supervisor replace one another: only both killed
+# within this long of each other may end the tree (soak.sh restarts it).
+DOUBLE_KILL_S = 0.2
 
 
 def violation(text):
@@ -274,6 +278,9 @@ def killer():
             try:
                 os.kill(random.choice(victims), signal.SIGKILL)
                 count(f"killed {kind}")
+                if kind in ("keeper", "supervisor"):
+                    with lock:
+                        holder_kills.append(time.time())
             except ProcessLookupError:
                 pass
 
@@ -353,6 +360,22 @@ def leaks():
         count("leaks")
 
 
+def fcgi_restarts():
+    """How often soak.sh found no keeper and no supervisor left; each time
+    must follow two kills of them within DOUBLE_KILL_S of each other."""
+    try:
+        with open(os.path.join(STATE, "fcgi-restarts")) as f:
+            times = [float(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return 0
+    for t in times:
+        before = [k for k in holder_kills if t - 2 < k <= t]
+        if not any(b - a <= DOUBLE_KILL_S for a, b in zip(before, before[1:])):
+            violation(f"opstream.fcgi ended at {t:.3f} without its keeper and supervisor "
+                      f"both killed at once (kills before: {[round(t - k, 3) for k in before]})")
+    return len(times)
+
+
 def main():
     creators = [threading.Thread(target=creator, daemon=True) for _ in range(3)]
     kill = threading.Thread(target=killer, daemon=True)
@@ -371,6 +394,8 @@ def main():
     answers = ", ".join(f"{k[7:]}: {v}" for k, v in sorted(stats.items()) if k.startswith("answer "))
     streams = ", ".join(f"{k[14:]}: {v}" for k, v in sorted(stats.items())
                         if k.startswith("stream answer "))
+    restarts = fcgi_restarts()
+    kills += f"; opstream.fcgi restarted {restarts} times (keeper and supervisor killed at once)"
     types = ", ".join(f"{k[5:]} {v}" for k, v in sorted(stats.items()) if k.startswith("runs "))
     print(f"soak: {SECONDS:.0f} s, {len(runs)} runs ({types}); {stats['events read']} events read by "
           f"{sum(len(v) for v in reads.values())} readers ({stats['stream reconnects']} reconnects; "

@@ -51,8 +51,14 @@ cleanup() {
     local dog=$!
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     kill "$dog" 2>/dev/null || true
-    # lighttpd's spawned responders and any job left behind
-    pkill -KILL -f "$T/" 2>/dev/null || true
+    # Whatever is left of the stack: processes a kill replaced (a keeper or
+    # supervisor the test's SIGKILLs made anew, which replace each other
+    # while pkill goes), and any job left behind. Until none is left.
+    local round
+    for round in $(seq 50); do
+        pkill -KILL -f "$T/" 2>/dev/null || break
+        sleep 0.1
+    done
     # A sanitizer or valgrind report from any process of the stack fails the test.
     if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.log 2>/dev/null; then
         echo "not ok - a sanitizer reported an error"
