@@ -156,7 +156,8 @@ start_fcgi() {
 fcgi_pids() {
     local pid
     for pid in $(pgrep -x "$1"); do
-        tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$T/" && echo "$pid"
+        # (No pipe: under pipefail, grep -q leaving early could fail it.)
+        grep -qaF -- "$T/" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
     done
     return 0
 }
