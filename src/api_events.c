@@ -357,12 +357,14 @@ int api_events(struct call *c)
         return rc;
     }
     /* A cursor at or past the terminal event: 204 tells EventSource to stop.
-     * The ledger knows it once a stream has expired; Redis knows it first. */
+     * Redis knows it while it holds the stream; the ledger once the stream
+     * has expired (not before: its end may still be on its way to Redis). */
     char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
     int last = bus_last(c->bus, r.id, last_id, last_name);
     struct event_id lid;
-    int done = (last == 0 && event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0) ||
-               (run_status_terminal(r.status) && event_id_parse(r.last_event_id, &lid) == 0);
+    int done = last == 0 ? event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0
+                         : last == 1 && run_status_terminal(r.status) &&
+                               event_id_parse(r.last_event_id, &lid) == 0;
     if (done && event_id_cmp(&cur, &lid) >= 0) {
         run_clear(&r);
         return reply_empty(req, 204, NULL);

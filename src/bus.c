@@ -150,19 +150,39 @@ static void copy_str(redisReply *r, char *dst, size_t size)
     dst[n] = '\0';
 }
 
+/* Nothing follows the end: the append and the look at the newest entry
+ * are one step in Redis, so of two writers of a run's end (its winner,
+ * and a recovery standing in for a winner that seemed dead) one lands, and
+ * a late writer's events never land after it. {1, id} appended, {0, id of
+ * the end} refused. */
+static const char append_script[] =
+    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "if #last == 1 then\n"
+    "  local f = last[1][2]\n"
+    "  for i = 1, #f, 2 do\n"
+    "    if f[i] == 'type' and f[i + 1] == ARGV[5] then return {0, last[1][1]} end\n"
+    "  end\n"
+    "end\n"
+    "return {1, redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
+    " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])}\n";
+
 int bus_append(struct bus *b, const char *run_id, const char *name,
                const char *data, const char *token, int maxlen,
                char out_id[EVENT_ID_SIZE])
 {
-    char key[64];
+    char key[64], max[24];
     bus_events_key(run_id, key, sizeof key);
-    redisReply *r = cmd(b, "XADD %s MAXLEN ~ %d * type %s data %s w %s", key,
-                        maxlen, name, data, token);
-    int ok = reply_ok(r) && r->type == REDIS_REPLY_STRING;
-    if (ok)
-        copy_str(r, out_id, EVENT_ID_SIZE);
+    snprintf(max, sizeof max, "%d", maxlen);
+    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s", append_script, key, max, name, data,
+                        token, EVENT_TERMINAL);
+    int ret = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_STRING) {
+        copy_str(r->element[1], out_id, EVENT_ID_SIZE);
+        ret = r->element[0]->integer == 1 ? 0 : 1;
+    }
     freeReplyObject(r);
-    return ok ? 0 : -1;
+    return ret;
 }
 
 /* One stream entry is [id, [field, value, ...]]; finds type and data,

@@ -22,9 +22,11 @@ int bus_ping(struct bus *b);
  * one slot. */
 void bus_events_key(const char *run_id, char *out, size_t size);
 
-/* XADD of one event; writes the new entry id. maxlen bounds the live
+/* XADD of one event; writes the new entry id: 0. maxlen bounds the live
  * stream (approximate trimming). token is unique to this write, so a
- * writer whose connection broke can tell whether the entry landed. */
+ * writer whose connection broke can tell whether the entry landed. Once
+ * the stream holds its run's end, nothing more is appended: 1, with the
+ * end's id. -1 on error. */
 int bus_append(struct bus *b, const char *run_id, const char *name,
                const char *data, const char *token, int maxlen,
                char out_id[EVENT_ID_SIZE]);

@@ -69,5 +69,5 @@ void event_id_format(const struct event_id *id, char out[EVENT_ID_SIZE])
 
 int event_is_terminal(const char *name)
 {
-    return strcmp(name, "run_finished") == 0;
+    return strcmp(name, EVENT_TERMINAL) == 0;
 }

@@ -24,6 +24,8 @@ void event_id_format(const struct event_id *id, char out[EVENT_ID_SIZE]);
 /* The event a job sends to ask for input. It shares its name with the
  * status it leads to; that name is spelled here and in run.c only. */
 #define EVENT_INPUT_REQUIRED "input_required"
+/* The one event that ends a run's stream. */
+#define EVENT_TERMINAL "run_finished"
 
 /* True for the event that ends every run. */
 int event_is_terminal(const char *name);

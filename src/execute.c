@@ -39,6 +39,7 @@ struct job {
     long lines;         /* output lines so far: at most one event each */
     long long bytes;    /* output bytes so far, stdout and stderr */
     int over_limit;     /* past job_max_events or job_max_output_bytes */
+    int ended;          /* the run's stream ended without us (recovery took us for dead) */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -48,9 +49,13 @@ struct job {
 static int emit(struct job *j, const char *name, json_t *data)
 {
     char id[EVENT_ID_SIZE];
-    if (runs_emit(j->rc, j->run_id, name, data, id) == 0)
+    int r = runs_emit(j->rc, j->run_id, name, data, id);
+    if (r == 0)
         return 0;
-    log_warn("run %s: a %s event could not be written", j->run_id, name);
+    if (r == 1)
+        j->ended = 1;
+    else
+        log_warn("run %s: a %s event could not be written", j->run_id, name);
     return -1;
 }
 
@@ -169,7 +174,7 @@ static void stop_group(struct job *j, int *exited, int *wstatus)
     spawn_signal(&j->child, SIGKILL);
 }
 
-enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED, END_OUTPUT_LIMIT };
+enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED, END_OUTPUT_LIMIT, END_ENDED };
 
 /* Queues a line for the job's stdin, written as the pipe takes it. */
 static int give_input(struct job *j, const json_t *value)
@@ -237,6 +242,8 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
                 end = END_STOPPED;
             else if (j->over_limit)
                 end = END_OUTPUT_LIMIT;
+            else if (j->ended)
+                end = END_ENDED;
             else
                 end = read_control(j);
             if (end != END_EXIT)
@@ -291,7 +298,7 @@ static void finish_with_error(struct runs_ctx *rc, const char *run_id, const cha
                               const char *message)
 {
     json_t *e = runs_error(code, message);
-    if (runs_finish(rc, run_id, RUN_FAILED, NULL, e) != 0)
+    if (runs_finish(rc, run_id, RUN_FAILED, NULL, e) < 0)
         log_error("run %s: could not record its end", run_id);
     json_decref(e);
 }
@@ -383,10 +390,13 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         }
         if (end == END_STOPPED) /* handed back, not ended */
             hand_back(rc, run_id);
-        else if (runs_finish(rc, run_id, status, error ? NULL : j.result, error) != 0)
+        else if (end != END_ENDED &&
+                 runs_finish(rc, run_id, status, error ? NULL : j.result, error) < 0)
             log_error("run %s: could not record its end", run_id);
         log_info("run %s: %s", run_id,
-                 end == END_STOPPED ? "handed back to the queue" : run_status_name(status));
+                 end == END_STOPPED ? "handed back to the queue"
+                 : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
+                                    : run_status_name(status));
         bus_control_clear(rc->bus, run_id);
         if (jt->max_concurrency > 0)
             bus_slot_free(rc->bus, jt->name, run_id);
@@ -441,7 +451,7 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
                 log_error("run %s: could not be queued again", lost.id);
         } else {
             json_t *e = runs_error("worker_lost", "the worker running this run stopped");
-            if (runs_finish(rc, lost.id, RUN_FAILED, NULL, e) != 0)
+            if (runs_finish(rc, lost.id, RUN_FAILED, NULL, e) < 0)
                 log_error("run %s: could not record its end", lost.id);
             json_decref(e);
         }

@@ -2,13 +2,15 @@
  * transition, and the projections events keep in the snapshot.
  *
  * Order matters for exactly-once. An event is written to Redis first,
- * then the ledger; a crash between the two leaves the stream ahead of the
- * ledger, which recovery reconciles from the stream. Transitions that race
- * another process or invite a client to act change the ledger first,
+ * then archived with the ledger; a crash between the two leaves the stream
+ * ahead, which settling reconciles. Transitions change the ledger first,
  * guarded by the statuses they are legal from, and write their event only
- * when they won: a claim against a cancel, a requeue against a late
- * runner, a resume against a resume, and an input request, whose event
- * must not reach a client before the ledger accepts the resume it asks for. */
+ * when they won: a claim against a cancel, a finish against a requeue of a
+ * runner that seemed dead, a resume against a resume, and an input
+ * request, whose event must not reach a client before the ledger accepts
+ * the resume it asks for. A winner that dies before writing its end is
+ * stood in for by settling, from the ledger; Redis keeps that to one end
+ * (bus_append). */
 #include "runs.h"
 #include "clock.h"
 
@@ -29,7 +31,7 @@ static const struct transition transitions[RUN_OPS] = {
     [OP_REQUEUE] = {"requeue", STATUS_CLAIMED, BIT(RUN_QUEUED), "run_queued", 1},
     [OP_CANCEL_QUEUED] = {"cancel", BIT(RUN_QUEUED), BIT(RUN_CANCELLED),
                           "cancel_requested run_finished", 1},
-    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL, "run_finished", 0},
+    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL, "run_finished", 1},
     [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL, "", 1},
 };
 
@@ -55,17 +57,18 @@ static struct status_change change(enum run_op op, enum run_status to)
     return (struct status_change){(t->to & BIT(to)) ? t->from : 0, to};
 }
 
-/* Appends exactly once. text is the event's JSON, encoded once by the
- * caller for Redis and the archive alike. After a broken connection the
- * entry may or may not have landed; the write token tells which, so a
- * retry never doubles an event. */
+/* Appends exactly once: 0, or 1 when the stream has ended already (see
+ * bus_append), -1. text is the event's JSON, encoded once by the caller
+ * for Redis and the archive alike. After a broken connection the entry
+ * may or may not have landed; the write token tells which, so a retry
+ * never doubles an event. */
 static int append(struct runs_ctx *rc, const char *run_id, const char *name,
                   const char *text, char out_id[EVENT_ID_SIZE])
 {
     char token[ID_SIZE];
     crypto_new_id(token);
     int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
-    while (r != 0) {
+    while (r < 0) {
         if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
             break;
         int found = bus_find_write(rc->bus, run_id, token, out_id);
@@ -159,11 +162,12 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE])
 {
     char *text = json_dumps(data, JSON_COMPACT);
-    int r = text != NULL && append(rc, run_id, name, text, out_id) == 0 &&
-            store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) == 0 &&
-            project(rc, run_id, out_id, name, data) == 0;
+    int r = text != NULL ? append(rc, run_id, name, text, out_id) : -1;
+    if (r == 0 && (store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) != 0 ||
+                   project(rc, run_id, out_id, name, data) != 0))
+        r = -1;
     free(text);
-    return r ? 0 : -1;
+    return r;
 }
 
 /* Emits an event whose data is only {"status": status} plus what a
@@ -278,9 +282,9 @@ static int end_written(struct runs_ctx *rc, const struct run *r)
     if (archived != 0)
         return archived < 0 ? -1 : 0;
     json_t *data = end_data(r->status, r->result, r->error);
-    int ret = runs_emit(rc, r->id, "run_finished", data, id);
+    int ret = runs_emit(rc, r->id, EVENT_TERMINAL, data, id);
     json_decref(data);
-    return ret;
+    return ret < 0 ? -1 : 0; /* 1: its writer was alive after all, and first */
 }
 
 /* runs_settle of a run the ledger has ended: each step may be done again. */
@@ -431,18 +435,18 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
     struct status_change ch = change(OP_FINISH, status);
     if (ch.from == 0)
         return -1; /* not an ending */
+    int r = store_run_finish(rc->st, &ch, run_id, result, error, NULL, NULL, clock_now_ms(),
+                             lease_from_now(rc));
+    if (r != 0)
+        return r;
+    /* The ledger has the end. Should this process die before the event is
+     * written, settling writes it from the ledger once the lease is out. */
     json_t *data = end_data(status, result, error);
     char id[EVENT_ID_SIZE];
-    char *text = json_dumps(data, JSON_COMPACT);
-    int r = text != NULL && append(rc, run_id, "run_finished", text, id) == 0
-                ? store_run_finish(rc->st, &ch, run_id, result, error, id, text, clock_now_ms(),
-                                   lease_from_now(rc))
-                : -1;
-    free(text);
-    json_decref(data);
-    if (r == 0)
+    if (runs_emit(rc, run_id, EVENT_TERMINAL, data, id) >= 0)
         runs_settle(rc, run_id);
-    return r;
+    json_decref(data);
+    return 0;
 }
 
 int runs_repair(struct runs_ctx *rc, const char *run_id)
@@ -489,8 +493,9 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
         json_t *reason = json_pack("{s:s}", "reason", "requested");
         json_t *end = end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
-        if (runs_emit(rc, run_id, "cancel_requested", reason, id) == 0 &&
-            runs_emit(rc, run_id, "run_finished", end, id) == 0) {
+        /* 1: a recovery wrote the end for us already (we were slow). */
+        if (runs_emit(rc, run_id, "cancel_requested", reason, id) >= 0 &&
+            runs_emit(rc, run_id, EVENT_TERMINAL, end, id) >= 0) {
             runs_settle(rc, run_id);
             res = CANCEL_ENDED;
         }
@@ -518,9 +523,11 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
     json_t *reason = json_pack("{s:s}", "reason", "requested");
     if (run_status_terminal(cur.status))
         res = CANCEL_TERMINAL;
-    else if ((r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) >= 0 &&
-             (r == 1 || runs_emit(rc, run_id, "cancel_requested", reason, id) == 0) &&
-             bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
+    else if ((r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) < 0)
+        res = CANCEL_ERROR;
+    else if (r == 0 && (r = runs_emit(rc, run_id, "cancel_requested", reason, id)) == 1)
+        res = CANCEL_TERMINAL; /* it ended meanwhile */
+    else if (r >= 0 && bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
         res = CANCEL_ASKED;
     json_decref(reason);
     run_clear(&cur);

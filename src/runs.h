@@ -43,11 +43,13 @@ struct runs_ctx {
     struct store *st;
     struct bus *bus;
     int (*reconnect)(struct runs_ctx *rc);
+    const char *lease_run;  /* a runner's run, whose lease it keeps while it waits */
 };
 
 /* Appends one event to the run's stream, archives it, and keeps the
  * snapshot's projections (progress, steps[]) in step with it, whoever
- * emits it: a job, opstream publish, the system. data is borrowed. */
+ * emits it: a job, opstream publish, the system. data is borrowed. 0, 1
+ * when the stream has ended already (nothing written), -1. */
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE]);
 
@@ -80,8 +82,10 @@ enum resume_result runs_resume(struct runs_ctx *rc, const struct run *r, json_t 
  * worker_stopped); attempt > 0 is told in the run_queued event. */
 int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, int attempt);
 
-/* Ends a claimed run with status, emitting the single run_finished.
- * result and error are borrowed; either may be NULL. */
+/* Ends a claimed run with status: the ledger first (against a requeue),
+ * then the single run_finished. result and error are borrowed; either may
+ * be NULL. 0 once the ledger has the end, 1 when the run was not claimed
+ * any more (another process ended or requeued it), -1. */
 int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
                 json_t *result, json_t *error);
 

@@ -914,11 +914,12 @@ int store_run_finish(struct store *st, const struct status_change *ch, const cha
     if (begin(st) != 0)
         return -1;
     struct stmt s;
-    int r = archive_event(st, id, event_id, "run_finished", event_data);
+    int r = event_id != NULL ? archive_event(st, id, event_id, EVENT_TERMINAL, event_data) : 0;
     if (r == 0 && prepare(st, &s,
             "UPDATE runs SET status = ?2, result = ?4, error = ?5,"
             " pending_input = NULL, finished_at = ?6, updated_at = MAX(updated_at, ?6),"
-            " last_event_id = CASE WHEN event_after(?7, last_event_id) THEN ?7 ELSE last_event_id END,"
+            " last_event_id = CASE WHEN ?7 IS NOT NULL AND event_after(?7, last_event_id)"
+            " THEN ?7 ELSE last_event_id END,"
             " lease_until = ?8 WHERE id = ?1 AND " IN_STATUSES(3)) == 0) {
         bind_change(&s, id, ch);
         bind_int(&s, 8, settle_by);

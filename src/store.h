@@ -127,9 +127,10 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
 /* The progress of event event_id, unless a later one is recorded. */
 int store_run_progress(struct store *st, const char *id, const char *event_id,
                        int64_t current, int64_t total, int64_t now_ms);
-/* The run's end and its run_finished event (archived), in one
- * transaction, to be settled by settle_by. The event is archived even when
- * the change does not apply (1), as the stream already holds it. */
+/* The run's end, to be settled by settle_by, and, when event_id is not
+ * NULL (an end taken from the stream), its run_finished archived in the
+ * same transaction: the event is archived even when the change does not
+ * apply (1), as the stream already holds it. */
 int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,
                      const char *event_id, const char *event_data, int64_t now_ms,

@@ -36,12 +36,15 @@ static void usage(FILE *f)
                "  --help, --version\n", config_default_path());
 }
 
-/* Connects to Redis, retrying with backoff until it answers or we stop. */
-static struct bus *connect_bus(const struct config *cfg)
+/* Connects to Redis, retrying with backoff until it answers or we stop.
+ * A runner waiting meanwhile is alive: rc->lease_run's lease says so. */
+static struct bus *connect_bus(const struct config *cfg, struct runs_ctx *rc)
 {
     int wait_ms = 100;
     char err[CONFIG_ERR_SIZE];
     while (!stopping) {
+        if (rc != NULL && rc->lease_run != NULL)
+            store_run_lease(rc->st, rc->lease_run, clock_now_ms() + cfg->lease_ms, 0);
         struct bus *b = bus_connect(cfg, 5000, err, sizeof err);
         if (b != NULL && bus_queue_init(b) == 0)
             return b;
@@ -58,7 +61,7 @@ static struct bus *connect_bus(const struct config *cfg)
 static int reconnect(struct runs_ctx *rc)
 {
     bus_free(rc->bus);
-    rc->bus = connect_bus(rc->cfg);
+    rc->bus = connect_bus(rc->cfg, rc);
     return rc->bus != NULL ? 0 : -1;
 }
 
@@ -106,9 +109,9 @@ static int run_one(const struct config *cfg, const struct jobtypes *types, const
     struct sigaction sa = {.sa_handler = on_stop};
     sigaction(SIGUSR1, &sa, NULL);
     char err[CONFIG_ERR_SIZE];
-    struct runs_ctx rc = {.cfg = cfg, .reconnect = reconnect};
+    struct runs_ctx rc = {.cfg = cfg, .reconnect = reconnect, .lease_run = run_id};
     rc.st = store_open(cfg->database, err, sizeof err);
-    rc.bus = rc.st ? connect_bus(cfg) : NULL;
+    rc.bus = rc.st ? connect_bus(cfg, &rc) : NULL;
     if (rc.st == NULL || rc.bus == NULL) {
         log_error("run %s: %s", run_id, rc.st ? "redis unreachable" : err);
         return 1;
@@ -195,7 +198,7 @@ int main(int argc, char **argv)
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
-    rc.bus = connect_bus(&cfg);
+    rc.bus = connect_bus(&cfg, NULL);
     struct runner *runners = calloc((size_t)cfg.worker_jobs, sizeof *runners);
     if (rc.bus != NULL && runners != NULL)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A worker SIGKILLed, with its runner, right after the runner's
-# run_finished reached Redis and before the ledger heard of it. Another
-# worker finds the lease expired and takes the end from the stream: the
-# run has the status the stream says, exactly one run_finished, and is not
-# queued again although its type allows retries.
+# A runner's end is the ledger's first, then its run_finished. A worker
+# SIGKILLed with its runner right after the run_finished reached Redis:
+# exactly one run_finished, the status the runner wrote, and not queued
+# again although its type allows retries. Killed between the two (the
+# ledger has the end, Redis never sees the run_finished): a worker writes
+# run_finished from the ledger once the lease runs out, once.
 # Then a responder SIGKILLed after its cancel of a queued run reached the
 # ledger and before the run's run_finished was written: a worker writes
 # it from the ledger, once the cancelled run's lease runs out.
@@ -15,27 +16,33 @@ write_config <<'CONF'
 lease_ms = 1000
 CONF
 start_faulty_stack
-
-fault_arm '{"command": "XADD", "args": ["run_finished"], "do": "kill_parent"}'
-run=$(create_run '{"type":"countdown_retry","input":{"n":3,"interval_ms":10}}')
-wait_until "the runner and its worker to be killed after run_finished reached Redis" 20 fault_fired
-check_eq "the processes killed were a runner and its worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"
-check_eq "the ledger has not heard of the end" running "$(run_status "$run")"
-start_worker
-api GET "/v1/runs/$run/wait?timeout=20" > /dev/null
-check_eq "the run ended as the stream says, on its first attempt" "succeeded 1 3" \
-    "$(jq -r '"\(.status) \(.attempt) \(.result.counted)"' "$T/body")"
-stream_events "$run" > "$T/names"
-check_eq "one run_started, one run_finished, and not queued again" "1 1 1" \
-    "$(for e in run_queued run_started run_finished; do grep -cx "$e" "$T/names"; done | xargs)"
-check_eq "run_finished is the last event" run_finished "$(tail -n 1 "$T/names")"
 settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
-wait_until "the run to be settled" 20 settled
-check_eq "the archive holds what the stream holds" "$(stream_ids "$run")" "$(archive_ids "$run")"
+
+killed_at_end() { # killed_at_end BEFORE(true|false) WHAT
+    fault_arm "{\"command\": \"EVAL\", \"args\": [\"\\\"status\\\":\\\"succeeded\\\"\"], \"before\": $1, \"do\": \"kill_parent\"}"
+    run=$(create_run '{"type":"countdown_retry","input":{"n":3,"interval_ms":10}}')
+    wait_until "the runner and its worker to be killed $2" 20 fault_fired
+    check_eq "$2: the processes killed were a runner and its worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"
+    check_eq "$2: the ledger has the end" succeeded "$(run_status "$run")"
+    start_worker
+    wait_until "the run to be settled" 20 settled
+    api GET "/v1/runs/$run" > /dev/null
+    check_eq "$2: the run ended as its runner said, on its first attempt" "succeeded 1 3" \
+        "$(jq -r '"\(.status) \(.attempt) \(.result.counted)"' "$T/body")"
+    stream_events "$run" > "$T/names"
+    check_eq "$2: one run_started, one run_finished, not queued again" "1 1 1" \
+        "$(for e in run_queued run_started run_finished; do grep -cx "$e" "$T/names"; done | xargs)"
+    check_eq "$2: run_finished is the last event" run_finished "$(tail -n 1 "$T/names")"
+    check_eq "$2: with the result" 3 "$(api GET "/v1/runs/$run/events?types=run_finished" \
+        -H 'Accept: application/json' | jq -r '.data[0].data.result.counted')"
+    check_eq "$2: the archive holds what the stream holds" "$(stream_ids "$run")" "$(archive_ids "$run")"
+}
+killed_at_end false "after run_finished reached Redis"
+killed_at_end true "before run_finished reached Redis"
 
 busy=$(create_run '{"type":"sleep","input":{"seconds":30},"thread_id":"t"}')
 parked=$(create_run '{"type":"countdown","input":{"n":1},"thread_id":"t","multitask_strategy":"enqueue"}')
-fault_arm '{"command": "XADD", "args": ["cancel_requested"], "do": "kill"}'
+fault_arm '{"command": "EVAL", "args": ["cancel_requested"], "do": "kill"}'
 api POST "/v1/runs/$parked/cancel" -H 'Content-Type: application/json' --data '{}' > /dev/null || true
 wait_until "the responder to be killed after the cancel reached the ledger" 20 fault_fired
 check "the process killed was a responder (its parent is the supervisor)" \

@@ -10,7 +10,7 @@ lease_ms = 1000
 CONF
 start_faulty_stack
 
-fault_arm '{"command": "XADD", "args": ["progress", "\"current\":3,"], "do": "kill"}'
+fault_arm '{"command": "EVAL", "args": ["progress", "\"current\":3,"], "do": "kill"}'
 run=$(create_run '{"type":"countdown","input":{"n":5,"interval_ms":20}}')
 wait_until "the runner to be killed after its third progress event reached Redis" 20 fault_fired
 check_eq "the process killed was a runner of the worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The interrupt race: a create's ledger write of its run_queued lands after
 # a second create on the same thread (multitask_strategy interrupt) has
-# cancelled that run. The fault proxy holds the first create's XADD reply
+# cancelled that run. The fault proxy holds the first create's append reply
 # until the cancel is done. The ledger keeps the run's last event (its
 # run_finished), a reconnect from it gets 204 only then, and the history
 # after expiry ends with run_finished, without a trailing gap.
@@ -12,7 +12,7 @@ start_fault_proxy
 start_lighttpd
 # No worker: both runs stay queued, so the first is cancelled while queued.
 
-fault_arm "{\"command\": \"XADD\", \"args\": [\"run_queued\"], \"do\": \"hold\", \"release\": \"$T/release\"}"
+fault_arm "{\"command\": \"EVAL\", \"args\": [\"run_queued\"], \"do\": \"hold\", \"release\": \"$T/release\"}"
 curl -sS -o "$T/first.json" -H 'Content-Type: application/json' \
     --data '{"type":"countdown","input":{"n":1},"thread_id":"t","multitask_strategy":"interrupt"}' \
     "$BASE/api/v1/runs" &

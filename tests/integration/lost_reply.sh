@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Exactly once across a lost reply: Redis takes an event, and the
+# Exactly once across a lost reply: Redis takes an event (an append is one
+# EVAL: bus_append), and the
 # connection of the runner that wrote it drops before the reply arrives
 # (the fault proxy closes it). The runner cannot tell whether the event
 # landed; its write token tells, after it reconnects, so the event is
@@ -9,7 +10,7 @@ write_config
 start_faulty_stack
 
 lost_reply_once() { # lost_reply_once ARGS_JSON N: a countdown of N, one reply lost
-    fault_arm "{\"command\": \"XADD\", \"args\": $1, \"do\": \"drop\"}"
+    fault_arm "{\"command\": \"EVAL\", \"args\": $1, \"do\": \"drop\"}"
     run=$(create_run "{\"type\":\"countdown\",\"input\":{\"n\":$2,\"interval_ms\":10}}")
     wait_until "the reply to be dropped" 20 fault_fired
     api GET "/v1/runs/$run/wait?timeout=20" > /dev/null
@@ -22,5 +23,5 @@ lost_reply_once() { # lost_reply_once ARGS_JSON N: a countdown of N, one reply l
     check_eq "the archive holds what the stream holds" "$(stream_ids "$run")" "$(archive_ids "$run")"
 }
 lost_reply_once '["progress", "\"current\":2,"]' 4
-lost_reply_once '["run_finished"]' 3
+lost_reply_once '["\"status\":\"succeeded\""]' 3  # the run_finished
 finish

@@ -7,12 +7,15 @@ Every opstream process of a test talks to Redis through this proxy (a unix
 socket). It forwards bytes both ways untouched until a command matches the
 rule in RULE_FILE (JSON, read again whenever it changes):
 
-    {"command": "XADD", "args": ["progress"], "nonempty": false,
+    {"command": "EVAL", "args": ["progress"], "nonempty": false, "before": false,
      "do": "drop" | "kill" | "kill_parent" | "hold", "release": PATH}
 
 A command matches when its name is `command` and each string of `args` is
-part of one of its arguments. Once Redis has answered it (with a non-nil
-answer when `nonempty` is set), and before the answer goes on:
+part of one of its arguments (opstream appends events with an EVAL whose
+arguments hold the event's name and data). With `before`, the fault comes
+before Redis sees the command, which then never reaches it. Otherwise it
+comes once Redis has answered (with a non-nil answer when `nonempty` is
+set), and before the answer goes on:
 
     drop         the client's connection is closed: the command took effect,
                  the client never hears so;
@@ -121,6 +124,10 @@ def serve(conn):
                 reader.feed(data)
                 while (cmd := reader.gets()) is not False:
                     rule = current_rule()
+                    if matches(rule, cmd) and rule.get("before"):
+                        fire(rule, conn, cmd)
+                        close_both()
+                        return
                     with cond:
                         pending.append((rule, cmd) if matches(rule, cmd) else (None, cmd))
                 up.sendall(data)
