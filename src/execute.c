@@ -372,6 +372,8 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         log_info("run %s: started %s (pid %ld)", run_id, r.type, (long)j.child.pid);
         int ws = 0;
         enum ending end = supervise(&j, jt->timeout_s, &ws, stopping);
+        if (j.ended) /* whatever the job did: the run's end is written */
+            end = END_ENDED;
         json_t *error = NULL;
         enum run_status status = RUN_SUCCEEDED;
         if (end == END_TIMEOUT) {

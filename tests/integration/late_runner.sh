@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A runner that only seemed dead: its Redis reply is held (the fault
+# proxy) past its lease, so recovery ends the run failed (worker_lost) and
+# kills its job. When the reply comes, the runner finds the stream ended:
+# nothing it still had to write lands after run_finished, it writes no end
+# of its own, and it stops.
+. "$abs_top_srcdir/tests/integration/lib.sh"
+write_config <<'CONF'
+lease_ms = 1000
+CONF
+start_faulty_stack
+
+fault_arm "{\"command\": \"EVAL\", \"args\": [\"progress\", \"\\\"current\\\":3,\"], \"do\": \"hold\", \"release\": \"$T/release\"}"
+run=$(create_run '{"type":"countdown","input":{"n":40,"interval_ms":5}}')
+wait_until "the runner's third progress to be held" 20 fault_fired
+ended() { run_is "$run" failed; }
+wait_until "recovery to end the run (worker_lost)" 20 ended
+check_eq "ended as lost" worker_lost "$(api GET "/v1/runs/$run" | jq -r .error.code)"
+touch "$T/release"
+stopped() { grep -q "run $run: ended elsewhere" "$T/worker.log"; }
+check "the runner learns its run ended elsewhere and stops" wait_until "the runner to stop" 20 stopped
+stream_events "$run" > "$T/names"
+check_eq "exactly one run_finished" 1 "$(grep -cx run_finished "$T/names")"
+check_eq "and nothing after it" run_finished "$(tail -n 1 "$T/names")"
+settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
+wait_until "the run to be settled" 20 settled
+check_eq "the archive holds what the stream holds" "$(stream_ids "$run")" "$(archive_ids "$run")"
+check_eq "the ledger's last event is run_finished's" "$(stream_ids "$run" | tail -n 1)" \
+    "$(api GET "/v1/runs/$run" | jq -r .last_event_id)"
+finish
