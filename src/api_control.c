@@ -51,10 +51,14 @@ static int reload_terminal(struct call *c, const char *run_id, struct run *r)
  * timeout. r holds the latest snapshot: 1 terminal, 0 timed out, -1 error. */
 static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
 {
-    if (run_status_terminal(r->status))
-        return 1;
     if (call_bus(c) == NULL)
-        return -1;
+        return run_status_terminal(r->status) ? 1 : -1;
+    /* The ledger has an end before the stream does: a waiter is answered
+     * once run_finished is there to read too (or the stream has expired). */
+    char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
+    int last = bus_last(c->bus, r->id, last_id, last_name);
+    if (run_status_terminal(r->status) && (last != 0 || event_is_terminal(last_name)))
+        return 1;
     char run_id[ID_SIZE];
     snprintf(run_id, sizeof run_id, "%s", r->id);
     struct seen s = {"0-0", 0};
