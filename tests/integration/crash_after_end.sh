@@ -16,7 +16,6 @@ write_config <<'CONF'
 lease_ms = 1000
 CONF
 start_faulty_stack
-settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
 
 killed_at_end() { # killed_at_end BEFORE(true|false) WHAT
     fault_arm "{\"command\": \"EVAL\", \"args\": [\"\\\"status\\\":\\\"succeeded\\\"\"], \"before\": $1, \"do\": \"kill_parent\"}"
@@ -25,7 +24,7 @@ killed_at_end() { # killed_at_end BEFORE(true|false) WHAT
     check_eq "$2: the processes killed were a runner and its worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"
     check_eq "$2: the ledger has the end" succeeded "$(run_status "$run")"
     start_worker
-    wait_until "the run to be settled" 20 settled
+    wait_until "the run to be settled" 20 run_settled "$run"
     api GET "/v1/runs/$run" > /dev/null
     check_eq "$2: the run ended as its runner said, on its first attempt" "succeeded 1 3" \
         "$(jq -r '"\(.status) \(.attempt) \(.result.counted)"' "$T/body")"

@@ -17,8 +17,7 @@ check_eq "the process killed was a runner of the worker" "$WORKER_PID" "$(jq -r 
 check "Redis holds the third progress event" grep -qF '"current":3,' <(rcli XRANGE "opstream:{$run}:events" - +)
 ended() { run_is "$run" failed; }
 wait_until "the run to end (worker_lost)" 20 ended
-settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
-wait_until "the run to be settled" 20 settled
+wait_until "the run to be settled" 20 run_settled "$run"
 stream_ids "$run" > "$T/stream.ids"
 archive_ids "$run" > "$T/archive.ids"
 check "the stream holds the run's events" test "$(wc -l < "$T/stream.ids")" -ge 6

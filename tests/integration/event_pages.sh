@@ -11,8 +11,7 @@ api GET "/v1/runs/$run/wait?timeout=30" > /dev/null
 check_eq "the haystack ran" succeeded "$(jq -r .status "$T/body")"
 # Its end settles (archiving what Redis holds, in reads of its own) before
 # the reads are counted.
-settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
-wait_until "the run to be settled" 20 settled
+wait_until "the run to be settled" 20 run_settled "$run"
 xreads() { redis-cli -s "$T/redis.sock" INFO commandstats | sed -n 's/^cmdstat_xread:calls=\([0-9]*\),.*/\1/p'; }
 before=$(xreads)
 api GET "/v1/runs/$run/events?types=needle&limit=1" -H 'Accept: application/json' > /dev/null

@@ -22,8 +22,7 @@ check "the runner learns its run ended elsewhere and stops" wait_until "the runn
 stream_events "$run" > "$T/names"
 check_eq "exactly one run_finished" 1 "$(grep -cx run_finished "$T/names")"
 check_eq "and nothing after it" run_finished "$(tail -n 1 "$T/names")"
-settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$run'")" = 1 ]; }
-wait_until "the run to be settled" 20 settled
+wait_until "the run to be settled" 20 run_settled "$run"
 check_eq "the archive holds what the stream holds" "$(stream_ids "$run")" "$(archive_ids "$run")"
 check_eq "the ledger's last event is run_finished's" "$(stream_ids "$run" | tail -n 1)" \
     "$(api GET "/v1/runs/$run" | jq -r .last_event_id)"

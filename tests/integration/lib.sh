@@ -369,3 +369,5 @@ rcli() { redis-cli -s "$T/redis.sock" "$@"; }
 stream_ids() { rcli XRANGE "opstream:{$1}:events" - + | grep -E '^[0-9]+-[0-9]+$' || true; }
 archive_ids() { sqlite3 "$T/opstream.db" "SELECT ms || '-' || seq FROM events WHERE run_id = '$1' ORDER BY ms, seq"; }
 stream_events() { rcli XRANGE "opstream:{$1}:events" - + | grep -A1 -x type | grep -v -e -- -e '^type$' || true; }
+# run_settled RUN: its end is settled (runs_settle cleared its lease).
+run_settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$1'")" = 1 ]; }
