@@ -189,24 +189,15 @@ static int stream_later(struct call *c)
 
 /* Checks the stream's credentials again, as the request that opened it
  * was checked: a revoked token, or a link made before its owner's last
- * revocation, no longer holds. */
-static int still_allowed(struct call *c, const struct run *r)
+ * revocation, no longer holds. A ledger that cannot tell does not cut it. */
+static int still_allowed(struct call *c, const struct run *r, const struct auth_proof *proof)
 {
     char err[CONFIG_ERR_SIZE];
-    c->st = store_open(c->req->cfg->database, err, sizeof err);
-    if (c->st == NULL)
-        return 1; /* the ledger is away: the stream is not cut for that */
-    int ok;
-    if (c->link_ok) {
-        ok = call_link_key(c, r->owner, c->secret) == 0 &&
-             auth_link_valid(c->req, c->secret, r->id);
-    } else {
-        char owner[OWNER_SIZE];
-        snprintf(owner, sizeof owner, "%s", c->req->owner);
-        ok = auth_identify(c->req, c->st) == AUTH_OK && strcmp(owner, c->req->owner) == 0;
-    }
-    store_close(c->st);
-    c->st = NULL;
+    struct store *st = store_open(c->req->cfg->database, err, sizeof err);
+    if (st == NULL)
+        return 1;
+    int ok = auth_proof_holds(st, r->id, proof) != 0;
+    store_close(st);
     return ok;
 }
 
@@ -226,6 +217,8 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
         slice_ms = STOP_SLICE_MS;
     struct stream s = {.out = &c->req->out};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
+    struct auth_proof proof;
+    auth_proof_take(c->req, c->link_ok, r->owner, &proof);
     /* A stream may stay open for hours and needs only Redis from here on:
      * its SQLite connection and page cache go now, not at the end. */
     store_close(c->st);
@@ -234,6 +227,15 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
         catch_up(c, r, &s) != 0)
         return -1;
+    /* The replay, up to what Redis holds now; then an event loop takes the
+     * stream over where there is one, and this thread is free. */
+    int n = READ_BATCH;
+    while (n == READ_BATCH && !s.finished && !s.gone)
+        n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, 0, send_entry, &s);
+    /* (Redis gone meanwhile, n < 0: the loop below reconnects.) */
+    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL &&
+        c->api->hand_off(c->req, run_id, s.cursor, revocations, &proof) == 0)
+        return 0;
     int64_t last_write = clock_mono_ms(), last_check = last_write;
     while (!s.finished && !s.gone) {
         /* The process stops (SIGTERM, a reload): the response ends at an
@@ -247,7 +249,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
             long long now = bus_revocations(c->bus);
             if (now != revocations && now >= 0) {
                 revocations = now;
-                if (!still_allowed(c, r)) {
+                if (!still_allowed(c, r, &proof)) {
                     log_info("stream %s: its credentials were revoked", run_id);
                     break;
                 }
@@ -259,8 +261,8 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
             last_write = clock_mono_ms();
             continue;
         }
-        int n = bus_read(c->bus, run_id, s.cursor, READ_BATCH,
-                         wait < slice_ms ? (int)wait : slice_ms, send_entry, &s);
+        n = bus_read(c->bus, run_id, s.cursor, READ_BATCH,
+                     wait < slice_ms ? (int)wait : slice_ms, send_entry, &s);
         if (n > 0)
             last_write = clock_mono_ms();
         if (n >= 0 && out_gone(s.out))

@@ -48,3 +48,46 @@ int auth_link_valid(const struct request *req, const char *secret, const char *r
         return 0;
     return crypto_verify_link(secret, run_id, (int64_t)e, sig) == 0;
 }
+
+void auth_proof_take(const struct request *req, int link, const char *run_owner,
+                     struct auth_proof *p)
+{
+    memset(p, 0, sizeof *p);
+    p->link = link;
+    snprintf(p->owner, sizeof p->owner, "%s", link ? run_owner : req->owner);
+    if (link) {
+        char exp[24];
+        if (request_query(req, "exp", exp, sizeof exp) == 0)
+            p->exp = strtoll(exp, NULL, 10);
+        if (request_query(req, "sig", p->sig, sizeof p->sig) != 0)
+            p->sig[0] = '\0';
+        return;
+    }
+    /* No auth, or the web server's user: nothing here can be revoked. */
+    const char *user = request_env(req, "REMOTE_USER");
+    if (req->cfg->auth == AUTH_NONE || (req->cfg->trust_remote_user && user != NULL && user[0] != '\0'))
+        return;
+    const char *h = request_env(req, "HTTP_AUTHORIZATION");
+    if (h != NULL && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) < TOKEN_SIZE)
+        crypto_hash_text(h + 7, p->token_hash);
+}
+
+int auth_proof_holds(struct store *st, const char *run_id, const struct auth_proof *p)
+{
+    if (p->link) {
+        char secret[HASH_HEX_SIZE], key[HASH_HEX_SIZE];
+        int64_t epoch;
+        if (store_link_secret(st, secret) != 0 || store_owner_epoch(st, p->owner, &epoch) != 0 ||
+            crypto_owner_key(secret, p->owner, epoch, key) != 0)
+            return -1;
+        return p->exp >= clock_now_ms() / 1000 &&
+               crypto_verify_link(key, run_id, (int64_t)p->exp, p->sig) == 0;
+    }
+    if (p->token_hash[0] == '\0')
+        return 1;
+    char owner[OWNER_SIZE];
+    int r = store_token_owner(st, p->token_hash, owner);
+    if (r < 0)
+        return -1;
+    return r == 0 && strcmp(owner, p->owner) == 0;
+}

@@ -1,6 +1,7 @@
 #ifndef OPSTREAM_AUTH_H
 #define OPSTREAM_AUTH_H
 
+#include "crypto.h"
 #include "request.h"
 #include "store.h"
 
@@ -12,5 +13,22 @@ enum auth_result auth_identify(struct request *req, struct store *st);
 /* True when exp/sig in the query sign this run, have not expired, and
  * expire at most link_ttl_s from now. */
 int auth_link_valid(const struct request *req, const char *secret, const char *run_id);
+
+/* What a request's credentials were, kept so an open stream can check
+ * them again later (after a revocation) without the request. */
+struct auth_proof {
+    int link;                       /* a signed link; else a token or the server's word */
+    char owner[OWNER_SIZE];         /* whose credentials (a link: the run's owner) */
+    char token_hash[HASH_HEX_SIZE]; /* a bearer token's hash; "" for none */
+    long long exp;                  /* a link's expiry and signature */
+    char sig[SIG_SIZE];
+};
+/* Takes the proof of an authorized request: link when a signed link
+ * authorized it, for a run of run_owner. */
+void auth_proof_take(const struct request *req, int link, const char *run_owner,
+                     struct auth_proof *p);
+/* 1 while the proof still holds for run_id, 0 once revoked or expired,
+ * -1 when the ledger cannot tell. */
+int auth_proof_holds(struct store *st, const char *run_id, const struct auth_proof *p);
 
 #endif

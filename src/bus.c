@@ -163,8 +163,10 @@ static const char append_script[] =
     "    if f[i] == 'type' and f[i + 1] == ARGV[5] then return {0, last[1][1]} end\n"
     "  end\n"
     "end\n"
-    "return {1, redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
-    " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])}\n";
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
+    " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. id)\n"
+    "return {1, id}\n";
 
 int bus_append(struct bus *b, const char *run_id, const char *name,
                const char *data, const char *token, int maxlen,
@@ -173,8 +175,8 @@ int bus_append(struct bus *b, const char *run_id, const char *name,
     char key[64], max[24];
     bus_events_key(run_id, key, sizeof key);
     snprintf(max, sizeof max, "%d", maxlen);
-    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s", append_script, key, max, name, data,
-                        token, EVENT_TERMINAL);
+    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s %s %s", append_script, key, max, name,
+                        data, token, EVENT_TERMINAL, BUS_NOTIFY_CHANNEL, run_id);
     int ret = -1;
     if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_STRING) {
@@ -211,6 +213,36 @@ static int entry_fields(redisReply *e, const char **id, const char **name,
             *token = f->element[i + 1]->str;
     }
     return (*name != NULL && *data != NULL) ? 0 : -1;
+}
+
+/* Hands each well-formed entry of an XRANGE/XREAD entry list to fn until
+ * it says stop: the number handed over. */
+static int deliver(redisReply *entries, bus_entry_fn fn, void *ctx)
+{
+    int n = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const char *eid, *ename, *edata;
+        if (entry_fields(entries->element[i], &eid, &ename, &edata, NULL) != 0)
+            continue; /* not written by us: skip, never crash */
+        n++;
+        if (fn(ctx, eid, ename, edata) != 0)
+            break;
+    }
+    return n;
+}
+
+/* bus_read_runs' entries, told which run they belong to. */
+struct run_entries {
+    bus_runs_fn fn;
+    void *ctx;
+    size_t i;
+};
+
+static int run_entry(void *ctx, const char *id, const char *name, const char *data)
+{
+    struct run_entries *re = ctx;
+    re->fn(re->ctx, re->i, id, name, data);
+    return 0;
 }
 
 int bus_last(struct bus *b, const char *run_id, char id[EVENT_ID_SIZE],
@@ -299,22 +331,95 @@ int bus_read(struct bus *b, const char *run_id, const char *after_id,
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         redisReply *s = r->element[0];
         if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
-            s->element[1]->type == REDIS_REPLY_ARRAY) {
-            redisReply *entries = s->element[1];
-            for (size_t i = 0; i < entries->elements; i++) {
-                const char *eid, *ename, *edata;
-                if (entry_fields(entries->element[i], &eid, &ename, &edata, NULL) != 0)
-                    continue; /* not written by us: skip, never crash */
-                n++;
-                if (fn(ctx, eid, ename, edata) != 0)
-                    break;
-            }
-        }
+            s->element[1]->type == REDIS_REPLY_ARRAY)
+            n = deliver(s->element[1], fn, ctx);
     } else if (r->type != REDIS_REPLY_NIL) {
         n = -1;
     }
     freeReplyObject(r);
     return n;
+}
+
+int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
+                  const char *const *after_ids, int count, bus_runs_fn fn, void *ctx)
+{
+    if (b == NULL || b->c == NULL)
+        return -1;
+    /* Pipelined: one round trip for every run. "(" makes the start
+     * exclusive. */
+    for (size_t i = 0; i < n; i++) {
+        char key[64], start[EVENT_ID_SIZE + 1];
+        bus_events_key(run_ids[i], key, sizeof key);
+        snprintf(start, sizeof start, "(%s", after_ids[i]);
+        if (redisAppendCommand(b->c, "XRANGE %s %s + COUNT %d", key, start, count) != REDIS_OK)
+            return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(b->c, &v) != REDIS_OK)
+            return -1; /* the connection is broken: the caller drops it */
+        redisReply *r = v;
+        if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
+            struct run_entries re = {fn, ctx, i};
+            if (deliver(r, run_entry, &re) < 0)
+                rc = -1;
+        } else {
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size_t errsize)
+{
+    struct bus *b = bus_connect(cfg, timeout_ms, err, errsize);
+    if (b == NULL)
+        return NULL;
+    redisReply *r = cmd(b, "SUBSCRIBE " BUS_NOTIFY_CHANNEL);
+    if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errsize, "redis %s: cannot subscribe", cfg->redis);
+        freeReplyObject(r);
+        bus_free(b);
+        return NULL;
+    }
+    freeReplyObject(r);
+    return b;
+}
+
+int bus_fd(const struct bus *b)
+{
+    return b != NULL && b->c != NULL ? b->c->fd : -1;
+}
+
+int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx)
+{
+    /* One read of what the socket holds (epoll said it is readable), then
+     * every whole message in it; a message is [message, channel, text]. */
+    if (b == NULL || b->c == NULL || redisBufferRead(b->c) != REDIS_OK)
+        return -1;
+    int n = 0;
+    for (;;) {
+        void *v = NULL;
+        if (redisGetReplyFromReader(b->c, &v) != REDIS_OK)
+            return -1;
+        if (v == NULL)
+            return n;
+        redisReply *r = v;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[2]->type == REDIS_REPLY_STRING) {
+            char text[ID_SIZE + EVENT_ID_SIZE + 2];
+            copy_str(r->element[2], text, sizeof text);
+            char *sp = strchr(text, ' ');
+            if (sp != NULL) {
+                *sp = '\0';
+                fn(ctx, text, sp + 1);
+                n++;
+            }
+        }
+        freeReplyObject(r);
+    }
 }
 
 static void control_key(const char *run_id, char *out, size_t size)

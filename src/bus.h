@@ -47,6 +47,29 @@ typedef int (*bus_entry_fn)(void *ctx, const char *id, const char *name,
 int bus_read(struct bus *b, const char *run_id, const char *after_id,
              int count, int block_ms, bus_entry_fn fn, void *ctx);
 
+/* The entries after after_ids[i] of each run_ids[i], at most count each,
+ * in one round trip; fn gets i with each entry. 0, or -1 on a connection
+ * error (the connection is then unusable). */
+typedef void (*bus_runs_fn)(void *ctx, size_t i, const char *id, const char *name,
+                            const char *data);
+int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
+                  const char *const *after_ids, int count, bus_runs_fn fn, void *ctx);
+
+/* Every append is announced on this channel as "RUN_ID ENTRY_ID", so that
+ * a reader of many runs learns which have news without a blocked read per
+ * run. An announcement can be lost (pub/sub is at most once); a reader
+ * reads again whenever its subscription is new. */
+#define BUS_NOTIFY_CHANNEL "opstream:appended"
+/* A connection subscribed to BUS_NOTIFY_CHANNEL, or NULL (err set). */
+struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size_t errsize);
+/* The connection's socket, to wait on with poll/epoll; -1 when none. */
+int bus_fd(const struct bus *b);
+/* Once the socket is readable: reads it once and calls fn for each whole
+ * announcement. The number of announcements, or -1 when the connection is
+ * broken. */
+typedef void (*bus_notice_fn)(void *ctx, const char *run_id, const char *entry_id);
+int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx);
+
 /* The data of one entry of a run's stream (malloc'd into *data): 0, 1 when
  * it is not there, -1 on error. */
 int bus_entry(struct bus *b, const char *run_id, const char *id, char **data);

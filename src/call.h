@@ -1,6 +1,7 @@
 #ifndef OPSTREAM_CALL_H
 #define OPSTREAM_CALL_H
 
+#include "auth.h"
 #include "bus.h"
 #include "jobtypes.h"
 #include "request.h"
@@ -14,6 +15,13 @@ struct api {
     const struct jobtypes *types;
     char *openapi;   /* the document, its servers set to base_path */
     const atomic_int *stopping; /* set when the process stops: streams end; may be NULL */
+    /* Where an event loop can take a stream over once its replay is sent
+     * (the FastCGI responder's hub): 0 when it did, and the response is no
+     * longer the request's; else the stream stays on the request's thread.
+     * NULL where there is none (CGI). revocations is the count the stream
+     * was authorized under. */
+    int (*hand_off)(struct request *req, const char *run_id, const char *cursor,
+                    long long revocations, const struct auth_proof *proof);
 };
 
 /* One request's resources, opened by the router and closed after; the

@@ -24,6 +24,7 @@ struct config {
     int trust_remote_user;
     int link_ttl_s;                        /* signed events links */
     int max_requests;                      /* concurrent requests per responder */
+    int max_streams;                       /* streams in one responder's hub; 0: no hub */
     int request_timeout_ms;                /* to read a request's head and body */
     int responder_processes;               /* forked and kept alive by opstream.fcgi; 0: serve alone */
     int stream_maxlen;                     /* live events kept per run in Redis */

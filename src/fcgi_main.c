@@ -11,6 +11,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "doorman.h"
+#include "hub.h"
 #include "log.h"
 #include "proctree.h"
 #include "reply.h"
@@ -52,6 +53,13 @@ static pthread_attr_t thread_attr;
 static struct api app;
 static struct config cfg;
 static struct jobtypes types;
+static struct hub *hub;         /* NULL: streams stay on their threads */
+
+/* A request and whether its connection went to the hub. */
+struct conn {
+    FCGX_Request fr;            /* first: request callbacks get &conn->fr */
+    int handed;
+};
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
 {
@@ -91,6 +99,19 @@ static int fcgi_read(void *ctx, char *buf, size_t n)
     return FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, r->in);
 }
 
+/* A stream whose replay is sent goes to the hub with its connection;
+ * libfcgi keeps nothing of it (FCGX_Free without closing, in serve()). */
+static int hand_off(struct request *req, const char *run_id, const char *cursor,
+                    long long revocations, const struct auth_proof *proof)
+{
+    struct conn *c = req->ctx;
+    if (hub == NULL || FCGX_FFlush(c->fr.out) != 0 ||
+        hub_adopt(hub, c->fr.ipcFd, c->fr.requestId, run_id, cursor, revocations, proof) != 0)
+        return -1;
+    c->handed = 1;
+    return 0;
+}
+
 static void request_bind(struct request *req, FCGX_Request *fr)
 {
     memset(req, 0, sizeof *req);
@@ -109,7 +130,8 @@ static void request_bind(struct request *req, FCGX_Request *fr)
  * marked kept, FCGX_Accept_r reads it instead of accepting one. */
 static void *serve(void *arg)
 {
-    FCGX_Request *fr = arg;
+    struct conn *conn = arg;
+    FCGX_Request *fr = &conn->fr;
     if (FCGX_Accept_r(fr) == 0) {
         struct request req;
         request_bind(&req, fr);
@@ -117,10 +139,14 @@ static void *serve(void *arg)
             reply_problem(&req, 503, "overloaded", "too many open requests; retry later");
         else
             api_handle(&app, &req);
-        FCGX_Finish_r(fr);
-        FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
+        if (conn->handed) {
+            FCGX_Free(fr, 0); /* the connection is the hub's now */
+        } else {
+            FCGX_Finish_r(fr);
+            FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
+        }
     }
-    free(fr);
+    free(conn);
     pthread_mutex_lock(&done_lock);
     atomic_fetch_sub(&active, 1);
     pthread_cond_broadcast(&done);
@@ -131,17 +157,17 @@ static void *serve(void *arg)
 static void hand(int fd, void *ctx)
 {
     (void)ctx;
-    FCGX_Request *fr = malloc(sizeof *fr);
+    struct conn *conn = calloc(1, sizeof *conn);
     pthread_t t;
-    if (fr != NULL && FCGX_InitRequest(fr, -1, 0) == 0) {
-        fr->ipcFd = fd;
-        fr->keepConnection = 1;
+    if (conn != NULL && FCGX_InitRequest(&conn->fr, -1, 0) == 0) {
+        conn->fr.ipcFd = fd;
+        conn->fr.keepConnection = 1;
         atomic_fetch_add(&active, 1);
-        if (pthread_create(&t, &thread_attr, serve, fr) == 0)
+        if (pthread_create(&t, &thread_attr, serve, conn) == 0)
             return;
         atomic_fetch_sub(&active, 1);
     }
-    free(fr);
+    free(conn);
     close(fd);
 }
 
@@ -245,6 +271,9 @@ static int respond(const sigset_t *set, pid_t parent)
     pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
     pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
+    if (cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
+        log_warn("cannot start the stream hub; streams stay on their threads");
+    app.hand_off = hand_off;
     atomic_store(&accepting, 1);
     if (pthread_create(&t, &thread_attr, doorman, NULL) != 0) {
         log_error("cannot start the accepting thread");
@@ -265,6 +294,7 @@ static int respond(const sigset_t *set, pid_t parent)
            pthread_cond_timedwait(&done, &done_lock, &until) == 0)
         ;
     pthread_mutex_unlock(&done_lock);
+    hub_stop(hub);
     /* The job types stay allocated: detached threads may still read them. */
     return 0;
 }

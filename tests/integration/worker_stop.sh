@@ -5,14 +5,14 @@
 # run_finished each.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 write_config <<'CONF'
-shutdown_grace_ms = 2500
+shutdown_grace_ms = 4000
 CONF
 start_redis
 start_lighttpd
 start_worker
 first=$WORKER_PID
-short=$(create_run '{"type":"sleep","input":{"seconds":1}}')
-long=$(create_run '{"type":"sleep","input":{"seconds":4}}')
+short=$(create_run '{"type":"sleep","input":{"seconds":3}}')
+long=$(create_run '{"type":"sleep","input":{"seconds":7}}')
 both_running() { run_is "$short" running && run_is "$long" running; }
 wait_until "both run on the first worker" 20 both_running
 start_worker  # the second

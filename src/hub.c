@@ -1,0 +1,700 @@
+/* The stream hub. A stream costs a thread, a Redis connection and a read
+ * of its own only while its replay is sent; then it comes here, where one
+ * thread holds thousands in an epoll loop:
+ *
+ * - A stream is its socket, its cursor and its credentials; bytes the
+ *   socket would not take are kept only until it takes them.
+ * - Streams are grouped by run. Every append is announced on one Redis
+ *   channel (bus.h); an announcement marks its run, and one pipelined
+ *   XRANGE per round reads every marked run once for all its viewers. A
+ *   new subscription (start, reconnect) reads every run again, as an
+ *   announcement may have been missed while there was none.
+ * - Keepalives, hang-ups (the web server closes the connection or aborts
+ *   the request), revocations and the process stopping work as on a
+ *   request's thread (api_events.c). A stream that cannot go on here
+ *   (Redis away too long, its events trimmed past its cursor, a socket
+ *   that takes nothing) is ended cleanly: its client resumes from its last
+ *   event on a new request, whose replay comes from the archive if need be.
+ *
+ * After the hand-off libfcgi is out of the picture (one request per
+ * thread), so responses are finished with records from fcgi_record.c. */
+#include "hub.h"
+#include "bus.h"
+#include "clock.h"
+#include "event.h"
+#include "fcgi_record.h"
+#include "log.h"
+#include "out.h"
+#include "sse.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define BUCKETS 4096            /* runs hashed by id */
+#define EVENTS_PER_WAIT 256
+#define READ_COUNT 100          /* entries per run per round */
+#define READ_RUNS 256           /* runs per pipelined round */
+#define PENDING_MAX (1 << 20)   /* bytes held back for a slow socket before it is let go */
+#define REDIS_PATIENCE_MS 3000  /* without Redis this long, streams end and clients come back */
+#define TICK_MAX_MS 100
+
+struct hub_run;
+
+struct hub_stream {
+    struct hub_stream *next, *prev; /* in its run */
+    struct hub_stream *inbox_next;  /* on its way in */
+    struct hub_run *run;
+    int fd;
+    int request_id;
+    int ending;                 /* its end is written once pending drains */
+    struct event_id cursor;     /* the last event sent */
+    int64_t last_write_ms;
+    long long revocations;
+    struct auth_proof proof;
+    unsigned char *pending;     /* NULL unless the socket would block */
+    size_t pending_len, pending_off;
+    struct fcgi_scan scan;
+    char run_id[ID_SIZE];
+};
+
+struct hub_run {
+    struct hub_run *next;       /* in its bucket */
+    struct hub_run *next_dirty;
+    struct hub_stream *streams;
+    struct event_id read;       /* read and delivered to every stream up to here */
+    int dirty;                  /* on the list of runs to read */
+    int busy;                   /* being walked: kept even without streams */
+    char id[ID_SIZE];
+};
+
+struct hub {
+    const struct config *cfg;
+    const atomic_int *stopping;
+    pthread_t thread;
+    int ep, wake;
+    pthread_mutex_t lock;
+    struct hub_stream *inbox;
+    atomic_int count;
+    struct bus *cmd, *listen;
+    int64_t lost_ms;            /* since when Redis is away; 0 while connected */
+    int64_t next_connect_ms;
+    int backoff_ms;
+    long long revocations;
+    int64_t next_check_ms;
+    struct hub_run *buckets[BUCKETS];
+    struct hub_run *dirty;
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    unsigned char *scratch;     /* one stream's records */
+    size_t scratch_cap;
+    char *frame;                /* one event as SSE */
+    size_t frame_cap;
+};
+
+/* epoll tags other than streams */
+static int wake_tag, listen_tag;
+
+static int grow(void *pbuf, size_t *cap, size_t need)
+{
+    unsigned char **buf = pbuf;
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    unsigned char *p = realloc(*buf, n);
+    if (p == NULL)
+        return -1;
+    *buf = p, *cap = n;
+    return 0;
+}
+
+static struct hub_run **bucket(struct hub *h, const char *id)
+{
+    uint64_t v;
+    crypto_shorthash((unsigned char *)&v, (const unsigned char *)id, strlen(id), h->key);
+    return &h->buckets[v % BUCKETS];
+}
+
+static struct hub_run *run_find(struct hub *h, const char *id)
+{
+    for (struct hub_run *r = *bucket(h, id); r != NULL; r = r->next)
+        if (strcmp(r->id, id) == 0)
+            return r;
+    return NULL;
+}
+
+static void mark(struct hub *h, struct hub_run *r)
+{
+    if (!r->dirty) {
+        r->dirty = 1;
+        r->next_dirty = h->dirty;
+        h->dirty = r;
+    }
+}
+
+/* A run with no stream left goes, unless a read of it is pending (it goes
+ * after the read round). */
+static void run_release(struct hub *h, struct hub_run *r)
+{
+    if (r->streams != NULL || r->dirty || r->busy)
+        return;
+    for (struct hub_run **p = bucket(h, r->id); *p != NULL; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    free(r);
+}
+
+/* The stream's socket is closed and its state freed. */
+static void drop(struct hub *h, struct hub_stream *s)
+{
+    struct hub_run *r = s->run;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        r->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    close(s->fd); /* also leaves the epoll set */
+    free(s->pending);
+    free(s);
+    atomic_fetch_sub(&h->count, 1);
+    run_release(h, r);
+}
+
+static void want_out(struct hub *h, struct hub_stream *s, int yes)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (yes ? EPOLLOUT : 0u), .data.ptr = s};
+    epoll_ctl(h->ep, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
+/* Writes what the socket takes and keeps the rest: 0, or -1 when the
+ * stream is to be dropped (gone, or too far behind). */
+static int put(struct hub *h, struct hub_stream *s, const unsigned char *p, size_t n)
+{
+    if (s->pending == NULL) {
+        ssize_t w = write(s->fd, p, n);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        size_t done = w > 0 ? (size_t)w : 0;
+        if (done == n)
+            return 0;
+        p += done, n -= done;
+        if ((s->pending = malloc(n)) == NULL)
+            return -1;
+        memcpy(s->pending, p, n);
+        s->pending_len = n, s->pending_off = 0;
+        want_out(h, s, 1);
+        return 0;
+    }
+    size_t held = s->pending_len - s->pending_off;
+    if (held + n > PENDING_MAX)
+        return -1;
+    unsigned char *q = realloc(s->pending, s->pending_len + n);
+    if (q == NULL)
+        return -1;
+    memcpy(q + s->pending_len, p, n);
+    s->pending = q;
+    s->pending_len += n;
+    return 0;
+}
+
+/* SSE bytes to one stream, as FastCGI records of its request. */
+static int send_sse(struct hub *h, struct hub_stream *s, const char *p, size_t n)
+{
+    if (grow(&h->scratch, &h->scratch_cap, fcgi_stdout_size(n)) != 0)
+        return -1;
+    size_t len = fcgi_stdout(h->scratch, s->request_id, p, n);
+    s->last_write_ms = clock_mono_ms();
+    return put(h, s, h->scratch, len);
+}
+
+/* The response ends here (the client resumes from its last event, or
+ * stops after run_finished); the socket closes once it took the end. */
+static void finish(struct hub *h, struct hub_stream *s)
+{
+    unsigned char end[FCGI_END_BYTES];
+    fcgi_end(end, s->request_id);
+    if (put(h, s, end, sizeof end) != 0 || s->pending == NULL) {
+        drop(h, s);
+        return;
+    }
+    s->ending = 1;
+}
+
+static void flush_pending(struct hub *h, struct hub_stream *s)
+{
+    while (s->pending_off < s->pending_len) {
+        ssize_t w = write(s->fd, s->pending + s->pending_off, s->pending_len - s->pending_off);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (w <= 0) {
+            drop(h, s);
+            return;
+        }
+        s->pending_off += (size_t)w;
+    }
+    free(s->pending);
+    s->pending = NULL;
+    s->pending_len = s->pending_off = 0;
+    if (s->ending) {
+        drop(h, s);
+        return;
+    }
+    want_out(h, s, 0);
+}
+
+/* The web server wrote to us: only an abort of the request matters, or
+ * the connection's end. */
+static void readable(struct hub *h, struct hub_stream *s)
+{
+    unsigned char buf[4096];
+    ssize_t n = read(s->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0 || fcgi_scan_abort(&s->scan, buf, (size_t)n, s->request_id) != 0)
+        drop(h, s);
+}
+
+/* One event of a run, to each of its streams that has not had it. */
+static void deliver(struct hub *h, struct hub_run *r, const char *id, const char *name,
+                    const char *data)
+{
+    struct event_id eid;
+    if (event_id_parse(id, &eid) != 0 || event_id_cmp(&eid, &r->read) <= 0)
+        return;
+    r->read = eid;
+    /* Each byte of data becomes at most 7 ("data: " and a line break). */
+    size_t need = strlen(id) + strlen(name) + 7 * strlen(data) + 64;
+    if (grow(&h->frame, &h->frame_cap, need) != 0)
+        return;
+    struct membuf m = {.data = h->frame, .cap = h->frame_cap};
+    struct out o;
+    membuf_out(&m, &o);
+    if (sse_event(&o, id, name, data) != 0)
+        return;
+    int end = event_is_terminal(name);
+    for (struct hub_stream *s = r->streams, *next; s != NULL; s = next) {
+        next = s->next;
+        if (s->ending || event_id_cmp(&eid, &s->cursor) <= 0)
+            continue;
+        s->cursor = eid;
+        if (send_sse(h, s, m.data, m.len) != 0)
+            drop(h, s);
+        else if (end)
+            finish(h, s);
+    }
+}
+
+struct round {
+    struct hub *h;
+    struct hub_run *runs[READ_RUNS];
+    int got[READ_RUNS];
+};
+
+static void round_entry(void *ctx, size_t i, const char *id, const char *name, const char *data)
+{
+    struct round *rd = ctx;
+    rd->got[i]++;
+    deliver(rd->h, rd->runs[i], id, name, data);
+}
+
+static void redis_lost(struct hub *h)
+{
+    if (h->lost_ms == 0) {
+        h->lost_ms = clock_mono_ms();
+        log_warn("stream hub: redis connection lost");
+    }
+    bus_free(h->cmd);
+    bus_free(h->listen);
+    h->cmd = h->listen = NULL;
+}
+
+/* Reads every marked run, pipelined, until none has more. */
+static void read_marked(struct hub *h)
+{
+    while (h->dirty != NULL && h->cmd != NULL) {
+        struct round rd = {.h = h};
+        const char *ids[READ_RUNS], *after[READ_RUNS];
+        char cursors[READ_RUNS][EVENT_ID_SIZE];
+        size_t n = 0;
+        while (h->dirty != NULL && n < READ_RUNS) {
+            struct hub_run *r = h->dirty;
+            h->dirty = r->next_dirty;
+            r->dirty = 0;
+            r->busy++; /* its streams may all go during the round */
+            rd.runs[n] = r;
+            event_id_format(&r->read, cursors[n]);
+            ids[n] = r->id, after[n] = cursors[n];
+            n++;
+        }
+        int rc = bus_read_runs(h->cmd, n, ids, after, READ_COUNT, round_entry, &rd);
+        for (size_t i = 0; i < n; i++) {
+            rd.runs[i]->busy--;
+            /* A full batch may have more behind it; a failed read is
+             * read again once Redis is back. */
+            if (rc != 0 || rd.got[i] == READ_COUNT)
+                mark(h, rd.runs[i]);
+            else
+                run_release(h, rd.runs[i]);
+        }
+        if (rc != 0) {
+            redis_lost(h);
+            return;
+        }
+    }
+}
+
+static void noticed(void *ctx, const char *run_id, const char *entry_id)
+{
+    struct hub *h = ctx;
+    struct hub_run *r = run_find(h, run_id);
+    struct event_id eid;
+    if (r != NULL && event_id_parse(entry_id, &eid) == 0 && event_id_cmp(&eid, &r->read) > 0)
+        mark(h, r);
+}
+
+typedef void (*stream_fn)(struct hub *h, struct hub_stream *s, void *ctx);
+
+static void run_streams(struct hub *h, struct hub_run *r, stream_fn fn, void *ctx)
+{
+    r->busy++; /* kept while fn may drop its streams */
+    for (struct hub_stream *s = r->streams, *sn; s != NULL; s = sn) {
+        sn = s->next;
+        fn(h, s, ctx);
+    }
+    r->busy--;
+    run_release(h, r);
+}
+
+static void each_stream(struct hub *h, stream_fn fn, void *ctx)
+{
+    for (size_t b = 0; b < BUCKETS; b++) {
+        for (struct hub_run *r = h->buckets[b], *rn; r != NULL; r = rn) {
+            rn = r->next;
+            run_streams(h, r, fn, ctx);
+        }
+    }
+}
+
+static void end_stream(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    (void)ctx;
+    if (!s->ending)
+        finish(h, s);
+}
+
+static void drop_stream(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    (void)ctx;
+    drop(h, s);
+}
+
+/* Back on Redis after an outage: a run whose events were trimmed past
+ * where the hub read it, or that is gone, ends its streams (their clients
+ * resume through a request, with the archive); the others read on. */
+static void after_outage(struct hub *h)
+{
+    for (size_t b = 0; b < BUCKETS; b++) {
+        for (struct hub_run *r = h->buckets[b], *rn; r != NULL; r = rn) {
+            rn = r->next;
+            struct stream_info info;
+            if (bus_stream_info(h->cmd, r->id, &info) != 0)
+                return;
+            if (info.exists && !(info.trimmed && event_id_cmp(&r->read, &info.first) < 0)) {
+                mark(h, r);
+                continue;
+            }
+            run_streams(h, r, end_stream, NULL);
+        }
+    }
+}
+
+static void redis_connect(struct hub *h, int64_t now)
+{
+    char err[CONFIG_ERR_SIZE];
+    h->cmd = bus_connect(h->cfg, 2000, err, sizeof err);
+    h->listen = h->cmd != NULL ? bus_listen(h->cfg, 2000, err, sizeof err) : NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_tag};
+    if (h->listen == NULL || epoll_ctl(h->ep, EPOLL_CTL_ADD, bus_fd(h->listen), &ev) != 0) {
+        bus_free(h->cmd);
+        bus_free(h->listen);
+        h->cmd = h->listen = NULL;
+        h->backoff_ms = h->backoff_ms ? (h->backoff_ms < 1600 ? h->backoff_ms * 2 : 1600) : 100;
+        h->next_connect_ms = now + h->backoff_ms;
+        if (h->lost_ms == 0)
+            h->lost_ms = now;
+        return;
+    }
+    int was_lost = h->lost_ms != 0;
+    h->lost_ms = 0;
+    h->backoff_ms = 0;
+    if (was_lost) {
+        log_info("stream hub: redis is back");
+        after_outage(h);
+    }
+}
+
+/* Reads a stream that joins a run from its own cursor up to where the
+ * run is. 1 when it is still there to join, 0 when it went. */
+static int catch_up(struct hub *h, struct hub_stream *s, const struct hub_run *r)
+{
+    struct hub_run solo = {.read = s->cursor, .streams = s, .busy = 1};
+    s->run = &solo;
+    struct round rd = {.h = h, .runs = {&solo}};
+    char cur[EVENT_ID_SIZE];
+    const char *ids[1] = {r->id}, *after[1] = {cur};
+    while (h->cmd != NULL && solo.streams != NULL && event_id_cmp(&solo.read, &r->read) < 0) {
+        event_id_format(&solo.read, cur);
+        rd.got[0] = 0;
+        if (bus_read_runs(h->cmd, 1, ids, after, READ_COUNT, round_entry, &rd) != 0)
+            redis_lost(h);
+        else if (rd.got[0] == 0)
+            break;
+    }
+    /* Not caught up (Redis away, the events trimmed): the stream ends and
+     * its client resumes through a request. */
+    if (solo.streams != NULL && event_id_cmp(&solo.read, &r->read) < 0)
+        end_stream(h, s, NULL);
+    return solo.streams != NULL;
+}
+
+/* Streams taken in: each joins its run and is read from its own cursor
+ * once, then moves with the run. */
+static void take_inbox(struct hub *h)
+{
+    uint64_t v;
+    if (read(h->wake, &v, sizeof v) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&h->lock);
+    struct hub_stream *in = h->inbox;
+    h->inbox = NULL;
+    pthread_mutex_unlock(&h->lock);
+    for (struct hub_stream *s = in, *next; s != NULL; s = next) {
+        next = s->inbox_next;
+        struct hub_run *r = run_find(h, s->run_id);
+        if (r == NULL && (r = calloc(1, sizeof *r)) != NULL) {
+            snprintf(r->id, sizeof r->id, "%s", s->run_id);
+            r->read = s->cursor;
+            struct hub_run **b = bucket(h, r->id);
+            r->next = *b;
+            *b = r;
+        }
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
+        if (r == NULL || epoll_ctl(h->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
+            close(s->fd);
+            free(s);
+            atomic_fetch_sub(&h->count, 1);
+            if (r != NULL)
+                run_release(h, r);
+            continue;
+        }
+        /* Behind the run: the events between come to this stream alone
+         * first (a short read), then it moves with the run. Ahead of it:
+         * the run's reads skip what it had. */
+        if (event_id_cmp(&s->cursor, &r->read) < 0 && !catch_up(h, s, r))
+            continue; /* dropped meanwhile */
+        s->run = r;
+        s->next = r->streams;
+        if (r->streams != NULL)
+            r->streams->prev = s;
+        r->streams = s;
+        mark(h, r);
+    }
+}
+
+static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    (void)ctx;
+    int quiet_ms = h->cfg->keepalive_ms / 2;
+    if (s->ending || clock_mono_ms() - s->last_write_ms < quiet_ms)
+        return;
+    static const char ka[] = ": keepalive\n\n";
+    if (send_sse(h, s, ka, sizeof ka - 1) != 0)
+        drop(h, s);
+}
+
+struct check {
+    struct store *st;
+    long long now;
+};
+
+static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    struct check *c = ctx;
+    if (s->ending || s->revocations == c->now)
+        return;
+    s->revocations = c->now;
+    if (c->st != NULL && auth_proof_holds(c->st, s->run_id, &s->proof) == 0) {
+        log_info("stream %s: its credentials were revoked", s->run_id);
+        end_stream(h, s, NULL);
+    }
+}
+
+/* Every keepalive_ms/2 the hub asks whether a credential was revoked;
+ * only then are the streams' own checked (each once per revocation). */
+static void check_revocations(struct hub *h)
+{
+    long long now = bus_revocations(h->cmd);
+    if (now < 0 || now == h->revocations)
+        return;
+    char err[CONFIG_ERR_SIZE];
+    struct check c = {store_open(h->cfg->database, err, sizeof err), now};
+    if (c.st == NULL)
+        return; /* the ledger is away: streams are not cut for that; asked again next time */
+    h->revocations = now;
+    each_stream(h, recheck, &c);
+    store_close(c.st);
+}
+
+static void tick(struct hub *h)
+{
+    int64_t now = clock_mono_ms();
+    if (h->cmd == NULL && now >= h->next_connect_ms)
+        redis_connect(h, now);
+    if (h->cmd == NULL && h->lost_ms != 0 && now - h->lost_ms >= REDIS_PATIENCE_MS)
+        each_stream(h, end_stream, NULL);
+    each_stream(h, keepalive, NULL);
+    if (h->cmd != NULL && now >= h->next_check_ms) {
+        h->next_check_ms = now + h->cfg->keepalive_ms / 2;
+        check_revocations(h);
+    }
+}
+
+static void *loop(void *arg)
+{
+    struct hub *h = arg;
+    struct epoll_event evs[EVENTS_PER_WAIT];
+    int tick_ms = h->cfg->keepalive_ms / 4 < TICK_MAX_MS ? h->cfg->keepalive_ms / 4 : TICK_MAX_MS;
+    int64_t next_tick = 0;
+    redis_connect(h, clock_mono_ms());
+    h->revocations = bus_revocations(h->cmd);
+    while (!atomic_load(h->stopping)) {
+        int n = epoll_wait(h->ep, evs, EVENTS_PER_WAIT, tick_ms);
+        for (int i = 0; i < n; i++) {
+            void *tag = evs[i].data.ptr;
+            if (tag == &wake_tag) {
+                take_inbox(h);
+            } else if (tag == &listen_tag) {
+                if (h->listen != NULL && bus_listen_take(h->listen, noticed, h) < 0)
+                    redis_lost(h);
+            } else {
+                struct hub_stream *s = tag;
+                uint32_t e = evs[i].events;
+                /* A stream dropped earlier in this batch is not here:
+                 * its descriptor left the set when it was closed, and
+                 * a tag freed in this batch is not looked at again. */
+                if (e & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+                    drop(h, s);
+                else if (e & EPOLLOUT)
+                    flush_pending(h, s);
+                else if (e & EPOLLIN)
+                    readable(h, s);
+            }
+        }
+        read_marked(h);
+        int64_t now = clock_mono_ms();
+        if (now >= next_tick) {
+            next_tick = now + tick_ms;
+            tick(h);
+            read_marked(h);
+        }
+    }
+    /* Stopping: every stream ends at an event boundary and its client
+     * resumes on another responder. Whatever a socket would not take now
+     * is dropped with it. */
+    take_inbox(h);
+    each_stream(h, end_stream, NULL);
+    each_stream(h, drop_stream, NULL);
+    bus_free(h->cmd);
+    bus_free(h->listen);
+    return NULL;
+}
+
+struct hub *hub_start(const struct config *cfg, const atomic_int *stopping)
+{
+    struct hub *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->cfg = cfg;
+    h->stopping = stopping;
+    pthread_mutex_init(&h->lock, NULL);
+    crypto_shorthash_keygen(h->key);
+    h->ep = epoll_create1(EPOLL_CLOEXEC);
+    h->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &wake_tag};
+    if (h->ep < 0 || h->wake < 0 || epoll_ctl(h->ep, EPOLL_CTL_ADD, h->wake, &ev) != 0 ||
+        pthread_create(&h->thread, NULL, loop, h) != 0) {
+        if (h->ep >= 0)
+            close(h->ep);
+        if (h->wake >= 0)
+            close(h->wake);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void hub_stop(struct hub *h)
+{
+    if (h == NULL)
+        return;
+    pthread_join(h->thread, NULL);
+    /* Streams handed in after the loop's last look. */
+    for (struct hub_stream *s = h->inbox, *next; s != NULL; s = next) {
+        next = s->inbox_next;
+        close(s->fd);
+        free(s);
+    }
+    close(h->ep);
+    close(h->wake);
+    free(h->scratch);
+    free(h->frame);
+    free(h);
+}
+
+int hub_adopt(struct hub *h, int fd, int request_id, const char *run_id, const char *cursor,
+              long long revocations, const struct auth_proof *proof)
+{
+    if (atomic_load(h->stopping) || atomic_fetch_add(&h->count, 1) >= h->cfg->max_streams) {
+        atomic_fetch_sub(&h->count, 1);
+        return -1;
+    }
+    struct hub_stream *s = calloc(1, sizeof *s);
+    if (s == NULL || event_id_parse(cursor, &s->cursor) != 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        free(s);
+        atomic_fetch_sub(&h->count, 1);
+        return -1;
+    }
+    s->fd = fd;
+    s->request_id = request_id;
+    s->revocations = revocations;
+    s->proof = *proof;
+    s->last_write_ms = clock_mono_ms();
+    snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
+    pthread_mutex_lock(&h->lock);
+    s->inbox_next = h->inbox;
+    h->inbox = s;
+    pthread_mutex_unlock(&h->lock);
+    uint64_t one = 1;
+    if (write(h->wake, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_warn("stream hub: cannot wake the loop");
+    return 0;
+}
+
+int hub_streams(struct hub *h)
+{
+    return h != NULL ? atomic_load(&h->count) : 0;
+}
