@@ -10,6 +10,9 @@ enum route_flags {
     ROUTE_PUBLIC = 1,     /* no identity needed */
     ROUTE_LINK_AUTH = 2,  /* a signed link may stand in for identity */
     ROUTE_NO_LEDGER = 4,  /* answers even when the ledger is unreachable */
+    ROUTE_LONG_POLL = 8,  /* holds its request for long (up to its timeout) */
+    ROUTE_WAIT_PARAM = 16, /* so does it with ?wait=1 */
+    ROUTE_STREAM = 32,    /* an event stream: long unless a hub takes it over */
 };
 
 /* A row of the route table. */
@@ -22,6 +25,11 @@ struct route {
 
 /* The route table, for those who walk it (the tests). */
 const struct route *api_routes(size_t *n);
+
+/* True when the request is a long poll, which holds whoever serves it
+ * (a pool's thread would be lost to the others meanwhile); an event stream
+ * is one when streams_hold (no hub takes streams over). */
+int api_long_poll(struct request *req, int streams_hold);
 
 /* Routes a request to its handler and answers it; the only entry point
  * for the responder. */

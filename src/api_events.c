@@ -219,10 +219,6 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     struct auth_proof proof;
     auth_proof_take(c->req, c->link_ok, r->owner, &proof);
-    /* A stream may stay open for hours and needs only Redis from here on:
-     * its SQLite connection and page cache go now, not at the end. */
-    store_close(c->st);
-    c->st = NULL;
     long long revocations = bus_revocations(c->bus);
     if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
         catch_up(c, r, &s) != 0)
@@ -233,9 +229,19 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     while (n == READ_BATCH && !s.finished && !s.gone)
         n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, 0, send_entry, &s);
     /* (Redis gone meanwhile, n < 0: the loop below reconnects.) */
-    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL &&
-        c->api->hand_off(c->req, run_id, s.cursor, revocations, &proof) == 0)
-        return 0;
+    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL) {
+        int h = c->api->hand_off(c->req, run_id, s.cursor, revocations, &proof);
+        if (h == 0)
+            return 0;
+        /* A full hub: the stream ends here and its client comes back
+         * after the retry delay, from its last event. */
+        if (h > 0)
+            return sse_comment(s.out, "server busy; reconnect later");
+    }
+    /* A stream may stay open for hours and needs only Redis from here on:
+     * its SQLite connection and page cache go now, not at the end. */
+    store_close(c->st);
+    c->st = NULL;
     int64_t last_write = clock_mono_ms(), last_check = last_write;
     while (!s.finished && !s.gone) {
         /* The process stops (SIGTERM, a reload): the response ends at an

@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -114,6 +115,16 @@ void bus_free(struct bus *b)
     if (b->c != NULL)
         redisFree(b->c);
     free(b);
+}
+
+int bus_alive(const struct bus *b)
+{
+    if (b == NULL || b->c == NULL || b->c->err != 0)
+        return 0;
+    /* An idle connection has nothing to read: anything there (Redis
+     * closing it, an error) means it is no longer usable. */
+    struct pollfd p = {.fd = b->c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
 }
 
 int bus_ping(struct bus *b)

@@ -17,6 +17,9 @@ struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
                         size_t errsize);
 void bus_free(struct bus *b);
 int bus_ping(struct bus *b);
+/* True while an idle connection looks usable: no error on it, and nothing
+ * waiting to be read (what Redis sends when it closes one). */
+int bus_alive(const struct bus *b);
 
 /* All keys of one run share the hash tag {id}, so a cluster keeps them in
  * one slot. */

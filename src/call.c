@@ -6,10 +6,47 @@
 
 #include <string.h>
 
+/* A thread that serves request after request keeps its connections
+ * between them: a request takes them (and owns them meanwhile, so it may
+ * drop one that broke) and gives them back at its end. */
+static __thread int keeping;
+static __thread struct store *kept_store;
+static __thread struct bus *kept_bus;
+
+void call_thread_keep(const struct config *cfg)
+{
+    keeping = 1;
+    /* Connected before the first request, so that a responder that was
+     * just started answers as soon as one that has served a while. */
+    char err[CONFIG_ERR_SIZE];
+    kept_store = store_open(cfg->database, err, sizeof err);
+    kept_bus = bus_connect(cfg, 2000, err, sizeof err);
+}
+
+void call_thread_end(void)
+{
+    store_close(kept_store);
+    bus_free(kept_bus);
+    kept_store = NULL;
+    kept_bus = NULL;
+    keeping = 0;
+}
+
 int call_open(struct call *c)
 {
     char err[CONFIG_ERR_SIZE];
-    c->st = store_open(c->api->cfg->database, err, sizeof err);
+    c->st = kept_store;
+    kept_store = NULL;
+    /* A kept Redis connection that Redis closed meanwhile (a restart) is
+     * not tried: the request connects anew. */
+    c->bus = kept_bus;
+    kept_bus = NULL;
+    if (c->bus != NULL && !bus_alive(c->bus)) {
+        bus_free(c->bus);
+        c->bus = NULL;
+    }
+    if (c->st == NULL)
+        c->st = store_open(c->api->cfg->database, err, sizeof err);
     if (c->st != NULL && store_link_secret(c->st, c->link_secret) == 0)
         return 0;
     log_error("%s", c->st ? "cannot read link secret" : err);
@@ -20,6 +57,14 @@ int call_open(struct call *c)
 
 void call_close(struct call *c)
 {
+    if (keeping && c->bus != NULL && bus_alive(c->bus)) {
+        kept_bus = c->bus;
+        c->bus = NULL;
+    }
+    if (keeping && c->st != NULL) {
+        kept_store = c->st;
+        c->st = NULL;
+    }
     bus_free(c->bus);
     c->bus = NULL;
     store_close(c->st);

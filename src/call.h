@@ -17,7 +17,8 @@ struct api {
     const atomic_int *stopping; /* set when the process stops: streams end; may be NULL */
     /* Where an event loop can take a stream over once its replay is sent
      * (the FastCGI responder's hub): 0 when it did, and the response is no
-     * longer the request's; else the stream stays on the request's thread.
+     * longer the request's; 1 when it is full (the stream ends, its client
+     * comes back later); -1: the stream stays on the request's thread.
      * NULL where there is none (CGI). revocations is the count the stream
      * was authorized under. */
     int (*hand_off)(struct request *req, const char *run_id, const char *cursor,
@@ -36,8 +37,14 @@ struct call {
     int link_ok;                /* a valid signed link authorized this run */
 };
 
-/* Opens the ledger and reads the link secret: 0, or -1 (logged) when the
- * ledger is not reachable. */
+/* The calling thread serves request after request: it connects to the
+ * ledger and Redis now and keeps the connections from one call to the
+ * next, until call_thread_end() closes them. */
+void call_thread_keep(const struct config *cfg);
+void call_thread_end(void);
+
+/* Opens the ledger (or takes the thread's kept connections) and reads the
+ * link secret: 0, or -1 (logged) when the ledger is not reachable. */
 int call_open(struct call *c);
 void call_close(struct call *c);
 

@@ -51,6 +51,7 @@ static const struct key keys[] = {
     {"link_ttl_s", NUM(K_INT, link_ttl_s, 10, 30 * 86400)},
     {"max_requests", NUM(K_INT, max_requests, 1, 100000)},
     {"max_streams", NUM(K_INT, max_streams, 0, 1000000)},
+    {"request_threads", NUM(K_INT, request_threads, 1, 1024)},
     {"request_timeout_ms", NUM(K_INT, request_timeout_ms, 100, 600000)},
     {"responder_processes", NUM(K_INT, responder_processes, 0, 64)},
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 10, 100000000)},
@@ -91,6 +92,7 @@ void config_defaults(struct config *cfg)
     cfg->link_ttl_s = 3600;
     cfg->max_requests = 4096;
     cfg->max_streams = 20000;
+    cfg->request_threads = 16;
     cfg->request_timeout_ms = 5000;
     cfg->responder_processes = 2;
     cfg->stream_maxlen = 100000;

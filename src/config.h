@@ -25,6 +25,7 @@ struct config {
     int link_ttl_s;                        /* signed events links */
     int max_requests;                      /* concurrent requests per responder */
     int max_streams;                       /* streams in one responder's hub; 0: no hub */
+    int request_threads;                   /* a responder's pool for requests */
     int request_timeout_ms;                /* to read a request's head and body */
     int responder_processes;               /* forked and kept alive by opstream.fcgi; 0: serve alone */
     int stream_maxlen;                     /* live events kept per run in Redis */

@@ -1,11 +1,14 @@
 /* opstream.fcgi: the FastCGI responder. A keeper holds the socket and
  * keeps a supervisor alive, which keeps responder processes alive (and a
  * new keeper, should the keeper die). In each responder, one thread accepts
- * (doorman.c) and hands every peer that has begun a request to a
- * small-stack thread of its own, so a short request never waits behind
- * open streams or silent peers, and the number of streams is bounded by
- * max_requests. A receive timeout on the listening socket, which accepted
- * sockets inherit, bounds a peer that stops halfway through its head. */
+ * (doorman.c) and queues every peer that has begun a request for a fixed
+ * pool of request_threads, each with its own long-lived SQLite and Redis
+ * connections; a long poll moves to a thread of its own, and an event
+ * stream, once its replay is sent, to the stream hub (hub.c), so a short
+ * request never waits behind open streams or silent peers. A burst waits
+ * in the queue (max_requests); only a full house is answered 503. A
+ * receive timeout on the listening socket, which accepted sockets inherit,
+ * bounds a peer that stops halfway through its head. */
 #define _GNU_SOURCE /* POLLRDHUP: a peer's half-close, seen without reading */
 #include "api.h"
 #include "cgi.h"
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <grp.h>
@@ -43,7 +47,7 @@
 
 #define STOP_GRACE_MS 5000
 
-static atomic_int active;      /* requests being served */
+static atomic_int active;      /* requests waiting for a pool thread or being served */
 static atomic_int accepting;   /* the doorman runs */
 static atomic_int stopping;    /* set on SIGTERM: streams end, no more accepts */
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -100,14 +104,16 @@ static int fcgi_read(void *ctx, char *buf, size_t n)
 }
 
 /* A stream whose replay is sent goes to the hub with its connection;
- * libfcgi keeps nothing of it (FCGX_Free without closing, in serve()). */
+ * libfcgi keeps nothing of it (FCGX_Free without closing, finish_conn()). */
 static int hand_off(struct request *req, const char *run_id, const char *cursor,
                     long long revocations, const struct auth_proof *proof)
 {
     struct conn *c = req->ctx;
-    if (hub == NULL || FCGX_FFlush(c->fr.out) != 0 ||
-        hub_adopt(hub, c->fr.ipcFd, c->fr.requestId, run_id, cursor, revocations, proof) != 0)
+    if (hub == NULL)
         return -1;
+    if (FCGX_FFlush(c->fr.out) != 0 ||
+        hub_adopt(hub, c->fr.ipcFd, c->fr.requestId, run_id, cursor, revocations, proof) != 0)
+        return 1;
     c->handed = 1;
     return 0;
 }
@@ -125,58 +131,164 @@ static void request_bind(struct request *req, FCGX_Request *fr)
     req->out.ctx = fr;
 }
 
-/* One request, on its own thread. libfcgi reads the head from the
- * connection the doorman accepted: with ipcFd set and the connection
- * marked kept, FCGX_Accept_r reads it instead of accepting one. */
-static void *serve(void *arg)
+/* Connections the doorman admitted, waiting for a pool thread, in the
+ * order they came: at most max_requests. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    int *fds;
+    size_t cap, head, len;
+} queue = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0};
+
+#define OVERFLOW_THREADS_MAX 64
+static atomic_int overflow;     /* threads answering a full house */
+
+static void request_done(void)
 {
-    struct conn *conn = arg;
-    FCGX_Request *fr = &conn->fr;
-    if (FCGX_Accept_r(fr) == 0) {
-        struct request req;
-        request_bind(&req, fr);
-        if (atomic_load(&active) > cfg.max_requests)
-            reply_problem(&req, 503, "overloaded", "too many open requests; retry later");
-        else
-            api_handle(&app, &req);
-        if (conn->handed) {
-            FCGX_Free(fr, 0); /* the connection is the hub's now */
-        } else {
-            FCGX_Finish_r(fr);
-            FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
-        }
-    }
-    free(conn);
     pthread_mutex_lock(&done_lock);
     atomic_fetch_sub(&active, 1);
     pthread_cond_broadcast(&done);
     pthread_mutex_unlock(&done_lock);
+}
+
+static void finish_conn(struct conn *conn)
+{
+    FCGX_Request *fr = &conn->fr;
+    if (conn->handed) {
+        FCGX_Free(fr, 0); /* the connection is the hub's now */
+    } else {
+        FCGX_Finish_r(fr);
+        FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
+    }
+    free(conn);
+}
+
+/* The rest of a long poll, on a thread of its own. */
+static void *serve_long(void *arg)
+{
+    struct conn *conn = arg;
+    struct request req;
+    request_bind(&req, &conn->fr);
+    api_handle(&app, &req);
+    finish_conn(conn);
+    request_done();
     return NULL;
+}
+
+/* One request on a pool thread. libfcgi reads the head from the
+ * connection the doorman accepted: with ipcFd set and the connection
+ * marked kept, FCGX_Accept_r reads it instead of accepting one. A long
+ * poll (a stream too, without a hub) goes on on a thread of its own, so
+ * that it never holds the pool. */
+static void serve_fd(int fd)
+{
+    struct conn *conn = calloc(1, sizeof *conn);
+    if (conn == NULL || FCGX_InitRequest(&conn->fr, -1, 0) != 0) {
+        free(conn);
+        close(fd);
+        request_done();
+        return;
+    }
+    conn->fr.ipcFd = fd;
+    conn->fr.keepConnection = 1;
+    if (FCGX_Accept_r(&conn->fr) != 0) {
+        free(conn);
+        request_done();
+        return;
+    }
+    struct request req;
+    request_bind(&req, &conn->fr);
+    pthread_t t;
+    if (api_long_poll(&req, hub == NULL) && pthread_create(&t, &thread_attr, serve_long, conn) == 0)
+        return;
+    api_handle(&app, &req);
+    finish_conn(conn);
+    request_done();
+}
+
+static void *pool_thread(void *arg)
+{
+    (void)arg;
+    call_thread_keep(&cfg);
+    for (;;) {
+        pthread_mutex_lock(&queue.lock);
+        while (queue.len == 0 && atomic_load(&accepting))
+            pthread_cond_wait(&queue.ready, &queue.lock);
+        if (queue.len == 0) {
+            pthread_mutex_unlock(&queue.lock);
+            break; /* stopping, and nothing more will come */
+        }
+        int fd = queue.fds[queue.head];
+        queue.head = (queue.head + 1) % queue.cap;
+        queue.len--;
+        pthread_mutex_unlock(&queue.lock);
+        serve_fd(fd);
+    }
+    call_thread_end();
+    return NULL;
+}
+
+/* A full house: the request is read and answered 503 with Retry-After,
+ * never dropped, on a short-lived thread (a bounded number of them). */
+static void *serve_overflow(void *arg)
+{
+    struct conn *conn = arg;
+    if (FCGX_Accept_r(&conn->fr) == 0) {
+        struct request req;
+        request_bind(&req, &conn->fr);
+        reply_problem_h(&req, 503, "Retry-After: 1\r\n", "overloaded",
+                        "too many requests at once; retry later");
+        finish_conn(conn);
+    } else {
+        free(conn);
+    }
+    atomic_fetch_sub(&overflow, 1);
+    return NULL;
+}
+
+static void refuse(int fd)
+{
+    struct conn *conn = NULL;
+    pthread_t t;
+    if (atomic_fetch_add(&overflow, 1) < OVERFLOW_THREADS_MAX &&
+        (conn = calloc(1, sizeof *conn)) != NULL && FCGX_InitRequest(&conn->fr, -1, 0) == 0) {
+        conn->fr.ipcFd = fd;
+        conn->fr.keepConnection = 1;
+        if (pthread_create(&t, &thread_attr, serve_overflow, conn) == 0)
+            return;
+    }
+    atomic_fetch_sub(&overflow, 1);
+    free(conn);
+    log_warn("a connection was closed unanswered: %d requests waiting or served, and %d "
+             "being refused", atomic_load(&active), OVERFLOW_THREADS_MAX);
+    close(fd);
 }
 
 static void hand(int fd, void *ctx)
 {
     (void)ctx;
-    struct conn *conn = calloc(1, sizeof *conn);
-    pthread_t t;
-    if (conn != NULL && FCGX_InitRequest(&conn->fr, -1, 0) == 0) {
-        conn->fr.ipcFd = fd;
-        conn->fr.keepConnection = 1;
-        atomic_fetch_add(&active, 1);
-        if (pthread_create(&t, &thread_attr, serve, conn) == 0)
-            return;
-        atomic_fetch_sub(&active, 1);
+    pthread_mutex_lock(&queue.lock);
+    if (queue.len == queue.cap || atomic_load(&active) >= cfg.max_requests) {
+        pthread_mutex_unlock(&queue.lock);
+        refuse(fd);
+        return;
     }
-    free(conn);
-    close(fd);
+    queue.fds[(queue.head + queue.len) % queue.cap] = fd;
+    queue.len++;
+    atomic_fetch_add(&active, 1);
+    pthread_cond_signal(&queue.ready);
+    pthread_mutex_unlock(&queue.lock);
 }
 
 static void *doorman(void *arg)
 {
     (void)arg;
     doorman_run(listen_fd, cfg.request_timeout_ms, hand, NULL, &stopping);
-    pthread_mutex_lock(&done_lock);
+    pthread_mutex_lock(&queue.lock);
     atomic_store(&accepting, 0);
+    pthread_cond_broadcast(&queue.ready); /* idle pool threads end */
+    pthread_mutex_unlock(&queue.lock);
+    pthread_mutex_lock(&done_lock);
     pthread_cond_broadcast(&done);
     pthread_mutex_unlock(&done_lock);
     return NULL;
@@ -274,12 +386,24 @@ static int respond(const sigset_t *set, pid_t parent)
     if (cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
         log_warn("cannot start the stream hub; streams stay on their threads");
     app.hand_off = hand_off;
+    queue.cap = (size_t)cfg.max_requests;
+    if ((queue.fds = calloc(queue.cap, sizeof *queue.fds)) == NULL) {
+        log_error("out of memory");
+        return 1;
+    }
     atomic_store(&accepting, 1);
+    for (int i = 0; i < cfg.request_threads; i++) {
+        if (pthread_create(&t, &thread_attr, pool_thread, NULL) != 0) {
+            log_error("cannot start request threads");
+            return 1;
+        }
+    }
     if (pthread_create(&t, &thread_attr, doorman, NULL) != 0) {
         log_error("cannot start the accepting thread");
         return 1;
     }
-    log_info("responder ready (%zu job types, keepalive %d ms)", types.n, cfg.keepalive_ms);
+    log_info("responder ready (%zu job types, keepalive %d ms, %d request threads, up to %d "
+             "streams)", types.n, cfg.keepalive_ms, cfg.request_threads, hub ? cfg.max_streams : 0);
     int sig = 0;
     do
         sigwait(set, &sig);
@@ -351,6 +475,12 @@ int main(int argc, char **argv)
         signal(SIGTERM, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
         return cgi_serve(&app, &cfg);
+    }
+    /* Every open stream is a descriptor: take all the system allows. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
     if (cfg.auth == AUTH_NONE)
         log_warn("AUTHENTICATION IS OFF (auth = none): every caller is 'anonymous'. "

@@ -12,9 +12,9 @@ static const struct route routes[] = {
     {"POST", "/v1/runs", api_create_run, 0},
     {"GET", "/v1/runs", api_list_runs, 0},
     {"GET", "/v1/runs/{id}", api_get_run, 0},
-    {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH},
-    {"POST", "/v1/runs/{id}/cancel", api_cancel, 0},
-    {"GET", "/v1/runs/{id}/wait", api_wait, 0},
+    {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH | ROUTE_STREAM},
+    {"POST", "/v1/runs/{id}/cancel", api_cancel, ROUTE_WAIT_PARAM},
+    {"GET", "/v1/runs/{id}/wait", api_wait, ROUTE_LONG_POLL},
     {"POST", "/v1/runs/{id}/resume", api_resume, 0},
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
@@ -106,6 +106,17 @@ static int authorize(struct call *c, const struct route *rt)
     }
     reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
     return -1;
+}
+
+int api_long_poll(struct request *req, int streams_hold)
+{
+    char allow[64];
+    const struct route *rt = request_init(req) == 0 ? route_find(req, allow, sizeof allow) : NULL;
+    long wait = 0;
+    return rt != NULL && ((rt->flags & ROUTE_LONG_POLL) ||
+                          ((rt->flags & ROUTE_STREAM) && streams_hold) ||
+                          ((rt->flags & ROUTE_WAIT_PARAM) &&
+                           request_query_int(req, "wait", 0, 1, 0, &wait) == 0 && wait == 1));
 }
 
 void api_handle(const struct api *api, struct request *req)

@@ -1,15 +1,35 @@
-/* SQLite: the run ledger, tokens and settings. One connection per caller;
+/* SQLite: the run ledger, tokens and settings. One connection per caller,
+ * kept as long as its caller lives, with its statements prepared once;
  * WAL lets the responder's readers run beside the worker's writes. */
 #include "store.h"
+#include "clock.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Statements kept prepared per connection: more than the store has. */
+#define STMT_CACHE 96
+/* How long a writer waits for another process's write lock. */
+#define BUSY_WAIT_MS 10000
 
 struct store {
     sqlite3 *db;
+    struct {
+        sqlite3_stmt *q;
+        int busy;               /* in use by a caller now */
+    } cache[STMT_CACHE];
+    size_t ncache;
+    int64_t busy_since;         /* busy_wait's start */
 };
+
+/* A process's threads take SQLite's write lock one at a time, in the
+ * order they came: waiting in SQLite's busy handler is for other
+ * processes only. */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Each step moves the schema from version i to i+1; never edit a shipped
  * step, append a new one. */
@@ -78,15 +98,38 @@ static int exec(struct store *st, const char *sql)
  * fails), returning ret, or -1 when nothing was kept. */
 static int begin(struct store *st)
 {
-    return exec(st, "BEGIN IMMEDIATE");
+    pthread_mutex_lock(&write_lock);
+    if (exec(st, "BEGIN IMMEDIATE") == 0)
+        return 0;
+    pthread_mutex_unlock(&write_lock);
+    return -1;
 }
 
 static int end(struct store *st, int ret)
 {
-    if (ret >= 0 && exec(st, "COMMIT") == 0)
-        return ret;
-    exec(st, "ROLLBACK");
-    return -1;
+    if (ret < 0 || exec(st, "COMMIT") != 0) {
+        exec(st, "ROLLBACK");
+        ret = -1;
+    }
+    pthread_mutex_unlock(&write_lock);
+    return ret;
+}
+
+/* SQLite's own busy handler sleeps up to 100 ms at a time, which is most
+ * of a create's time when two processes write; this one retries after a
+ * fraction of a millisecond, growing to 2 ms, for BUSY_WAIT_MS in all. */
+static int busy_wait(void *arg, int count)
+{
+    int64_t *since = arg;
+    int64_t now = clock_mono_ms();
+    if (count == 0)
+        *since = now;
+    if (now - *since >= BUSY_WAIT_MS)
+        return 0;
+    int us = count < 20 ? 100 * (count + 1) : 2000;
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
 }
 
 /* event_after(a, b): 1 when event id a comes after b, or b is NULL. The
@@ -162,7 +205,7 @@ struct store *store_open(const char *path, char *err, size_t errsize)
         store_close(st);
         return NULL;
     }
-    sqlite3_busy_timeout(st->db, 10000);
+    sqlite3_busy_handler(st->db, busy_wait, &st->busy_since);
     sqlite3_create_function(st->db, "event_after", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             event_after_fn, NULL, NULL);
     if (exec(st, "PRAGMA journal_mode=WAL") != 0 ||
@@ -183,6 +226,8 @@ void store_close(struct store *st)
 {
     if (st == NULL)
         return;
+    for (size_t i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].q);
     sqlite3_close(st->db);
     free(st);
 }
@@ -198,13 +243,50 @@ int store_ping(struct store *st)
 struct stmt {
     sqlite3_stmt *q;
     int bind_failed;
+    struct store *st;
+    int slot;                   /* in st's cache, or -1 */
 };
 
+/* A statement from the connection's cache when it was prepared before
+ * and is not in use, else a new one (kept when there is room). */
 static int prepare(struct store *st, struct stmt *s, const char *sql)
 {
     s->bind_failed = 0;
     s->q = NULL;
-    return sqlite3_prepare_v2(st->db, sql, -1, &s->q, NULL) == SQLITE_OK ? 0 : -1;
+    s->st = st;
+    s->slot = -1;
+    for (size_t i = 0; i < st->ncache; i++) {
+        if (!st->cache[i].busy && strcmp(sqlite3_sql(st->cache[i].q), sql) == 0) {
+            st->cache[i].busy = 1;
+            s->q = st->cache[i].q;
+            s->slot = (int)i;
+            return 0;
+        }
+    }
+    int keep = st->ncache < STMT_CACHE;
+    if (sqlite3_prepare_v3(st->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s->q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (keep) {
+        st->cache[st->ncache].q = s->q;
+        st->cache[st->ncache].busy = 1;
+        s->slot = (int)st->ncache++;
+    }
+    return 0;
+}
+
+/* Done with a statement: a cached one is reset for its next use. */
+static void release(struct stmt *s)
+{
+    if (s->slot < 0) {
+        sqlite3_finalize(s->q);
+    } else {
+        sqlite3_reset(s->q);
+        sqlite3_clear_bindings(s->q);
+        s->st->cache[s->slot].busy = 0;
+    }
+    s->q = NULL;
+    s->slot = -1;
 }
 
 static void bound(struct stmt *s, int rc)
@@ -267,7 +349,7 @@ static int step(struct stmt *s)
 static int step_done(struct store *st, struct stmt *s)
 {
     int rc = step(s);
-    sqlite3_finalize(s->q);
+    release(s);
     return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
 }
 
@@ -298,7 +380,7 @@ static int step_text(struct stmt *s, char *out, size_t size)
         const unsigned char *t = sqlite3_column_text(s->q, 0);
         snprintf(out, size, "%s", t ? (const char *)t : "");
     }
-    sqlite3_finalize(s->q);
+    release(s);
     return ret;
 }
 
@@ -358,7 +440,7 @@ static int find_key(struct store *st, const char *owner, const char *key, int64_
         copy_col(s.q, 0, run_id, ID_SIZE);
         copy_col(s.q, 1, hash, HASH_HEX_SIZE);
     }
-    sqlite3_finalize(s.q);
+    release(&s);
     return ret;
 }
 
@@ -638,7 +720,7 @@ int store_run_get(struct store *st, const char *id, struct run *out)
         ret = read_run(s.q, out);
     else if (rc != SQLITE_DONE)
         ret = -1;
-    sqlite3_finalize(s.q);
+    release(&s);
     return ret;
 }
 
@@ -707,7 +789,7 @@ int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
             if (status == NULL || run_status_parse((const char *)status, &out->status) != 0)
                 ret = -1;
         }
-        sqlite3_finalize(s.q);
+        release(&s);
     }
     /* Taking it: only one worker recovers a run. */
     if (ret == 1) {
@@ -828,7 +910,7 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
                (const char *)sqlite3_column_text(s.q, 3)) != 0)
             break;
     }
-    sqlite3_finalize(s.q);
+    release(&s);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
 }
 
@@ -868,7 +950,7 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
         r = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
         if (r == 0)
             steps = json_col(s.q, 0);
-        sqlite3_finalize(s.q);
+        release(&s);
     }
     if (r == 0 && !json_is_array(steps)) {
         json_decref(steps);
@@ -967,7 +1049,7 @@ int store_run_list(struct store *st, const struct run_filter *f,
         if (stop)
             break;
     }
-    sqlite3_finalize(s.q);
+    release(&s);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
 }
 
@@ -1010,7 +1092,7 @@ int store_token_list(struct store *st,
                (const char *)sqlite3_column_text(s.q, 1), (const char *)sqlite3_column_text(s.q, 2),
                sqlite3_column_int64(s.q, 3)) != 0)
             break;
-    sqlite3_finalize(s.q);
+    release(&s);
     return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
 }
 
