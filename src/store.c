@@ -84,6 +84,10 @@ static const char *const migrations[] = {
      * write of an older event never moves it back. */
     "ALTER TABLE runs ADD COLUMN progress_event_id TEXT;"
     "ALTER TABLE runs ADD COLUMN steps_event_id TEXT;",
+
+    /* 8: a new run's seq is MAX(seq) + 1: read from an index, not a scan
+     * of every run. */
+    "CREATE INDEX runs_seq ON runs(seq);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
