@@ -201,7 +201,8 @@ static int still_allowed(struct call *c, const struct run *r, const struct auth_
     return ok;
 }
 
-/* A keepalive comment goes out after keepalive_ms/2 of silence, and the
+/* A keepalive comment goes out after keepalive_ms/3 of silence (two
+ * writes may be needed before a web server sees its client gone), and the
  * connection is checked for a hang-up every keepalive_ms/4: the web
  * server notices a vanished client on the write after it vanished and then
  * closes our connection, so the stream is freed within keepalive_ms. */
@@ -209,7 +210,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
-    int quiet_ms = cfg->keepalive_ms / 2;
+    int quiet_ms = cfg->keepalive_ms / 3;
     /* A slice is at most STOP_SLICE_MS so that a stopping process ends
      * its streams promptly. */
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
@@ -248,7 +249,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
          * event boundary and the client resumes elsewhere with its id. */
         if (c->api->stopping != NULL && atomic_load(c->api->stopping))
             break;
-        /* Every keepalive_ms/2, busy or quiet, the stream asks whether a
+        /* Every keepalive_ms/3, busy or quiet, the stream asks whether a
          * credential was revoked since; only then are its own checked. */
         if (clock_mono_ms() - last_check >= quiet_ms) {
             last_check = clock_mono_ms();

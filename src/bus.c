@@ -168,7 +168,9 @@ static void copy_str(redisReply *r, char *dst, size_t size)
  * the end} refused. */
 static const char append_script[] =
     "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "local prev = '0-0'\n"
     "if #last == 1 then\n"
+    "  prev = last[1][1]\n"
     "  local f = last[1][2]\n"
     "  for i = 1, #f, 2 do\n"
     "    if f[i] == 'type' and f[i + 1] == ARGV[5] then return {0, last[1][1]} end\n"
@@ -176,7 +178,7 @@ static const char append_script[] =
     "end\n"
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
     " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])\n"
-    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. id)\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. prev .. ' ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
     "return {1, id}\n";
 
 int bus_append(struct bus *b, const char *run_id, const char *name,
@@ -418,14 +420,18 @@ int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx)
         if (v == NULL)
             return n;
         redisReply *r = v;
+        /* "RUN PREV ID TYPE DATA": the first four hold no space. */
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[2]->type == REDIS_REPLY_STRING) {
-            char text[ID_SIZE + EVENT_ID_SIZE + 2];
-            copy_str(r->element[2], text, sizeof text);
-            char *sp = strchr(text, ' ');
-            if (sp != NULL) {
-                *sp = '\0';
-                fn(ctx, text, sp + 1);
+            char *f[5] = {r->element[2]->str};
+            int k = 1;
+            for (char *p = f[0]; k < 5 && (p = strchr(p, ' ')) != NULL; k++) {
+                *p++ = '\0';
+                f[k] = p;
+            }
+            if (k == 5 && strlen(f[0]) < ID_SIZE && strlen(f[1]) < EVENT_ID_SIZE &&
+                strlen(f[2]) < EVENT_ID_SIZE && strlen(f[3]) < EVENT_NAME_SIZE) {
+                fn(ctx, f[0], f[1], f[2], f[3], f[4]);
                 n++;
             }
         }

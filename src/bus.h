@@ -58,10 +58,12 @@ typedef void (*bus_runs_fn)(void *ctx, size_t i, const char *id, const char *nam
 int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
                   const char *const *after_ids, int count, bus_runs_fn fn, void *ctx);
 
-/* Every append is announced on this channel as "RUN_ID ENTRY_ID", so that
- * a reader of many runs learns which have news without a blocked read per
- * run. An announcement can be lost (pub/sub is at most once); a reader
- * reads again whenever its subscription is new. */
+/* Every append is announced on this channel as "RUN_ID PREV_ID ENTRY_ID
+ * TYPE DATA" (PREV_ID: the entry before it, 0-0 for the first), so that a
+ * reader of many runs learns which have news without a blocked read per
+ * run, and one that had PREV_ID has the entry itself without reading it.
+ * An announcement can be lost (pub/sub is at most once); a reader reads
+ * again whenever its subscription is new, or the PREV_ID is not its. */
 #define BUS_NOTIFY_CHANNEL "opstream:appended"
 /* A connection subscribed to BUS_NOTIFY_CHANNEL, or NULL (err set). */
 struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size_t errsize);
@@ -70,7 +72,8 @@ int bus_fd(const struct bus *b);
 /* Once the socket is readable: reads it once and calls fn for each whole
  * announcement. The number of announcements, or -1 when the connection is
  * broken. */
-typedef void (*bus_notice_fn)(void *ctx, const char *run_id, const char *entry_id);
+typedef void (*bus_notice_fn)(void *ctx, const char *run_id, const char *prev_id,
+                              const char *entry_id, const char *name, const char *data);
 int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx);
 
 /* The data of one entry of a run's stream (malloc'd into *data): 0, 1 when

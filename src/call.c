@@ -12,6 +12,7 @@
 static __thread int keeping;
 static __thread struct store *kept_store;
 static __thread struct bus *kept_bus;
+static __thread char kept_secret[HASH_HEX_SIZE]; /* the link secret, read once; "" before */
 
 void call_thread_keep(const struct config *cfg)
 {
@@ -29,6 +30,7 @@ void call_thread_end(void)
     bus_free(kept_bus);
     kept_store = NULL;
     kept_bus = NULL;
+    kept_secret[0] = '\0';
     keeping = 0;
 }
 
@@ -47,8 +49,17 @@ int call_open(struct call *c)
     }
     if (c->st == NULL)
         c->st = store_open(c->api->cfg->database, err, sizeof err);
-    if (c->st != NULL && store_link_secret(c->st, c->link_secret) == 0)
+    /* The stack's link secret is made once, at init: a kept connection
+     * reads it once. */
+    if (c->st != NULL && keeping && kept_secret[0] != '\0') {
+        memcpy(c->link_secret, kept_secret, sizeof kept_secret);
         return 0;
+    }
+    if (c->st != NULL && store_link_secret(c->st, c->link_secret) == 0) {
+        if (keeping)
+            memcpy(kept_secret, c->link_secret, sizeof kept_secret);
+        return 0;
+    }
     log_error("%s", c->st ? "cannot read link secret" : err);
     store_close(c->st);
     c->st = NULL;
@@ -62,6 +73,8 @@ void call_close(struct call *c)
         c->bus = NULL;
     }
     if (keeping && c->st != NULL) {
+        if (store_settle(c->st) != 0)
+            log_error("a request left a ledger transaction open; rolled back");
         kept_store = c->st;
         c->st = NULL;
     }

@@ -92,7 +92,7 @@ void config_defaults(struct config *cfg)
     cfg->link_ttl_s = 3600;
     cfg->max_requests = 4096;
     cfg->max_streams = 20000;
-    cfg->request_threads = 16;
+    cfg->request_threads = 4;
     cfg->request_timeout_ms = 5000;
     cfg->responder_processes = 2;
     cfg->stream_maxlen = 100000;

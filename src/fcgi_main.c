@@ -206,10 +206,14 @@ static void serve_fd(int fd)
     request_done();
 }
 
+static int pool_size;           /* request_threads; 1 when serving alone */
+static int keep_connections;    /* pool threads keep theirs between requests */
+
 static void *pool_thread(void *arg)
 {
     (void)arg;
-    call_thread_keep(&cfg);
+    if (keep_connections)
+        call_thread_keep(&cfg);
     for (;;) {
         pthread_mutex_lock(&queue.lock);
         while (queue.len == 0 && atomic_load(&accepting))
@@ -383,7 +387,13 @@ static int respond(const sigset_t *set, pid_t parent)
     pthread_attr_setstacksize(&thread_attr, THREAD_STACK_BYTES);
     pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    if (cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
+    /* Serving alone (mod_fcgid): the server sends one request at a time
+     * and keeps idle processes around, so one thread that connects per
+     * request, and no hub: a stream holds its process whatever we do. */
+    int alone = cfg.responder_processes == 0;
+    pool_size = alone ? 1 : cfg.request_threads;
+    keep_connections = !alone;
+    if (!alone && cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
         log_warn("cannot start the stream hub; streams stay on their threads");
     app.hand_off = hand_off;
     queue.cap = (size_t)cfg.max_requests;
@@ -392,7 +402,7 @@ static int respond(const sigset_t *set, pid_t parent)
         return 1;
     }
     atomic_store(&accepting, 1);
-    for (int i = 0; i < cfg.request_threads; i++) {
+    for (int i = 0; i < pool_size; i++) {
         if (pthread_create(&t, &thread_attr, pool_thread, NULL) != 0) {
             log_error("cannot start request threads");
             return 1;
@@ -403,7 +413,7 @@ static int respond(const sigset_t *set, pid_t parent)
         return 1;
     }
     log_info("responder ready (%zu job types, keepalive %d ms, %d request threads, up to %d "
-             "streams)", types.n, cfg.keepalive_ms, cfg.request_threads, hub ? cfg.max_streams : 0);
+             "streams)", types.n, cfg.keepalive_ms, pool_size, hub ? cfg.max_streams : 0);
     int sig = 0;
     do
         sigwait(set, &sig);

@@ -5,9 +5,11 @@
  * - A stream is its socket, its cursor and its credentials; bytes the
  *   socket would not take are kept only until it takes them.
  * - Streams are grouped by run. Every append is announced on one Redis
- *   channel (bus.h); an announcement marks its run, and one pipelined
- *   XRANGE per round reads every marked run once for all its viewers. A
- *   new subscription (start, reconnect) reads every run again, as an
+ *   channel with the event and the id before it (bus.h): an event that
+ *   follows what the hub has of its run goes straight to its viewers;
+ *   otherwise the announcement marks its run, and one pipelined XRANGE per
+ *   round reads every marked run once for all its viewers. A new
+ *   subscription (start, reconnect) reads every run again, as an
  *   announcement may have been missed while there was none.
  * - Keepalives, hang-ups (the web server closes the connection or aborts
  *   the request), revocations and the process stopping work as on a
@@ -356,13 +358,25 @@ static void read_marked(struct hub *h)
     }
 }
 
-static void noticed(void *ctx, const char *run_id, const char *entry_id)
+/* An announced append: the event itself when it follows what the hub
+ * has of its run and no read of the run is pending, else a read. */
+static void noticed(void *ctx, const char *run_id, const char *prev_id, const char *entry_id,
+                    const char *name, const char *data)
 {
     struct hub *h = ctx;
     struct hub_run *r = run_find(h, run_id);
-    struct event_id eid;
-    if (r != NULL && event_id_parse(entry_id, &eid) == 0 && event_id_cmp(&eid, &r->read) > 0)
-        mark(h, r);
+    struct event_id eid, prev;
+    if (r == NULL || event_id_parse(entry_id, &eid) != 0 || event_id_cmp(&eid, &r->read) <= 0)
+        return;
+    if (!r->dirty && event_id_parse(prev_id, &prev) == 0 && event_id_cmp(&prev, &r->read) == 0 &&
+        event_name_valid(name)) {
+        r->busy++; /* its streams may all go */
+        deliver(h, r, entry_id, name, data);
+        r->busy--;
+        run_release(h, r);
+        return;
+    }
+    mark(h, r);
 }
 
 typedef void (*stream_fn)(struct hub *h, struct hub_stream *s, void *ctx);
@@ -514,10 +528,14 @@ static void take_inbox(struct hub *h)
     }
 }
 
+/* A comment after a third of keepalive_ms without a write: a web server
+ * may learn that its client is gone only from a write that fails, which
+ * can be the second after the client left, and the stream is to be freed
+ * within keepalive_ms. */
 static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
 {
     (void)ctx;
-    int quiet_ms = h->cfg->keepalive_ms / 2;
+    int quiet_ms = h->cfg->keepalive_ms / 3;
     if (s->ending || clock_mono_ms() - s->last_write_ms < quiet_ms)
         return;
     static const char ka[] = ": keepalive\n\n";

@@ -30,6 +30,7 @@ struct store {
  * order they came: waiting in SQLite's busy handler is for other
  * processes only. */
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int holding;   /* this thread holds write_lock */
 
 /* Each step moves the schema from version i to i+1; never edit a shipped
  * step, append a new one. */
@@ -103,8 +104,10 @@ static int exec(struct store *st, const char *sql)
 static int begin(struct store *st)
 {
     pthread_mutex_lock(&write_lock);
-    if (exec(st, "BEGIN IMMEDIATE") == 0)
+    if (exec(st, "BEGIN IMMEDIATE") == 0) {
+        holding = 1;
         return 0;
+    }
     pthread_mutex_unlock(&write_lock);
     return -1;
 }
@@ -115,6 +118,7 @@ static int end(struct store *st, int ret)
         exec(st, "ROLLBACK");
         ret = -1;
     }
+    holding = 0;
     pthread_mutex_unlock(&write_lock);
     return ret;
 }
@@ -234,6 +238,19 @@ void store_close(struct store *st)
         sqlite3_finalize(st->cache[i].q);
     sqlite3_close(st->db);
     free(st);
+}
+
+int store_settle(struct store *st)
+{
+    int open = st != NULL && !sqlite3_get_autocommit(st->db);
+    if (open)
+        exec(st, "ROLLBACK");
+    if (holding) {
+        holding = 0;
+        pthread_mutex_unlock(&write_lock);
+        open = 1;
+    }
+    return open ? -1 : 0;
 }
 
 int store_ping(struct store *st)

@@ -42,6 +42,9 @@ struct status_change {
 struct store *store_open(const char *path, char *err, size_t errsize);
 void store_close(struct store *st);
 int store_ping(struct store *st);
+/* Between two uses of a kept connection: a transaction left open (a bug)
+ * is rolled back and the process's write lock let go: -1 then, else 0. */
+int store_settle(struct store *st);
 
 /* All return 0 on success, -1 on a database error; lookups return 1 when
  * nothing matched. */

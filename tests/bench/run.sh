@@ -114,31 +114,32 @@ doing() { [[ " $ONLY " == *" $1 "* ]]; }
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 declare -A R
 
+# streaming KEY SYS RUNS STREAMS RATE SECS_MORE [loadgen options]: STREAMS
+# streams over RUNS new runs of SYS, RATE events/s for SECS; the result
+# goes to R[KEY.SYS]
+streaming() {
+    local key=$1 sys=$2 nruns=$3 nstreams=$4 rate=$5 more=$6
+    shift 6
+    runs "$sys" "$nruns" "$T/$key.$sys"
+    spread "$T/$key.$sys.urls" "$nstreams" > "$T/$key.$sys.streams"
+    R[$key.$sys]=$("$LOADGEN" streams "$T/$key.$sys.streams" $((SECS + more)) \
+        --publish "$(kind "$sys")" "$T/$key.$sys.targets" "$rate" "$SECS" "$@")
+    echo "${R[$key.$sys]}" >&2
+}
 for sys in "${SYSTEMS[@]}"; do
-  if doing fan; then
-    echo "==> $sys: fan-out ($FAN_STREAMS streams over $FAN_RUNS runs, $FAN_RATE events/s, ${SECS}s)" >&2
-    runs "$sys" "$FAN_RUNS" "$T/fan.$sys"
-    spread "$T/fan.$sys.urls" "$FAN_STREAMS" > "$T/fan.$sys.streams"
-    R[fan.$sys]=$("$LOADGEN" streams "$T/fan.$sys.streams" $((SECS + 60)) \
-        --publish "$(kind "$sys")" "$T/fan.$sys.targets" "$FAN_RATE" "$SECS")
-    echo "${R[fan.$sys]}" >&2
-  fi
-  if doing hot; then
-    echo "==> $sys: hot runs ($HOT_RUNS runs x $HOT_VIEWERS viewers, $HOT_RATE events/s)" >&2
-    runs "$sys" "$HOT_RUNS" "$T/hot.$sys"
-    spread "$T/hot.$sys.urls" $((HOT_RUNS * HOT_VIEWERS)) > "$T/hot.$sys.streams"
-    R[hot.$sys]=$("$LOADGEN" streams "$T/hot.$sys.streams" $((SECS + 60)) \
-        --publish "$(kind "$sys")" "$T/hot.$sys.targets" "$HOT_RATE" "$SECS")
-    echo "${R[hot.$sys]}" >&2
-  fi
-  if doing burst; then
-    echo "==> $sys: burst of $BURST_STREAMS streams, then all cut and reconnected at once" >&2
-    runs "$sys" "$BURST_RUNS" "$T/burst.$sys"
-    spread "$T/burst.$sys.urls" "$BURST_STREAMS" > "$T/burst.$sys.streams"
-    R[burst.$sys]=$("$LOADGEN" streams "$T/burst.$sys.streams" $((SECS + 120)) \
-        --publish "$(kind "$sys")" "$T/burst.$sys.targets" 500 "$SECS" --cut $((SECS * 500)) --pids "$(pids_of "$sys")")
-    echo "${R[burst.$sys]}" >&2
-  fi
+    if doing fan; then
+        echo "==> $sys: fan-out ($FAN_STREAMS streams over $FAN_RUNS runs, $FAN_RATE events/s, ${SECS}s)" >&2
+        streaming fan "$sys" "$FAN_RUNS" "$FAN_STREAMS" "$FAN_RATE" 60
+    fi
+    if doing hot; then
+        echo "==> $sys: hot runs ($HOT_RUNS runs x $HOT_VIEWERS viewers, $HOT_RATE events/s)" >&2
+        streaming hot "$sys" "$HOT_RUNS" $((HOT_RUNS * HOT_VIEWERS)) "$HOT_RATE" 60
+    fi
+    if doing burst; then
+        echo "==> $sys: burst of $BURST_STREAMS streams, then all cut and reconnected at once" >&2
+        streaming burst "$sys" "$BURST_RUNS" "$BURST_STREAMS" 500 120 \
+            --cut $((SECS * 500)) --pids "$(pids_of "$sys")"
+    fi
 done
 
 for sys in fastapi opstream; do
