@@ -138,7 +138,10 @@ static struct {
     pthread_cond_t ready;
     int *fds;
     size_t cap, head, len;
-} queue = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0};
+    pthread_cond_t warmed;
+    int warm;                   /* pool threads that have their connections */
+} queue = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0,
+           PTHREAD_COND_INITIALIZER, 0};
 
 #define OVERFLOW_THREADS_MAX 64
 static atomic_int overflow;     /* threads answering a full house */
@@ -214,6 +217,10 @@ static void *pool_thread(void *arg)
     (void)arg;
     if (keep_connections)
         call_thread_keep(&cfg);
+    pthread_mutex_lock(&queue.lock);
+    queue.warm++;
+    pthread_cond_signal(&queue.warmed);
+    pthread_mutex_unlock(&queue.lock);
     for (;;) {
         pthread_mutex_lock(&queue.lock);
         while (queue.len == 0 && atomic_load(&accepting))
@@ -412,6 +419,12 @@ static int respond(const sigset_t *set, pid_t parent)
         log_error("cannot start the accepting thread");
         return 1;
     }
+    /* "ready" means warm: each pool thread has its connections (or gave
+     * up on them), so what a responder holds from here on is steady. */
+    pthread_mutex_lock(&queue.lock);
+    while (queue.warm < pool_size)
+        pthread_cond_wait(&queue.warmed, &queue.lock);
+    pthread_mutex_unlock(&queue.lock);
     log_info("responder ready (%zu job types, keepalive %d ms, %d request threads, up to %d "
              "streams)", types.n, cfg.keepalive_ms, pool_size, hub ? cfg.max_streams : 0);
     int sig = 0;

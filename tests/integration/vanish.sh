@@ -12,6 +12,10 @@ fds() { for p in $(responders); do ls "/proc/$p/fd" | wc -l; done | awk '{s+=$1}
 clients() { redis-cli -s "$T/redis.sock" INFO clients | awk -F: '$1=="connected_clients"{print $2+0}'; }
 now_ms() { date +%s%3N; }
 
+# A responder says "ready" once its request threads hold their
+# connections: what it holds from then on is its steady state.
+warm() { [ "$(grep -c 'responder ready' "$T/fcgi.log")" -ge 2 ] && [ "$(responders | wc -l)" -eq 2 ]; }
+wait_until "responders ready" 30 warm
 run=$(create_run '{"type":"countdown","input":{"n":1,"interval_ms":60000}}')
 wait_until "a quiet run" 20 run_is "$run" running
 base_threads=$(threads)
@@ -34,7 +38,7 @@ gone_at=$(now_ms)
 freed() { [ "$(fds)" -le "$base_fds" ] && [ "$(threads)" -le "$base_threads" ] && [ "$(clients)" -le "$base_clients" ]; }
 while ! freed && [ $(( $(now_ms) - gone_at )) -le 2000 ]; do sleep 0.05; done
 took=$(( $(now_ms) - gone_at ))
-echo "# freed after $took ms (keepalive 2000 ms)"
+echo "# freed after $took ms (keepalive 2000 ms): $(fds) descriptors ($base_fds before), $(threads) threads ($base_threads), $(clients) Redis clients ($base_clients)"
 check "no descriptor, thread or Redis connection is left after one keepalive interval" freed
 check_eq "the run itself is untouched" running "$(run_status "$run")"
 finish
