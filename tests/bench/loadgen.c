@@ -6,7 +6,8 @@
  *     opens every URL in the file URLS at once as an EventSource would
  *     (Accept: text/event-stream), reads SSE frames, and reports JSON:
  *     answers by status, events, latency (now - the "t" in each event's
- *     data, CLOCK_REALTIME ns), sequence gaps and repeats per stream
+ *     data, CLOCK_REALTIME ns; the end events, sent all at once after the
+ *     paced ones, are not sampled), sequence gaps and repeats per stream
  *     ("seq"), streams that saw their end ("end":1 in the data).
  *     --publish KIND TARGETS RATE SECS: a publisher thread writes RATE
  *       events/s for SECS round-robin over the targets once every stream
@@ -211,7 +212,10 @@ static void frame(struct stream *s, const char *data)
     s->events++;
     long long seq = field(data, "\"seq\":");
     long long t = field(data, "\"t\":");
-    if (t > 0)
+    int end = strstr(data, "\"end\":1") != NULL;
+    /* The end events go out all at once, unpaced: their wait in that
+     * queue says how fast the publisher is, not the server. */
+    if (t > 0 && !end)
         sample((now_ns(CLOCK_REALTIME) - t) / 1000);
     if (seq > 0) {
         if (seq <= s->seq)
@@ -223,7 +227,7 @@ static void frame(struct stream *s, const char *data)
         if (seq > s->seq)
             s->seq = seq;
     }
-    if (strstr(data, "\"end\":1") != NULL)
+    if (end)
         s->ended = 1;
     if (s->cut && kill_ms > 0 && resumed_ms < 0)
         resumed_ms = mono_ms() - kill_ms;
