@@ -210,7 +210,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
-    int quiet_ms = cfg->keepalive_ms / 3;
+    int quiet_ms = sse_quiet_ms(cfg->keepalive_ms);
     /* A slice is at most STOP_SLICE_MS so that a stopping process ends
      * its streams promptly. */
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
@@ -249,9 +249,9 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
          * event boundary and the client resumes elsewhere with its id. */
         if (c->api->stopping != NULL && atomic_load(c->api->stopping))
             break;
-        /* Every keepalive_ms/3, busy or quiet, the stream asks whether a
+        /* Busy or quiet, the stream asks now and then whether a
          * credential was revoked since; only then are its own checked. */
-        if (clock_mono_ms() - last_check >= quiet_ms) {
+        if (clock_mono_ms() - last_check >= sse_recheck_ms(cfg->keepalive_ms)) {
             last_check = clock_mono_ms();
             long long now = bus_revocations(c->bus);
             if (now != revocations && now >= 0) {

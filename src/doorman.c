@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include "doorman.h"
 #include "clock.h"
+#include "fcgi_record.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -22,22 +23,14 @@
 #define WAITING_MAX 4096
 #define PEEK_BYTES 65536
 
-enum { FCGI_HEADER_LEN = 8, FCGI_ABORT_TYPE = 2, FCGI_PARAMS_TYPE = 4, FCGI_TYPE_MAX = 11 };
+enum { FCGI_PARAMS_TYPE = 4 };
 
 int fcgi_abort_waiting(int fd, int request_id)
 {
     unsigned char buf[4096];
     ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-    for (size_t off = 0; n > 0 && off + FCGI_HEADER_LEN <= (size_t)n;) {
-        const unsigned char *h = buf + off;
-        int id = (h[2] << 8) | h[3];
-        if (h[0] != 1 || h[1] == 0 || h[1] > FCGI_TYPE_MAX)
-            return 0;
-        if (h[1] == FCGI_ABORT_TYPE && id == request_id)
-            return 1;
-        off += FCGI_HEADER_LEN + (((size_t)h[4] << 8) | h[5]) + h[6];
-    }
-    return 0;
+    struct fcgi_scan scan = {0};
+    return n > 0 && fcgi_scan_abort(&scan, buf, (size_t)n, request_id) == 1;
 }
 
 /* A pair length: 1 byte, or 4 with the top bit set. 0 with *n and *used,
@@ -63,18 +56,18 @@ int fcgi_params_sane(const unsigned char *buf, size_t len, size_t max)
      * pairs may span records, so it is gathered first. */
     static __thread unsigned char params[PEEK_BYTES];
     size_t plen = 0;
-    for (size_t off = 0; off + FCGI_HEADER_LEN <= len;) {
+    for (size_t off = 0; off + FCGI_HEADER_BYTES <= len;) {
         const unsigned char *h = buf + off;
         size_t content = ((size_t)h[4] << 8) | h[5], padding = h[6];
-        size_t have = len - off - FCGI_HEADER_LEN;
+        size_t have = len - off - FCGI_HEADER_BYTES;
         size_t take = content < have ? content : have;
         if (h[1] == FCGI_PARAMS_TYPE && plen + take <= sizeof params) {
-            memcpy(params + plen, h + FCGI_HEADER_LEN, take);
+            memcpy(params + plen, h + FCGI_HEADER_BYTES, take);
             plen += take;
         }
         if (take < content)
             break;
-        off += FCGI_HEADER_LEN + content + padding;
+        off += FCGI_HEADER_BYTES + content + padding;
     }
     for (size_t p = 0; p < plen;) {
         size_t name, value, u1, u2;

@@ -323,25 +323,34 @@ static void redis_lost(struct hub *h)
     h->cmd = h->listen = NULL;
 }
 
+/* One pipelined read of the round's runs, each after where it was read
+ * to, its events delivered as they come: 0, or -1 when Redis failed. */
+static int read_round(struct hub *h, struct round *rd, size_t n)
+{
+    const char *ids[READ_RUNS], *after[READ_RUNS];
+    char cursors[READ_RUNS][EVENT_ID_SIZE];
+    for (size_t i = 0; i < n; i++) {
+        rd->got[i] = 0;
+        event_id_format(&rd->runs[i]->read, cursors[i]);
+        ids[i] = rd->runs[i]->id, after[i] = cursors[i];
+    }
+    return bus_read_runs(h->cmd, n, ids, after, READ_COUNT, round_entry, rd);
+}
+
 /* Reads every marked run, pipelined, until none has more. */
 static void read_marked(struct hub *h)
 {
     while (h->dirty != NULL && h->cmd != NULL) {
         struct round rd = {.h = h};
-        const char *ids[READ_RUNS], *after[READ_RUNS];
-        char cursors[READ_RUNS][EVENT_ID_SIZE];
         size_t n = 0;
         while (h->dirty != NULL && n < READ_RUNS) {
             struct hub_run *r = h->dirty;
             h->dirty = r->next_dirty;
             r->dirty = 0;
             r->busy++; /* its streams may all go during the round */
-            rd.runs[n] = r;
-            event_id_format(&r->read, cursors[n]);
-            ids[n] = r->id, after[n] = cursors[n];
-            n++;
+            rd.runs[n++] = r;
         }
-        int rc = bus_read_runs(h->cmd, n, ids, after, READ_COUNT, round_entry, &rd);
+        int rc = read_round(h, &rd, n);
         for (size_t i = 0; i < n; i++) {
             rd.runs[i]->busy--;
             /* A full batch may have more behind it; a failed read is
@@ -465,14 +474,11 @@ static void redis_connect(struct hub *h, int64_t now)
 static int catch_up(struct hub *h, struct hub_stream *s, const struct hub_run *r)
 {
     struct hub_run solo = {.read = s->cursor, .streams = s, .busy = 1};
+    memcpy(solo.id, r->id, sizeof solo.id);
     s->run = &solo;
     struct round rd = {.h = h, .runs = {&solo}};
-    char cur[EVENT_ID_SIZE];
-    const char *ids[1] = {r->id}, *after[1] = {cur};
     while (h->cmd != NULL && solo.streams != NULL && event_id_cmp(&solo.read, &r->read) < 0) {
-        event_id_format(&solo.read, cur);
-        rd.got[0] = 0;
-        if (bus_read_runs(h->cmd, 1, ids, after, READ_COUNT, round_entry, &rd) != 0)
+        if (read_round(h, &rd, 1) != 0)
             redis_lost(h);
         else if (rd.got[0] == 0)
             break;
@@ -535,7 +541,7 @@ static void take_inbox(struct hub *h)
 static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
 {
     (void)ctx;
-    int quiet_ms = h->cfg->keepalive_ms / 3;
+    int quiet_ms = sse_quiet_ms(h->cfg->keepalive_ms);
     if (s->ending || clock_mono_ms() - s->last_write_ms < quiet_ms)
         return;
     static const char ka[] = ": keepalive\n\n";
@@ -560,7 +566,7 @@ static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
     }
 }
 
-/* Every keepalive_ms/2 the hub asks whether a credential was revoked;
+/* Now and then (sse_recheck_ms) the hub asks whether a credential was revoked;
  * only then are the streams' own checked (each once per revocation). */
 static void check_revocations(struct hub *h)
 {
@@ -585,7 +591,7 @@ static void tick(struct hub *h)
         each_stream(h, end_stream, NULL);
     each_stream(h, keepalive, NULL);
     if (h->cmd != NULL && now >= h->next_check_ms) {
-        h->next_check_ms = now + h->cfg->keepalive_ms / 2;
+        h->next_check_ms = now + sse_recheck_ms(h->cfg->keepalive_ms);
         check_revocations(h);
     }
 }

@@ -11,4 +11,18 @@ int sse_retry(struct out *o, int retry_ms);
 int sse_event(struct out *o, const char *id, const char *name, const char *data);
 int sse_comment(struct out *o, const char *text);
 
+/* A stream's cadence, alike on its own thread and in the hub: a keepalive
+ * after keepalive_ms/3 of silence (a web server may see its client gone
+ * only on the second write after it went), and a look for revoked
+ * credentials every keepalive_ms/2. */
+static inline int sse_quiet_ms(int keepalive_ms)
+{
+    return keepalive_ms / 3;
+}
+
+static inline int sse_recheck_ms(int keepalive_ms)
+{
+    return keepalive_ms / 2;
+}
+
 #endif

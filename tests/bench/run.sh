@@ -175,7 +175,9 @@ done
 
 # ---- the table ----
 j() { jq -r "$2" <<< "${R[$1]:-{\}}" 2>/dev/null || echo '?'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "—" || b == "—" || b + 0 == 0) print "—"; else printf "%.2f", a / b }'; }
+# ratio A B: A / B for two measured figures; "—" for anything else (a
+# pair like "p50 / p99", -1 for "none was cut", a missing figure)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { num = "^[0-9]+([.][0-9]+)?$"; if (a !~ num || b !~ num || b + 0 == 0) print "—"; else printf "%.2f", a / b }'; }
 mem() { j "$1" '((.rss1_kib - .rss0_kib) / .streams * 100 | round / 100)'; }
 row() { # row LABEL NCHAN FASTAPI OPSTREAM [lower|higher]
     printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$(ratio "$4" "$2")" "$(ratio "$4" "$3")"
