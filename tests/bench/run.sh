@@ -117,11 +117,26 @@ declare -A R
 # streaming KEY SYS RUNS STREAMS RATE SECS_MORE [loadgen options]: STREAMS
 # streams over RUNS new runs of SYS, RATE events/s for SECS; the result
 # goes to R[KEY.SYS]
+# quiet: until the machine is idle again (under 10% of its CPU busy over
+# a second; at most 60 s), so that no workload pays for the one before
+# it, another system's teardown included
+quiet() {
+    local i a b
+    for i in $(seq 60); do
+        a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+        sleep 1
+        b=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat)
+        awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+            exit !((y[1] - x[1]) < 0.10 * (y[2] - x[2])) }' && return 0
+    done
+    echo "run.sh: the machine did not settle within 60 s" >&2
+}
 streaming() {
     local key=$1 sys=$2 nruns=$3 nstreams=$4 rate=$5 more=$6
     shift 6
     runs "$sys" "$nruns" "$T/$key.$sys"
     spread "$T/$key.$sys.urls" "$nstreams" > "$T/$key.$sys.streams"
+    quiet
     R[$key.$sys]=$("$LOADGEN" streams "$T/$key.$sys.streams" $((SECS + more)) \
         --publish "$(kind "$sys")" "$T/$key.$sys.targets" "$rate" "$SECS" "$@")
     echo "${R[$key.$sys]}" >&2
@@ -147,6 +162,7 @@ for sys in fastapi opstream; do
     base=$([ "$sys" = opstream ] && echo "$OPS" || echo "$FA")
     body=$([ "$sys" = opstream ] && echo '{"type":"sleep","input":{"seconds":1}}' || echo '{"type":"bench","input":{}}')
     echo "==> $sys: create and status, 50 connections, 10 s each" >&2
+    quiet
     R[create.$sys]=$("$LOADGEN" http POST "$base/api/v1/runs" "$body" 50 10)
     echo "${R[create.$sys]}" >&2
     runs "$sys" 1 "$T/one.$sys"
