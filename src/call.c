@@ -17,8 +17,8 @@ static __thread char kept_secret[HASH_HEX_SIZE]; /* the link secret, read once; 
 void call_thread_keep(const struct config *cfg)
 {
     keeping = 1;
-    /* Connected before the first request, so that a responder that was
-     * just started answers as soon as one that has served a while. */
+    /* Connected before this thread takes a request: no request pays for
+     * a connect, and what a responder holds is steady once it is ready. */
     char err[CONFIG_ERR_SIZE];
     kept_store = store_open(cfg->database, err, sizeof err);
     kept_bus = bus_connect(cfg, 2000, err, sizeof err);
