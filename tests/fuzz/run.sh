@@ -11,7 +11,7 @@ mkdir -p "$out"
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$src/src"
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 files=()
-for m in request out event protocol json_depth config schema doorman log clock; do files+=("$src/src/$m.c"); done
+for m in request out event protocol json_depth config schema doorman fcgi_record log clock; do files+=("$src/src/$m.c"); done
 failed=0
 for h in query event_id body job_line config json_depth fcgi_params; do
     bin=$out/fuzz_$h
