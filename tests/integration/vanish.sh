@@ -35,7 +35,10 @@ check "they hold no Redis connection: $(clients) clients, $base_clients before" 
 
 for fd in "${fds[@]}"; do exec {fd}>&-; done
 gone_at=$(now_ms)
-freed() { [ "$(fds)" -le "$base_fds" ] && [ "$(threads)" -le "$base_threads" ] && [ "$(clients)" -le "$base_clients" ]; }
+# The 100 streams' descriptors must be gone. A responder's own SQLite and
+# Redis descriptors may be closed and opened again between two counts
+# (a baseline read 2 or 4 low on a loaded machine), so 4 either way pass.
+freed() { [ "$(fds)" -le $((base_fds + 4)) ] && [ "$(threads)" -le "$base_threads" ] && [ "$(clients)" -le "$base_clients" ]; }
 while ! freed && [ $(( $(now_ms) - gone_at )) -le 2000 ]; do sleep 0.05; done
 took=$(( $(now_ms) - gone_at ))
 echo "# freed after $took ms (keepalive 2000 ms): $(fds) descriptors ($base_fds before), $(threads) threads ($base_threads), $(clients) Redis clients ($base_clients)"
