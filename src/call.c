@@ -18,7 +18,7 @@ void call_thread_keep(const struct config *cfg)
 {
     keeping = 1;
     /* Connected before this thread takes a request: no request pays for
-     * a connect, and what a responder holds is steady once it is ready. */
+     * a connect. */
     char err[CONFIG_ERR_SIZE];
     kept_store = store_open(cfg->database, err, sizeof err);
     kept_bus = bus_connect(cfg, 2000, err, sizeof err);

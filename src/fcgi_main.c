@@ -420,7 +420,7 @@ static int respond(const sigset_t *set, pid_t parent)
         return 1;
     }
     /* "ready" means warm: each pool thread has its connections (or gave
-     * up on them), so what a responder holds from here on is steady. */
+     * up on them). */
     pthread_mutex_lock(&queue.lock);
     while (queue.warm < pool_size)
         pthread_cond_wait(&queue.warmed, &queue.lock);

@@ -534,10 +534,7 @@ static void take_inbox(struct hub *h)
     }
 }
 
-/* A comment after a third of keepalive_ms without a write: a web server
- * may learn that its client is gone only from a write that fails, which
- * can be the second after the client left, and the stream is to be freed
- * within keepalive_ms. */
+/* A comment after sse_quiet_ms without a write (why: sse.h). */
 static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
 {
     (void)ctx;

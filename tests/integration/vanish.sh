@@ -13,7 +13,7 @@ clients() { redis-cli -s "$T/redis.sock" INFO clients | awk -F: '$1=="connected_
 now_ms() { date +%s%3N; }
 
 # A responder says "ready" once its request threads hold their
-# connections: what it holds from then on is its steady state.
+# connections: the baseline is taken after that.
 warm() { [ "$(grep -c 'responder ready' "$T/fcgi.log")" -ge 2 ] && [ "$(responders | wc -l)" -eq 2 ]; }
 wait_until "responders ready" 30 warm
 run=$(create_run '{"type":"countdown","input":{"n":1,"interval_ms":60000}}')
