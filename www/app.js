@@ -1,90 +1,305 @@
-// The demo client: create a countdown run, then follow its events with
-// EventSource. EventSource reconnects by itself with Last-Event-ID; the
-// server answers 204 once the run is over, which stops it for good.
-"use strict";
+// The console: start a run of any job type from a form built from its
+// input schema, follow it live with opstream.js (status, progress, steps,
+// events, result, cancel, input the job asks for), and list and replay
+// past runs. Everything a job sends is shown as text, never as markup.
+import { follow, TERMINAL } from "./opstream.js";
+import { schemaForm } from "./schema-form.js";
 
-const api = "/api/v1";
+const api = document.querySelector('meta[name="opstream-api"]')?.content || "/api/v1";
 const $ = (id) => document.getElementById(id);
-let source = null;
-let current = null;
+const LOG_MAX = 5000;        // events shown; the count still says how many came
+const PAGE = 10;             // runs per page of the list
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = !text;
-}
+let types = [];
+let inputValue = () => ({});
+let stream = null;
+let shownInput = null;       // the pending input the answer form was built for
+let pages = [null];          // the cursors of the list's pages seen so far
 
-function addEvent(type, id, data) {
-  const li = document.createElement("li");
-  li.dataset.type = type;
-  const name = document.createElement("strong");
-  name.textContent = type;
-  const body = document.createElement("code");
-  body.textContent = JSON.stringify(data);
-  li.append(name, " ", body);
-  li.title = id;
-  $("events").append(li);
-}
+const token = () => sessionStorage.getItem("opstream-token") || "";
+$("token").value = token();
+$("token-form").addEventListener("submit", (e) => e.preventDefault());
+$("token").addEventListener("change", async (e) => {
+  sessionStorage.setItem("opstream-token", e.target.value.trim());
+  loadRuns();
+  if (await loadTypes()) $("auth").open = false;
+});
 
-function follow(run) {
-  if (source) source.close();
-  current = run;
-  $("cancel").hidden = false;
-  $("run").hidden = false;
-  $("run-id").textContent = run.id;
-  $("run-status").textContent = run.status;
-  $("events").replaceChildren();
-  history.replaceState(null, "", "#" + run.id);
-  source = new EventSource(run.links.events);
-  const types = ["run_queued", "run_started", "progress", "log", "output",
-    "step_started", "step_finished", "input_required", "input_received", "cancel_requested",
-    "gap", "run_finished"];
-  for (const type of types) {
-    source.addEventListener(type, (e) => {
-      const data = JSON.parse(e.data);
-      addEvent(type, e.lastEventId, data);
-      if (type === "progress" && data.total) {
-        $("bar").max = data.total;
-        $("bar").value = data.current;
-        $("counts").textContent = `${data.current} of ${data.total}`;
-      }
-      if (data.status) $("run-status").textContent = data.status;
-      if (type === "run_finished") {
-        source.close();
-        $("cancel").hidden = true;
-      }
-    });
+const v1 = (path) => `${api}${path}`;
+
+// A JSON API call; a problem answer becomes an Error with its detail.
+async function call(path, init = {}) {
+  const headers = { Accept: "application/json", ...(init.headers || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const res = await fetch(path, { ...init, headers });
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) {
+    const detail = body?.detail || body?.title || `HTTP ${res.status}`;
+    throw Object.assign(new Error(detail), { status: res.status, problem: body });
   }
+  return body;
 }
+
+function say(id, text) {
+  $(id).textContent = text || "";
+  $(id).hidden = !text;
+}
+
+// --- Starting a run ------------------------------------------------------
+
+let shownType = null;
+function showType() {
+  // Choosing the type shown again keeps what was entered.
+  if ($("type").value === shownType) return;
+  shownType = $("type").value;
+  const type = types.find((t) => t.name === shownType);
+  $("type-description").textContent = type?.description || "";
+  inputValue = schemaForm($("input-fields"), type?.input_schema || { type: "object" });
+}
+
+async function loadTypes() {
+  try {
+    types = (await call(v1("/types"))).data;
+  } catch (err) {
+    if (err.status === 401) {
+      $("auth").open = true;
+      $("token").focus();
+      say("error", "This server wants a bearer token: enter one under Token.");
+      return false;
+    }
+    say("error", `Job types: ${err.message}`);
+    return false;
+  }
+  say("error", "");
+  const keep = $("type").value;
+  $("type").replaceChildren(...types.map((t) => new Option(t.name, t.name)));
+  $("filter-type").replaceChildren(new Option("any", ""), ...types.map((t) => new Option(t.name, t.name)));
+  if (types.some((t) => t.name === keep)) $("type").value = keep;
+  showType();
+  return true;
+}
+
+$("type").addEventListener("change", showType);
 
 $("start").addEventListener("submit", async (e) => {
   e.preventDefault();
-  showError("");
-  const form = new FormData(e.target);
-  const input = { n: Number(form.get("n")), interval_ms: Number(form.get("interval_ms")) };
-  const res = await fetch(`${api}/runs`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ type: "countdown", input }),
-  });
-  const body = await res.json();
-  if (!res.ok) return showError(`${body.title}: ${body.detail}`);
-  follow(body);
-});
-
-$("cancel").addEventListener("click", async () => {
-  if (!current) return;
-  // An empty body makes the browser send Content-Length: 0, which lighttpd requires.
-  const res = await fetch(current.links.cancel, { method: "POST", body: "" });
-  if (!res.ok && res.status !== 409) {
-    const body = await res.json();
-    showError(`${body.title}: ${body.detail}`);
+  say("error", "");
+  const input = inputValue();
+  if (!e.target.reportValidity()) return;
+  const body = { type: $("type").value, input };
+  if ($("thread").value.trim()) body.thread_id = $("thread").value.trim();
+  try {
+    const run = await call(v1("/runs"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    show(run);
+    loadRuns();
+  } catch (err) {
+    say("error", err.message);
   }
 });
 
-// Reloading the page follows the same run again, from its first event.
-window.addEventListener("load", async () => {
+// --- Following a run -----------------------------------------------------
+
+const CONNECTION = {
+  connecting: "Connecting…", connected: "Live", reconnecting: "Reconnecting…",
+  finished: "Finished", closed: "Stopped", failed: "Failed",
+};
+
+function seconds(from, to) {
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "";
+}
+
+function renderSteps(steps) {
+  $("steps").replaceChildren(...steps.map((s) => {
+    const li = document.createElement("li");
+    li.dataset.status = s.status;
+    const name = document.createElement("span");
+    name.className = "step-name";
+    name.textContent = s.name;
+    const status = document.createElement("span");
+    status.className = "status";
+    status.textContent = s.status;
+    const took = document.createElement("span");
+    took.className = "hint";
+    took.textContent = s.finished_at ? seconds(s.started_at, s.finished_at) : "";
+    li.append(name, " ", status, " ", took);
+    if (s.message) li.append(` — ${s.message}`);
+    return li;
+  }));
+}
+
+function renderAnswer(pending) {
+  if (pending === shownInput) return;
+  shownInput = pending;
+  $("answer").hidden = !pending;
+  say("answer-error", "");
+  if (!pending) return;
+  $("prompt").textContent = typeof pending.prompt === "string" ? pending.prompt : "";
+  const value = schemaForm($("answer-fields"), pending.schema || { type: "object" });
+  $("answer").onsubmit = async (e) => {
+    e.preventDefault();
+    const input = value();
+    if (!e.target.reportValidity()) return;
+    try {
+      await stream.resume(input);
+    } catch (err) {
+      say("answer-error", err.message);
+    }
+  };
+  $("answer").querySelector("input, select, textarea")?.focus();
+}
+
+function render(state, run) {
+  $("run-status").textContent = state.status || "";
+  $("run-status").dataset.status = state.status || "";
+  const conn = $("connection");
+  conn.dataset.state = state.connection;
+  conn.textContent = CONNECTION[state.connection] +
+    (state.connection === "failed" && state.problem ? `: ${state.problem.detail || state.problem.title}` : "");
+  const p = state.progress;
+  if (p) {
+    $("bar").max = p.total || Math.max(p.current, 1);
+    $("bar").value = p.current;
+    $("counts").textContent = p.total ? `${p.current} of ${p.total}` : `${p.current}`;
+  }
+  $("steps-box").hidden = state.steps.length === 0;
+  renderSteps(state.steps);
+  renderAnswer(state.pendingInput);
+  const over = TERMINAL.includes(state.status);
+  $("cancel").hidden = over || state.connection === "failed";
+  if (over) {
+    $("outcome").hidden = false;
+    $("outcome-title").textContent = state.error ? "Error" : "Result";
+    $("outcome-body").textContent = JSON.stringify(state.error ?? state.result, null, 2);
+  }
+  // The list's row for this run follows it too, without asking the server.
+  const pill = document.querySelector(`#runs tr[data-id="${CSS.escape(run.id)}"] .status`);
+  if (pill && state.status) {
+    pill.textContent = state.status;
+    pill.dataset.status = state.status;
+  }
+}
+
+function logEvent(data, event) {
+  $("event-count").textContent = `(${stream.state.events})`;
+  if ($("events").childElementCount >= LOG_MAX) return;
+  const li = document.createElement("li");
+  li.dataset.type = event.type;
+  if (event.id) li.dataset.id = event.id;
+  const name = document.createElement("strong");
+  name.textContent = event.type;
+  const body = document.createElement("code");
+  body.textContent = typeof data === "string" ? data : JSON.stringify(data);
+  li.append(name, " ", body);
+  if (event.time) li.title = `${event.id} · ${new Date(event.time).toISOString()}`;
+  $("events").append(li);
+}
+
+// Shows a run and follows its events from the first: a past run replays.
+function show(run) {
+  if (stream) stream.close();
+  shownInput = undefined;
+  $("run").hidden = false;
+  $("run-id").textContent = run.id;
+  $("run-type").textContent = run.type;
+  $("events").replaceChildren();
+  $("event-count").textContent = "";
+  $("outcome").hidden = true;
+  $("bar").max = 1;
+  $("bar").value = 0;
+  $("counts").textContent = "no progress yet";
+  history.replaceState(null, "", `#${run.id}`);
+  stream = follow(run.links.events, {
+    token: token,
+    runUrl: run.links.self,
+    on: { "*": logEvent },
+    onchange: (state) => render(state, run),
+  });
+  window.opstreamRun = stream;
+  render(stream.state, run);
+}
+
+$("cancel").addEventListener("click", async () => {
+  try {
+    await stream.cancel();
+  } catch (err) {
+    if (err.problem?.status !== 409) say("error", err.message);
+  }
+});
+
+// --- The runs list -------------------------------------------------------
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  return td;
+}
+
+async function loadRuns(page = 0) {
+  const q = new URLSearchParams({ limit: PAGE });
+  for (const [k, v] of new FormData($("filters"))) if (v) q.set(k, v);
+  if (pages[page]) q.set("cursor", pages[page]);
+  let body;
+  try {
+    body = await call(v1(`/runs?${q}`));
+  } catch (err) {
+    return say("runs-error", err.message);
+  }
+  say("runs-error", "");
+  pages = pages.slice(0, page + 1);
+  pages.push(body.next_cursor);
+  $("runs").dataset.page = page;
+  $("next-page").disabled = !body.next_cursor;
+  $("next-page").onclick = () => loadRuns(page + 1);
+  $("first-page").disabled = page === 0;
+  $("runs").tBodies[0].replaceChildren(...body.data.map((run) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = run.id;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "link";
+    open.textContent = run.id;
+    open.setAttribute("aria-label", `Open run ${run.id}`);
+    open.addEventListener("click", () => {
+      show(run);
+      $("run-title").scrollIntoView();
+      $("run-title").focus?.();
+    });
+    const first = document.createElement("td");
+    first.append(open);
+    const status = cell("");
+    const pill = document.createElement("span");
+    pill.className = "status";
+    pill.dataset.status = run.status;
+    pill.textContent = run.status;
+    status.append(pill);
+    tr.append(first, cell(run.type), status, cell(run.thread_id), cell(run.created_at));
+    return tr;
+  }));
+}
+
+$("filters").addEventListener("submit", (e) => {
+  e.preventDefault();
+  pages = [null];
+  loadRuns(0);
+});
+$("first-page").addEventListener("click", () => loadRuns(0));
+
+// --- Start ---------------------------------------------------------------
+
+// A reload follows the run in the address again, from its first event.
+async function reopen() {
   const id = location.hash.slice(1);
   if (!id) return;
-  const res = await fetch(`${api}/runs/${encodeURIComponent(id)}`);
-  if (res.ok) follow(await res.json());
-});
+  try {
+    show(await call(v1(`/runs/${encodeURIComponent(id)}`)));
+  } catch (err) {
+    say("error", `Run ${id}: ${err.message}`);
+  }
+}
+
+loadTypes();
+loadRuns();
+reopen();

@@ -4,12 +4,7 @@
 # SIGKILLed in turn every 300 ms (tests/contract/eventsource.mjs), each
 # death apart from the last one's reconnect (retry_ms 100).
 . "$abs_top_srcdir/tests/integration/lib.sh"
-modules=$abs_top_srcdir/tests/contract/node_modules
-chromium=${CHROMIUM:-/usr/bin/chromium}
-if ! command -v node >/dev/null || [ ! -d "$modules/playwright-core" ] || [ ! -x "$chromium" ]; then
-    echo "SKIP: node, playwright-core or $chromium missing (script/bootstrap installs them)"
-    exit $SKIP
-fi
+need_browser
 start_stack <<'CONF'
 retry_ms = 100
 CONF

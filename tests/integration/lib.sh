@@ -276,6 +276,17 @@ fcgi() {
 # use_test_types: the shipped job types plus the tests' own, in $T/types:
 # broken (fails at once, exit 3); sleeper (a shell that forks two sleeps
 # of 60 s, announces its pid on stdout and waits).
+# need_browser: skips the test unless node, playwright-core and Chromium
+# are there; sets $chromium.
+need_browser() {
+    chromium=${CHROMIUM:-/usr/bin/chromium}
+    if ! command -v node >/dev/null || [ ! -d "$abs_top_srcdir/tests/contract/node_modules/playwright-core" ] ||
+       [ ! -x "$chromium" ]; then
+        echo "SKIP: node, playwright-core or $chromium missing (script/bootstrap installs them)"
+        exit $SKIP
+    fi
+}
+
 use_test_types() {
     JOBTYPES_DIR=$T/types
     mkdir -p "$JOBTYPES_DIR"
