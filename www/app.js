@@ -152,8 +152,15 @@ function renderAnswer(pending) {
 }
 
 function render(state, run) {
-  $("run-status").textContent = state.status || "";
-  $("run-status").dataset.status = state.status || "";
+  // Where the stream no longer holds the run's history (a gap), the
+  // snapshot the run was opened from still tells how it ended.
+  const status = state.status || run.status;
+  $("run-status").textContent = status;
+  $("run-status").dataset.status = status;
+  $("gap-note").hidden = state.gaps.length === 0;
+  $("gap-note").textContent = state.gaps.length
+    ? `Part of this run's history is gone (${state.gaps.map((g) => g.reason || "gap").join(", ")}): events are missing before the next one shown.`
+    : "";
   const conn = $("connection");
   conn.dataset.state = state.connection;
   conn.textContent = CONNECTION[state.connection] +
@@ -167,18 +174,19 @@ function render(state, run) {
   $("steps-box").hidden = state.steps.length === 0;
   renderSteps(state.steps);
   renderAnswer(state.pendingInput);
-  const over = TERMINAL.includes(state.status);
+  const over = TERMINAL.includes(status);
   $("cancel").hidden = over || state.connection === "failed";
   if (over) {
+    const error = state.error ?? run.error;
     $("outcome").hidden = false;
-    $("outcome-title").textContent = state.error ? "Error" : "Result";
-    $("outcome-body").textContent = JSON.stringify(state.error ?? state.result, null, 2);
+    $("outcome-title").textContent = error ? "Error" : "Result";
+    $("outcome-body").textContent = JSON.stringify(error ?? state.result ?? run.result, null, 2);
   }
   // The list's row for this run follows it too, without asking the server.
   const pill = document.querySelector(`#runs tr[data-id="${CSS.escape(run.id)}"] .status`);
-  if (pill && state.status) {
-    pill.textContent = state.status;
-    pill.dataset.status = state.status;
+  if (pill) {
+    pill.textContent = status;
+    pill.dataset.status = status;
   }
 }
 
@@ -303,3 +311,6 @@ async function reopen() {
 loadTypes();
 loadRuns();
 reopen();
+// A link to another run (#id) opens it; show() itself writes the hash
+// with replaceState, which fires no hashchange.
+window.addEventListener("hashchange", reopen);

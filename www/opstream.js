@@ -304,7 +304,9 @@ export class RunStream {
       s.pendingInput = null;
       break;
     case "gap":
+      // A run whose history is gone altogether still says how it ended.
       s.gaps.push(d);
+      if (typeof d.status === "string") s.status = d.status;
       break;
     case "run_finished":
       s.status = d.status || s.status;

@@ -290,6 +290,17 @@ async function main() {
   ok(kills >= 4 && opened >= 6, "it read through the kills and the outage", `${kills} responders killed, ${opened} stream requests`);
   console.log(`# ${kills} responders killed; ${opened} stream requests; answers ${JSON.stringify(
     responses.filter((r) => eventsUrl(r.url)).map((r) => r.status))}`);
+  // --- A run whose events are gone from Redis (retention) and the archive (gc).
+  execFileSync(process.env.OPSTREAM_CLI, ["-c", process.env.OPSTREAM_CONF, "gc", "--archives-older-than", "0"]);
+  await page.goto("about:blank");
+  await page.goto(`${base}/#${countdown}`);
+  await finished();
+  const gone = await page.$$eval("#events li", (els) => els.map((e) => e.dataset.type));
+  ok(JSON.stringify(gone) === '["gap"]' && /expired/.test(await page.textContent("#gap-note")) &&
+     await page.textContent("#run-status") === "succeeded" && JSON.parse(await page.textContent("#outcome-body")).counted === 20,
+  "a run with its history gone: one gap, said so, and its ending from the snapshot", JSON.stringify(gone));
+  const goneAnswers = responses.filter((r) => r.url.includes(`/runs/${countdown}/events`) && r.t > finishedAt).map((r) => r.status);
+  ok(JSON.stringify(goneAnswers) === "[200,204]", "…and the stream ends with 204 after the gap", JSON.stringify(goneAnswers));
   ok(pageErrors.length === 0, "no script error in the page", pageErrors.join("; "));
 }
 

@@ -21,10 +21,13 @@ jq -n '{name: "release", description: "Steps with a richer input form.", command
       ratio: {type: "number", minimum: 0, maximum: 1}}}}' > "$JOBTYPES_DIR/release.json"
 # retry_ms 100: reconnects come quickly, so the kills fit in a short run.
 # Tokens on, as a deployment has them: the console is given one.
+# Finished runs' streams leave Redis after a second: a replay reads the
+# archive, and once gc has deleted that too, a gap says so.
 AUTH=token start_stack <<'CONF'
 retry_ms = 100
+retention_s = 1
 CONF
 token=$("$BIN/opstream" -c "$T/opstream.conf" token create console-user)
 mkdir -p "$abs_top_builddir/tests"
-TOKEN=$token HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/console.mjs" "$BASE" "$T/" "$SOCK" \
+TOKEN=$token OPSTREAM_CLI=$BIN/opstream OPSTREAM_CONF=$T/opstream.conf HOME=$T CHROMIUM=$chromium node "$abs_top_srcdir/tests/contract/console.mjs" "$BASE" "$T/" "$SOCK" \
     "$abs_top_builddir/tests/console-mid-run.png"
