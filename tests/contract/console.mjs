@@ -45,6 +45,16 @@ page.on("request", (r) => requests.push({ t: Date.now(), url: r.url(), method: r
 const responses = [];
 page.on("response", (r) => responses.push({ t: Date.now(), url: r.url(), status: r.status() }));
 
+// axe-core's WCAG 2.1 A and AA rules over the page as it is.
+const axeSource = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+async function accessible(what) {
+  if (!await page.evaluate(() => "axe" in window)) await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(() => axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+  ok(found.violations.length === 0, `accessible (axe, WCAG 2.1 AA): ${what}`,
+    found.violations.map((v) => `${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`).join("; "));
+}
+
 const progressOf = () => page.$$eval("#events li[data-type=progress] code", (els) => els.map((e) => JSON.parse(e.textContent).current));
 const runId = () => page.textContent("#run-id");
 // Until the page's stream ends: an end other than "finished" fails at once.
@@ -91,6 +101,7 @@ async function main() {
   const result = JSON.parse(await page.textContent("#outcome-body"));
   ok(result.counted === 20 && await page.textContent("#outcome-title") === "Result", "countdown: its result is shown", JSON.stringify(result));
   ok(await page.isHidden("#cancel"), "countdown: no Cancel once the run is over");
+  await accessible("a finished run, the start form and the list");
 
   // --- Steps: an array field with three items, then the steps with their states and durations.
   const stepsRun = await start("steps", async () => {
@@ -152,6 +163,7 @@ async function main() {
   await page.waitForSelector("#answer:not([hidden])");
   ok(await page.textContent("#prompt") === "Whose turn is it?", "ask: the job's prompt is shown");
   ok(await page.textContent("#run-status") === "input_required", "ask: the run waits for input");
+  await accessible("the form a job asked for");
   const resumes = () => requests.filter((r) => r.url.endsWith("/resume")).length;
   await page.getByRole("button", { name: "Send" }).click();
   ok(resumes() === 0 && await page.$eval("#answer-fields input", (i) => !i.validity.valid),
