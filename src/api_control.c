@@ -33,15 +33,16 @@ static int note_entry(void *ctx, const char *id, const char *name, const char *d
     return 0;
 }
 
-/* Reloads the snapshot until the ledger shows the end the stream showed. */
-static int reload_terminal(struct call *c, const char *run_id, struct run *r)
+/* Reloads the snapshot, for up to catch_up_ms until the ledger shows the
+ * end the stream showed (0: once). 1 terminal, 0 not, -1 error. */
+static int reload_terminal(struct call *c, const char *run_id, struct run *r, int64_t catch_up_ms)
 {
-    int64_t until = clock_mono_ms() + LEDGER_CATCH_UP_MS;
+    int64_t until = clock_mono_ms() + catch_up_ms;
     for (;;) {
         run_clear(r);
         if (store_run_get(c->st, run_id, r) != 0)
             return -1;
-        if (run_status_terminal(r->status) || clock_mono_ms() > until)
+        if (run_status_terminal(r->status) || clock_mono_ms() >= until)
             return run_status_terminal(r->status) ? 1 : 0;
         clock_sleep_ms(10);
     }
@@ -67,13 +68,15 @@ static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
     int64_t deadline = clock_mono_ms() + timeout_ms;
     while (!s.finished) {
         int64_t left = deadline - clock_mono_ms();
+        /* The timeout passed with no end in the stream: answer now with
+         * the snapshot as it is (an end that raced in still counts). */
         if (left <= 0)
-            return reload_terminal(c, run_id, r) < 0 ? -1 : 0;
+            return reload_terminal(c, run_id, r, 0);
         int block = left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS;
         if (bus_read(c->bus, run_id, s.last, 100, block > 0 ? block : 1, note_entry, &s) < 0)
             return -1;
     }
-    return reload_terminal(c, run_id, r);
+    return reload_terminal(c, run_id, r, LEDGER_CATCH_UP_MS);
 }
 
 static int reply_run(struct call *c, int status, const struct run *r)

@@ -28,10 +28,16 @@ check_eq "the queued run was never started" 0 \
 # wait: 202 with the current snapshot when the timeout passes first, and
 # no busy loop meanwhile (Redis counts the reads).
 xreads() { redis-cli -s "$T/redis.sock" INFO commandstats | sed -n 's/^cmdstat_xread:calls=\([0-9]*\).*/\1/p'; }
-before=$(xreads); start=$SECONDS
-api GET "/v1/runs/$sleeper/wait?timeout=2" > /dev/null
-check_eq "wait past its timeout: 202" "202 running" "$(status) $(jq -r .status "$T/body")"
-check "it waited about the timeout" test $((SECONDS - start)) -ge 1 -a $((SECONDS - start)) -le 5
+before=$(xreads)
+# timed_wait S: "CODE SECONDS" of a wait with timeout S; the body in $T/body
+timed_wait() { curl -s -o "$T/body" -w '%{http_code} %{time_total}\n' "$BASE/api/v1/runs/$sleeper/wait?timeout=$1"; }
+read -r code took < <(timed_wait 2)
+check_eq "wait past its timeout: 202" "202 running" "$code $(jq -r .status "$T/body")"
+# It answers when the timeout passes, not later (it once added the 2 s it
+# gives the ledger to catch up with a run_finished it never saw).
+check "it answered at its timeout (2 s): $took s" awk -v t="$took" 'BEGIN { exit !(t >= 2 && t < 2.5) }'
+read -r code took < <(timed_wait 0)
+check "timeout=0 answers 202 at once: $code in $took s" awk -v t="$took" -v c="$code" 'BEGIN { exit !(t < 0.5 && c == 202) }'
 check "with at most 2 reads of Redis for 2 s of waiting" test $(( $(xreads) - ${before:-0} )) -le 2
 
 # Cancel the running job: the whole process group goes.
