@@ -301,9 +301,9 @@ static int read_page_query(struct request *req, struct page_query *p)
     int aq = request_query(req, "after", p->after, sizeof p->after);
     if (aq < 0 || (aq == 0 && event_id_parse(p->after, &cur) != 0))
         return reply_problem(req, 400, "invalid_cursor", "the event id must look like 1700000000000-0"), -1;
-    if (request_query_int(req, "limit", 1, 1000, 100, &p->limit) != 0)
+    if (request_query_limit(req, 1000, 100, &p->limit) != 0)
         return reply_problem(req, 400, "invalid_parameter",
-                             "limit: must be a whole number from 1 to 1000"), -1;
+                             "limit: must be a whole number from 1 (more than 1000 means 1000)"), -1;
     int tq = request_query(req, "types", p->types, sizeof p->types);
     if (tq < 0)
         return reply_problem(req, 400, "invalid_parameter", "types: malformed or too long"), -1;

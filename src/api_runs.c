@@ -259,9 +259,9 @@ int api_list_runs(struct call *c)
 {
     struct request *req = c->req;
     long limit;
-    if (request_query_int(req, "limit", 1, 200, 50, &limit) != 0)
+    if (request_query_limit(req, 200, 50, &limit) != 0)
         return reply_problem(req, 400, "invalid_parameter",
-                             "limit: must be a whole number from 1 to 200");
+                             "limit: must be a whole number from 1 (more than 200 means 200)");
     char status[STATUS_NAME_SIZE] = "", type[TYPE_SIZE] = "", thread[THREAD_SIZE] = "";
     char cursor[CURSOR_SIZE] = "";
     struct run_filter f = {.owner = req->owner, .limit = (int)limit + 1};

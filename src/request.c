@@ -4,6 +4,7 @@
 #include "json_depth.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,25 @@ int request_query_int(const struct request *req, const char *name, long min,
     if (q < 0 || buf[0] == '\0' || *end != '\0' || n < min || n > max)
         return -1;
     *out = n;
+    return 0;
+}
+
+int request_query_limit(const struct request *req, long max, long dflt, long *out)
+{
+    char buf[24];
+    int q = request_query(req, "limit", buf, sizeof buf);
+    if (q == 1) {
+        *out = dflt;
+        return 0;
+    }
+    size_t digits = q == 0 ? strspn(buf, "0123456789") : 0;
+    if (digits == 0 || buf[digits] != '\0')
+        return -1;
+    /* 23 digits at most (buf's size): any that many past max is capped. */
+    long n = digits > 18 ? LONG_MAX : strtol(buf, NULL, 10);
+    if (n < 1)
+        return -1;
+    *out = n > max ? max : n;
     return 0;
 }
 

@@ -48,6 +48,11 @@ int request_query(const struct request *req, const char *name, char *out, size_t
 int request_query_int(const struct request *req, const char *name, long min,
                       long max, long dflt, long *out);
 
+/* A page size: a whole number from 1, where more than max means max (a
+ * client asking for much gets a full page, not an error); dflt when
+ * absent. 0, or -1 when malformed or below 1. */
+int request_query_limit(const struct request *req, long max, long dflt, long *out);
+
 enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING, BODY_TOO_DEEP };
 /* Reads and parses a JSON body within cfg->body_max_bytes and nested no
  * deeper than cfg->json_max_depth; a declared length over the limit is

@@ -26,4 +26,6 @@ api GET "/v1/runs/$run/events?types=tick&limit=10&after=$cursor" -H 'Accept: app
 check_eq "and the next page goes on right after it" \
     "$(redis-cli -s "$T/redis.sock" XRANGE "opstream:{$run}:events" "($cursor" + COUNT 10 | grep -E '^[0-9]+-[0-9]+$' | tr '\n' ' ')" \
     "$(jq -r '.data[].id' "$T/body" | tr '\n' ' ')"
+api GET "/v1/runs/$run/events?types=tick&limit=5000" -H 'Accept: application/json' > /dev/null
+check_eq "limit=5000 is capped at 1000, not refused" "200 1000" "$(status) $(jq '.data | length' "$T/body")"
 finish

@@ -46,7 +46,8 @@ check_eq "thread_id=t0 (runs 2 and 4)" 2 "$(count thread_id=t0)"
 check_eq "status=active is empty when all are done" 0 "$(count status=active)"
 check_eq "limit=1" 1 "$(count limit=1)"
 
-for bad in 'limit=0' 'limit=201' 'limit=x' 'status=done' 'status=%zz'; do
+check_eq "limit=201 is capped at 200, not refused" 200 "$(api GET '/v1/runs?limit=201' > /dev/null; status)"
+for bad in 'limit=0' 'limit=-3' 'limit=x' 'status=done' 'status=%zz'; do
     api GET "/v1/runs?$bad" > /dev/null
     check_eq "$bad: 400" "400 invalid_parameter" "$(status) $(jq -r .code "$T/body")"
 done

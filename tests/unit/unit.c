@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-char mem[65536];
+char mem[262144]; /* a full page of 200 runs fits */
 struct membuf mb;
 struct out o;
 

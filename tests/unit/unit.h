@@ -13,7 +13,7 @@
 #include "run.h"
 
 /* Everything written to o lands in mem (reset by mem_reset). */
-extern char mem[65536];
+extern char mem[262144];
 extern struct membuf mb;
 extern struct out o;
 void mem_reset(void);
