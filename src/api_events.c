@@ -327,7 +327,9 @@ static int events_page(struct call *c, const struct run *r, const struct page_qu
         json_decref(s.page);
         return reply_problem(c->req, 503, "redis_unavailable", "the event bus is not reachable");
     }
-    json_t *next = strcmp(s.cursor, p->after) != 0 ? json_string(s.cursor) : json_null();
+    /* A page that reached the run's end has no next one: null tells the
+     * client it has it all, without one more request to learn so. */
+    json_t *next = !s.finished && strcmp(s.cursor, p->after) != 0 ? json_string(s.cursor) : json_null();
     return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", s.page, "next_cursor", next), NULL);
 }
 

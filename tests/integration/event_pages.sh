@@ -26,6 +26,20 @@ api GET "/v1/runs/$run/events?types=tick&limit=10&after=$cursor" -H 'Accept: app
 check_eq "and the next page goes on right after it" \
     "$(redis-cli -s "$T/redis.sock" XRANGE "opstream:{$run}:events" "($cursor" + COUNT 10 | grep -E '^[0-9]+-[0-9]+$' | tr '\n' ' ')" \
     "$(jq -r '.data[].id' "$T/body" | tr '\n' ' ')"
+# A finished run read page by page: the page with its end has no
+# next_cursor, so the client stops there.
+pages=0 total=0 cursor=0-0
+while [ -n "$cursor" ] && [ "$pages" -lt 10 ]; do
+    api GET "/v1/runs/$run/events?limit=1000&after=$cursor" -H 'Accept: application/json' > /dev/null
+    pages=$((pages + 1)) total=$((total + $(jq '.data | length' "$T/body")))
+    cursor=$(jq -r '.next_cursor // empty' "$T/body")
+done
+check_eq "every event in 4 pages, the last without next_cursor and ending with run_finished" \
+    "4 $(redis-cli -s "$T/redis.sock" XLEN "opstream:{$run}:events") run_finished" "$pages $total $(jq -r '.data[-1].event' "$T/body")"
+api GET "/v1/runs/$run/events?types=needle&limit=10&after=$(redis-cli -s "$T/redis.sock" XRANGE "opstream:{$run}:events" - + COUNT 2000 | grep -E '^[0-9]+-[0-9]+$' | tail -n 1)" \
+    -H 'Accept: application/json' > /dev/null
+check_eq "a filtered page that reached the end: its events, next_cursor null" "1 null" \
+    "$(jq -r '"\(.data | length) \(.next_cursor)"' "$T/body")"
 api GET "/v1/runs/$run/events?types=tick&limit=5000" -H 'Accept: application/json' > /dev/null
 check_eq "limit=5000 is capped at 1000, not refused" "200 1000" "$(status) $(jq '.data | length' "$T/body")"
 finish
