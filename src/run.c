@@ -33,6 +33,13 @@ int run_status_terminal(enum run_status s)
     return (STATUS_TERMINAL & STATUS_BIT(s)) != 0;
 }
 
+const char *run_next_action(enum run_status s)
+{
+    if (s == RUN_INPUT_REQUIRED)
+        return "provide_input";
+    return run_status_terminal(s) ? "none" : "wait";
+}
+
 void run_clear(struct run *r)
 {
     json_decref(r->input);

@@ -40,6 +40,10 @@ const char *run_status_name(enum run_status s);
 int run_status_parse(const char *name, enum run_status *out);
 int run_status_terminal(enum run_status s);
 
+/* What a client of a run in this status does next: "provide_input"
+ * (resume), "none" (it has ended), else "wait". */
+const char *run_next_action(enum run_status s);
+
 /* A row of the run ledger. JSON members are owned references. */
 struct run {
     char id[ID_SIZE];

@@ -25,10 +25,12 @@ check "steps: one run_finished" finished_once "$run"
 
 run=$(create_run '{"type":"ask","input":{"prompt":"Proceed?"}}')
 wait_until "ask waits" 20 run_is "$run" input_required
-check_eq "ask: its prompt in pending_input" "Proceed?" "$(api GET "/v1/runs/$run" | jq -r .pending_input.prompt)"
+check_eq "ask: its prompt in pending_input, and next_action provide_input" "Proceed? provide_input" \
+    "$(api GET "/v1/runs/$run" | jq -r '"\(.pending_input.prompt) \(.next_action)"')"
 api POST "/v1/runs/$run/resume" "${json[@]}" --data '{"input":{"answer":"yes"}}' > /dev/null
 api GET "/v1/runs/$run/wait?timeout=20" > /dev/null
-check_eq "ask: the answer is the result" "succeeded yes" "$(jq -r '"\(.status) \(.result.answer)"' "$T/body")"
+check_eq "ask: the answer is the result, and next_action none" "succeeded yes none" \
+    "$(jq -r '"\(.status) \(.result.answer) \(.next_action)"' "$T/body")"
 check "ask: one run_finished" finished_once "$run"
 
 run=$(create_run '{"type":"fail","input":{"exit_status":4,"message":"boom"}}')

@@ -56,6 +56,9 @@ START_TEST(test_status_names_round_trip)
                    strcmp(n, "cancelled") == 0 || strcmp(n, "timed_out") == 0;
         ck_assert_msg(run_status_terminal(s) == ends, "%s", n);
         ck_assert_msg(((STATUS_ACTIVE & B(s)) != 0) == !ends, "%s", n);
+        /* next_action: the contract's three answers, by status name. */
+        const char *next = ends ? "none" : strcmp(n, "input_required") == 0 ? "provide_input" : "wait";
+        ck_assert_str_eq(run_next_action(s), next);
     }
     enum run_status none;
     ck_assert_int_eq(run_status_parse("active", &none), -1);
