@@ -393,7 +393,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         if (end == END_STOPPED) /* handed back, not ended */
             hand_back(rc, run_id);
         else if (end != END_ENDED &&
-                 runs_finish(rc, run_id, status, error ? NULL : j.result, error) < 0)
+                 runs_finish(rc, run_id, status, j.result, error) < 0)
             log_error("run %s: could not record its end", run_id);
         log_info("run %s: %s", run_id,
                  end == END_STOPPED ? "handed back to the queue"

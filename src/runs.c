@@ -257,12 +257,15 @@ static int reconcile(struct runs_ctx *rc, const char *run_id)
 
 /* run_finished's data: the final status, and the error or else the
  * result. */
+/* run_finished's data: the status, and the result (null if none) or the
+ * error. An unsuccessful end keeps the job's last result beside its error
+ * (a stopped agent's partial answer). */
 static json_t *end_data(enum run_status status, json_t *result, json_t *error)
 {
     json_t *data = json_pack("{s:s}", "status", run_status_name(status));
     if (error != NULL)
         json_object_set(data, "error", error);
-    else
+    if (error == NULL || result != NULL)
         json_object_set(data, "result", result ? result : json_null());
     return data;
 }

@@ -178,9 +178,11 @@ function render(state, run) {
   $("cancel").hidden = over || state.connection === "failed";
   if (over) {
     const error = state.error ?? run.error;
+    const result = state.result ?? run.result;
     $("outcome").hidden = false;
-    $("outcome-title").textContent = error ? "Error" : "Result";
-    $("outcome-body").textContent = JSON.stringify(error ?? state.result ?? run.result, null, 2);
+    // An unsuccessful end may keep the job's partial result beside its error.
+    $("outcome-title").textContent = !error ? "Result" : result != null ? "Error, and the partial result" : "Error";
+    $("outcome-body").textContent = JSON.stringify(error && result != null ? { error, result } : error ?? result, null, 2);
   }
   // The list's row for this run follows it too, without asking the server.
   const pill = document.querySelector(`#runs tr[data-id="${CSS.escape(run.id)}"] .status`);
