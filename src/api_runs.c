@@ -255,6 +255,9 @@ static int add_run(void *ctx, struct run *r)
     return 0;
 }
 
+/* A metadata filter's key or value, with its NUL. */
+#define META_FILTER_SIZE 256
+
 int api_list_runs(struct call *c)
 {
     struct request *req = c->req;
@@ -282,6 +285,15 @@ int api_list_runs(struct call *c)
     if ((q = request_query(req, "thread_id", thread, sizeof thread)) < 0)
         return reply_problem(req, 400, "invalid_parameter", "thread_id: malformed or too long");
     f.thread_id = q == 0 ? thread : NULL;
+    char meta_key[META_FILTER_SIZE], meta_value[META_FILTER_SIZE];
+    int qk = request_query(req, "metadata_key", meta_key, sizeof meta_key);
+    int qv = request_query(req, "metadata_value", meta_value, sizeof meta_value);
+    if (qk < 0 || qv < 0 || qk != qv)
+        return reply_problem(req, 400, "invalid_parameter",
+                             "metadata_key and metadata_value: both or neither, each at most %d bytes",
+                             META_FILTER_SIZE - 1);
+    f.metadata_key = qk == 0 ? meta_key : NULL;
+    f.metadata_value = qv == 0 ? meta_value : NULL;
     q = request_query(req, "cursor", cursor, sizeof cursor);
     if (q < 0 || (q == 0 && cursor_decode(cursor, &f.before_seq) != 0))
         return reply_problem(req, 400, "invalid_cursor", "cursor: not one this API gave out");

@@ -1048,6 +1048,9 @@ int store_run_list(struct store *st, const struct run_filter *f,
         " AND (?2 = 0 OR " IN_STATUSES(3) ")"
         " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR thread_id = ?5)"
         " AND (?6 = 0 OR seq < ?6)"
+        " AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(runs.metadata) m WHERE m.key = ?8"
+        " AND CASE m.type WHEN 'text' THEN m.value WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+        " WHEN 'null' THEN 'null' ELSE CAST(m.value AS TEXT) END = ?9))"
         " ORDER BY seq DESC LIMIT ?7") != 0)
         return -1;
     bind_text(&s, 1, f->owner);
@@ -1057,6 +1060,8 @@ int store_run_list(struct store *st, const struct run_filter *f,
     bind_text(&s, 5, f->thread_id);
     bind_int(&s, 6, f->before_seq);
     bind_int(&s, 7, f->limit);
+    bind_text(&s, 8, f->metadata_key);
+    bind_text(&s, 9, f->metadata_value);
     int rc;
     while ((rc = step(&s)) == SQLITE_ROW) {
         struct run r;

@@ -145,6 +145,10 @@ struct run_filter {
     const char *type;
     const char *thread_id;
     int64_t before_seq;    /* only runs created before this one */
+    /* Only runs whose metadata has this key with this value (a string,
+     * or a number or boolean written as JSON writes it); NULL: any. */
+    const char *metadata_key;
+    const char *metadata_value;
     int limit;
 };
 

@@ -114,6 +114,8 @@ await call("thread busy", "post", "/v1/runs", "/v1/runs", { body: { type: "count
 await call("list", "get", "/v1/runs", "/v1/runs?limit=1");
 await call("list with filters", "get", "/v1/runs", "/v1/runs?status=active&type=countdown&thread_id=contract");
 await call("list bad limit", "get", "/v1/runs", "/v1/runs?limit=0");
+await call("list by metadata", "get", "/v1/runs", "/v1/runs?metadata_key=tenant&metadata_value=acme");
+await call("list by half a metadata filter", "get", "/v1/runs", "/v1/runs?metadata_key=tenant");
 const capped = await call("list capped limit", "get", "/v1/runs", "/v1/runs?limit=100000");
 ok(capped.res.status === 200, "a limit above 200 is capped, not refused", capped.res.status);
 await call("list bad cursor", "get", "/v1/runs", "/v1/runs?cursor=zzz");

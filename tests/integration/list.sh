@@ -46,6 +46,24 @@ check_eq "thread_id=t0 (runs 2 and 4)" 2 "$(count thread_id=t0)"
 check_eq "status=active is empty when all are done" 0 "$(count status=active)"
 check_eq "limit=1" 1 "$(count limit=1)"
 
+# Filter by a metadata key and value: strings, and numbers and booleans
+# as JSON writes them.
+acme=$(create_run '{"type":"countdown","input":{"n":0},"metadata":{"tenant":"acme","seats":5,"vip":true,"note":"a:b=c"}}')
+globex=$(create_run '{"type":"countdown","input":{"n":0},"metadata":{"tenant":"globex","seats":50}}')
+by_meta() { api GET "/v1/runs?metadata_key=$1&metadata_value=$2" | jq -r '[.data[].id] | join(" ")'; }
+check_eq "metadata tenant=acme" "$acme" "$(by_meta tenant acme)"
+check_eq "metadata tenant=globex" "$globex" "$(by_meta tenant globex)"
+check_eq "metadata seats=5 (a number)" "$acme" "$(by_meta seats 5)"
+check_eq "metadata vip=true (a boolean)" "$acme" "$(by_meta vip true)"
+check_eq "metadata with reserved characters, encoded" "$acme" "$(by_meta note 'a%3Ab%3Dc')"
+check_eq "metadata tenant=nobody: none" "" "$(by_meta tenant nobody)"
+check_eq "metadata with other filters" "$globex" \
+    "$(api GET "/v1/runs?metadata_key=tenant&metadata_value=globex&type=countdown&limit=1" | jq -r '.data[].id')"
+for bad in 'metadata_key=tenant' 'metadata_value=acme' "metadata_key=$(head -c 300 /dev/zero | tr '\0' k)&metadata_value=x"; do
+    api GET "/v1/runs?$bad" > /dev/null
+    check_eq "${bad:0:40}: 400" "400 invalid_parameter" "$(status) $(jq -r .code "$T/body")"
+done
+
 check_eq "limit=201 is capped at 200, not refused" 200 "$(api GET '/v1/runs?limit=201' > /dev/null; status)"
 for bad in 'limit=0' 'limit=-3' 'limit=x' 'status=done' 'status=%zz'; do
     api GET "/v1/runs?$bad" > /dev/null
