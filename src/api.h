@@ -39,6 +39,7 @@ void api_handle(const struct api *api, struct request *req);
  * problem+json. */
 int api_create_run(struct call *c);
 int api_get_run(struct call *c);
+int api_rerun(struct call *c);
 int api_list_runs(struct call *c);
 int api_events(struct call *c);
 int api_cancel(struct call *c);

@@ -99,6 +99,56 @@ static int key_valid(const char *k)
     return n > 0;
 }
 
+/* The answer to a create that queued nothing. */
+static int create_problem(struct request *req, enum create_result res)
+{
+    switch (res) {
+    case CREATE_KEY_REUSED:
+        return reply_problem(req, 422, "idempotency_key_reused",
+                             "this Idempotency-Key was used with a different body");
+    case CREATE_QUOTA: {
+        char retry[48];
+        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", QUOTA_RETRY_AFTER_S);
+        return reply_problem_h(req, 429, retry, "owner_quota",
+                               "%d runs of yours are active already; wait for one to end",
+                               req->cfg->max_active_runs_per_owner);
+    }
+    case CREATE_THREAD_BUSY:
+        return reply_problem(req, 409, "thread_busy",
+                             "the thread has an active run and the strategy is reject");
+    default:
+        log_error("create run: ledger or bus write failed");
+        return reply_problem(req, 503, "unavailable", "the run could not be queued");
+    }
+}
+
+/* Queues r (its fields set, its references owned here) and answers 202
+ * with it, or the problem that kept it from being queued. */
+static int create_and_answer(struct call *c, struct run *r, const struct create_opts *opts)
+{
+    struct request *req = c->req;
+    struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
+    if (rc.bus == NULL) {
+        run_clear(r);
+        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
+    }
+    struct run old;
+    memset(&old, 0, sizeof old);
+    enum create_result res = runs_create(&rc, r, opts, &old);
+    if (res != CREATE_NEW && res != CREATE_REPLAYED) {
+        run_clear(r);
+        return create_problem(req, res);
+    }
+    const struct run *shown = res == CREATE_REPLAYED ? &old : r;
+    char headers[REQUEST_PATH_SIZE + 128];
+    snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->base,
+             shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+    json_t *view = runs_to_json(shown, req->cfg, req->base, c->secret, clock_now_ms());
+    run_clear(r);
+    run_clear(&old);
+    return reply_json(req, 202, view, headers);
+}
+
 int api_create_run(struct call *c)
 {
     struct request *req = c->req;
@@ -143,45 +193,7 @@ int api_create_run(struct call *c)
     r.metadata = meta ? json_incref(meta) : json_object();
     json_decref(body);
 
-    struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
-    if (rc.bus == NULL) {
-        run_clear(&r);
-        return reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable");
-    }
-    struct run old;
-    memset(&old, 0, sizeof old);
-    enum create_result res = runs_create(&rc, &r, &opts, &old);
-    if (res == CREATE_KEY_REUSED) {
-        run_clear(&r);
-        return reply_problem(req, 422, "idempotency_key_reused",
-                             "this Idempotency-Key was used with a different body");
-    }
-    if (res == CREATE_QUOTA) {
-        run_clear(&r);
-        char retry[48];
-        snprintf(retry, sizeof retry, "Retry-After: %d\r\n", QUOTA_RETRY_AFTER_S);
-        return reply_problem_h(req, 429, retry, "owner_quota",
-                               "%d runs of yours are active already; wait for one to end",
-                               req->cfg->max_active_runs_per_owner);
-    }
-    if (res == CREATE_THREAD_BUSY) {
-        run_clear(&r);
-        return reply_problem(req, 409, "thread_busy",
-                             "the thread has an active run and the strategy is reject");
-    }
-    if (res == CREATE_ERROR) {
-        run_clear(&r);
-        log_error("create run: ledger or bus write failed");
-        return reply_problem(req, 503, "unavailable", "the run could not be queued");
-    }
-    const struct run *shown = res == CREATE_REPLAYED ? &old : &r;
-    char headers[REQUEST_PATH_SIZE + 128];
-    snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->base,
-             shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
-    json_t *view = runs_to_json(shown, req->cfg, req->base, c->secret, clock_now_ms());
-    run_clear(&r);
-    run_clear(&old);
-    return reply_json(req, 202, view, headers);
+    return create_and_answer(c, &r, &opts);
 }
 
 int api_get_run(struct call *c)
@@ -192,6 +204,31 @@ int api_get_run(struct call *c)
     json_t *view = runs_to_json(&r, c->req->cfg, c->req->base, c->secret, clock_now_ms());
     run_clear(&r);
     return reply_json(c->req, 200, view, NULL);
+}
+
+/* POST /v1/runs/{id}/rerun: a new run of the same type, input, thread and
+ * metadata, linked to this one (rerun_of), under the same rules as any
+ * create: the thread's strategy is reject, the owner's quota holds. */
+int api_rerun(struct call *c)
+{
+    struct run old;
+    if (call_owned_run(c, &old) != 0)
+        return -1;
+    if (jobtypes_find(c->api->types, old.type) == NULL) {
+        run_clear(&old);
+        return reply_problem(c->req, 422, "unknown_type", "the run's job type %.64s is gone", old.type);
+    }
+    struct run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.owner, sizeof r.owner, "%s", old.owner);
+    snprintf(r.type, sizeof r.type, "%s", old.type);
+    snprintf(r.thread_id, sizeof r.thread_id, "%s", old.thread_id);
+    snprintf(r.rerun_of, sizeof r.rerun_of, "%s", old.id);
+    r.input = old.input ? json_incref(old.input) : json_object();
+    r.metadata = old.metadata ? json_incref(old.metadata) : json_object();
+    run_clear(&old);
+    struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
+    return create_and_answer(c, &r, &opts);
 }
 
 /* The list cursor is opaque to clients: base64url of "seq:N", the

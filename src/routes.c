@@ -16,6 +16,7 @@ static const struct route routes[] = {
     {"POST", "/v1/runs/{id}/cancel", api_cancel, ROUTE_WAIT_PARAM},
     {"GET", "/v1/runs/{id}/wait", api_wait, ROUTE_LONG_POLL},
     {"POST", "/v1/runs/{id}/resume", api_resume, 0},
+    {"POST", "/v1/runs/{id}/rerun", api_rerun, 0},
     {"GET", "/v1/types", api_types, 0},
     {"GET", "/v1/types/{name}", api_type, 0},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER},

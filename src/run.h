@@ -61,6 +61,7 @@ struct run {
     int parked;           /* queued behind an earlier run of its thread */
     int delete_on_finish; /* rolled back: deleted once it has ended */
     int archive_deleted;  /* its archived events were deleted (gc) */
+    char rerun_of[ID_SIZE]; /* the run this one repeats; "" when none */
 };
 
 void run_clear(struct run *r);

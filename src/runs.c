@@ -577,7 +577,7 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
         : json_null();
     return json_pack(
         "{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
-        " s:o, s:o, s:o, s:o, s:o, s:i, s:s, s:{s:s, s:s, s:s}}",
+        " s:o, s:o, s:o, s:o, s:o, s:i, s:s, s:o, s:{s:s, s:s, s:s}}",
         "id", r->id, "type", r->type, "status", run_status_name(r->status),
         "thread_id", r->thread_id[0] ? json_string(r->thread_id) : json_null(),
         "owner", r->owner, "input", or_null(r->input),
@@ -591,5 +591,6 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
         "updated_at", time_or_null(r->updated_at),
         "last_event_id", r->last_event_id[0] ? json_string(r->last_event_id) : json_null(),
         "attempt", r->attempt, "next_action", run_next_action(r->status),
+        "rerun_of", r->rerun_of[0] ? json_string(r->rerun_of) : json_null(),
         "links", "self", self, "events", events, "cancel", cancel);
 }

@@ -89,6 +89,9 @@ static const char *const migrations[] = {
     /* 8: a new run's seq is MAX(seq) + 1: read from an index, not a scan
      * of every run. */
     "CREATE INDEX runs_seq ON runs(seq);",
+
+    /* 9: the run a rerun repeats. */
+    "ALTER TABLE runs ADD COLUMN rerun_of TEXT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -421,9 +424,9 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     r->seq = strtoll(seq, NULL, 10);
     if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
-        " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until)"
+        " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
-        " CASE WHEN ?12 THEN NULL ELSE ?13 END)") != 0)
+        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -438,6 +441,7 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     bind_int(&s, 11, r->seq);
     bind_int(&s, 12, r->parked);
     bind_int(&s, 13, lease_until);
+    bind_text(&s, 14, r->rerun_of[0] ? r->rerun_of : NULL);
     return step_done(st, &s) == 1 ? 0 : -1;
 }
 
@@ -694,7 +698,7 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
-    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL"
+    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL, rerun_of"
 
 /* 0, or -1 for a row whose status is none this program knows. */
 static int read_run(sqlite3_stmt *q, struct run *r)
@@ -726,6 +730,7 @@ static int read_run(sqlite3_stmt *q, struct run *r)
     r->parked = sqlite3_column_int(q, 20);
     r->delete_on_finish = sqlite3_column_int(q, 21);
     r->archive_deleted = sqlite3_column_int(q, 22);
+    copy_col(q, 23, r->rerun_of, sizeof r->rerun_of);
     return 0;
 }
 

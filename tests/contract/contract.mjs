@@ -110,6 +110,10 @@ const id = created.value.id;
 const long = await call("create on a thread", "post", "/v1/runs", "/v1/runs",
   { body: { type: "countdown", input: { n: 600, interval_ms: 100 }, thread_id: "contract" } });
 await call("thread busy", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", thread_id: "contract" } });
+await call("rerun on a busy thread", "post", "/v1/runs/{id}/rerun", `/v1/runs/${long.value.id}/rerun`);
+const rerun = await call("rerun", "post", "/v1/runs/{id}/rerun", `/v1/runs/${id}/rerun`);
+ok(rerun.value?.rerun_of === id, "rerun: the new run's rerun_of names the original");
+await call("rerun unknown", "post", "/v1/runs/{id}/rerun", "/v1/runs/AAAAAAAAAAAAAAAAAAAAAA/rerun");
 
 await call("list", "get", "/v1/runs", "/v1/runs?limit=1");
 await call("list with filters", "get", "/v1/runs", "/v1/runs?status=active&type=countdown&thread_id=contract");

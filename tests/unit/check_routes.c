@@ -199,6 +199,7 @@ static const struct {
     {"POST /v1/runs/{id}/cancel", 409},
     {"GET /v1/runs/{id}/wait", 200},           /* ended already: no waiting */
     {"POST /v1/runs/{id}/resume", 400},        /* no body */
+    {"POST /v1/runs/{id}/rerun", 503},         /* Redis is away: nothing can be queued */
     {"GET /v1/types", 200},
     {"GET /v1/types/{name}", 200},
     {"GET /v1/health", 503},                   /* Redis is away */
