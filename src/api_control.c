@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A cancel's reason, as told to the job and kept on the run. */
+#define CANCEL_REASON_MAX 1000
+#define CANCEL_REASON_MAX_TEXT "1000"
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
 /* One XREAD BLOCK at most this long, so a wait never outlasts Redis' view
@@ -106,6 +109,46 @@ int api_wait(struct call *c)
     return rc;
 }
 
+/* The cancel's optional body, {reason?, discard?}: *why is NULL for none,
+ * else a new {reason, discard?} (reason "requested" when not given).
+ * 0, or -1 after answering. */
+static int read_cancel_body(struct call *c, json_t **why)
+{
+    *why = NULL;
+    if (c->req->content_length <= 0)
+        return 0;
+    json_t *body;
+    if (call_json_body(c, &body) != 0)
+        return -1;
+    const char *k;
+    json_t *v;
+    const char *bad = NULL;
+    if (!json_is_object(body))
+        bad = "/: must be an object";
+    json_object_foreach(json_is_object(body) ? body : NULL, k, v) {
+        if (strcmp(k, "reason") == 0 && (!json_is_string(v) || json_string_length(v) == 0 ||
+                                          json_string_length(v) > CANCEL_REASON_MAX))
+            bad = "/reason: must be a string of 1 to " CANCEL_REASON_MAX_TEXT " bytes";
+        else if (strcmp(k, "discard") == 0 && !json_is_boolean(v))
+            bad = "/discard: must be true or false";
+        else if (strcmp(k, "reason") != 0 && strcmp(k, "discard") != 0) {
+            json_decref(body);
+            return reply_problem(c->req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+        }
+    }
+    if (bad != NULL) {
+        json_decref(body);
+        return reply_problem(c->req, 422, "invalid_field", "%s", bad), -1;
+    }
+    json_t *reason = json_object_get(body, "reason");
+    *why = json_pack("{s:s}", "reason", reason ? json_string_value(reason) : "requested");
+    json_t *discard = json_object_get(body, "discard");
+    if (discard != NULL)
+        json_object_set(*why, "discard", discard);
+    json_decref(body);
+    return 0;
+}
+
 int api_cancel(struct call *c)
 {
     long wait_flag, secs;
@@ -113,15 +156,18 @@ int api_cancel(struct call *c)
         return reply_problem(c->req, 400, "invalid_parameter", "wait: must be 0 or 1");
     if (read_timeout(c, &secs) != 0)
         return -1;
-    struct run r;
-    if (call_owned_run(c, &r) != 0)
+    json_t *why;
+    if (read_cancel_body(c, &why) != 0)
         return -1;
-    if (run_status_terminal(r.status)) {
-        run_clear(&r);
-        return reply_problem(c->req, 409, "run_terminal", "the run has already ended");
+    struct run r;
+    if (call_owned_run(c, &r) != 0) {
+        json_decref(why);
+        return -1;
     }
     struct runs_ctx rc = {.cfg = c->req->cfg, .st = c->st, .bus = call_bus(c)};
-    enum cancel_result res = rc.bus ? runs_cancel(&rc, r.id) : CANCEL_ERROR;
+    enum cancel_result res = run_status_terminal(r.status) ? CANCEL_TERMINAL
+                           : rc.bus ? runs_cancel(&rc, r.id, why) : CANCEL_ERROR;
+    json_decref(why);
     if (res == CANCEL_TERMINAL) {
         run_clear(&r);
         return reply_problem(c->req, 409, "run_terminal", "the run has already ended");

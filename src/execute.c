@@ -36,6 +36,7 @@ struct job {
     char *input;        /* first stdin line, pending part from input_off */
     size_t input_len, input_off;
     json_t *result;
+    json_t *cancel_why;  /* the cancel's {reason, discard?}, once asked to stop */
     long lines;         /* output lines so far: at most one event each */
     long long bytes;    /* output bytes so far, stdout and stderr */
     int over_limit;     /* past job_max_events or job_max_output_bytes */
@@ -208,7 +209,18 @@ static enum ending read_control(struct job *j)
         return END_EXIT;
     json_t *m = json_loads(msg, 0, NULL);
     free(msg);
-    enum ending e = json_is_true(json_object_get(m, "cancel")) ? END_CANCELLED : END_EXIT;
+    json_t *cancel = json_object_get(m, "cancel");
+    enum ending e = json_is_true(cancel) || json_is_object(cancel) ? END_CANCELLED : END_EXIT;
+    if (json_is_object(cancel)) {
+        /* Told on stdin before SIGTERM: {"cancel": {"reason", "discard"?}},
+         * written now as far as the pipe takes it, so that a job's TERM
+         * handler can read why it is stopped. */
+        j->cancel_why = json_incref(cancel);
+        json_t *line = json_pack("{s:O}", "cancel", cancel);
+        if (give_input(j, line) == 0)
+            write_input(j);
+        json_decref(line);
+    }
     json_t *input = json_object_get(m, "resume");
     if (input != NULL && give_input(j, input) == 0) {
         json_t *data = json_pack("{s:O}", "input", input);
@@ -381,7 +393,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
             error = runs_error("timeout", "the job ran longer than its type allows");
         } else if (end == END_CANCELLED) {
             status = RUN_CANCELLED;
-            error = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled while it ran");
+            error = runs_cancel_error("the run was cancelled while it ran", j.cancel_why);
         } else if (end == END_OUTPUT_LIMIT || (end == END_EXIT && j.over_limit)) {
             status = RUN_FAILED;
             error = runs_error("output_limit", "the job wrote more than job_max_events lines "
@@ -406,6 +418,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         spawn_close(&j.child);
     }
     json_decref(j.result);
+    json_decref(j.cancel_why);
     free(j.input);
     free(j.out.buf);
     free(j.err.buf);

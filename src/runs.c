@@ -198,16 +198,18 @@ static void interrupt_thread(struct runs_ctx *rc, const struct run *r, int rollb
     struct run_filter f = {.owner = r->owner, .thread_id = r->thread_id,
                            .statuses = STATUS_ACTIVE, .before_seq = r->seq, .limit = 10000};
     json_t *ids = json_array();
+    json_t *why = json_pack("{s:s}", "reason", "interrupted by a newer run on its thread");
     if (store_run_list(rc->st, &f, collect_id, ids) == 0) {
         size_t i;
         json_t *id;
         json_array_foreach(ids, i, id) {
             if (rollback)
                 store_run_mark_delete(rc->st, json_string_value(id));
-            runs_cancel(rc, json_string_value(id));
+            runs_cancel(rc, json_string_value(id), why);
         }
     }
     json_decref(ids);
+    json_decref(why);
 }
 
 /* Puts a run on the queue, waiting for Redis as long as rc allows. */
@@ -483,17 +485,33 @@ json_t *runs_error(const char *code, const char *message)
     return json_pack("{s:s, s:s}", "code", code, "message", message);
 }
 
+/* cancel_requested's data: why, or the reason given when none is. */
+static json_t *cancel_why(const json_t *why)
+{
+    return why != NULL ? json_deep_copy(why) : json_pack("{s:s}", "reason", "requested");
+}
+
+json_t *runs_cancel_error(const char *message, const json_t *why)
+{
+    json_t *e = runs_error(run_status_name(RUN_CANCELLED), message);
+    json_t *w = cancel_why(why);
+    json_object_update_missing(e, w);
+    json_decref(w);
+    return e;
+}
+
 /* Cancel of a queued run: the ledger first, against a worker's claim;
  * then both events, and what follows every end. */
-static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id, int *not_queued)
+static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
+                                        const json_t *why, int *not_queued)
 {
     struct status_change ch = change(OP_CANCEL_QUEUED, RUN_CANCELLED);
-    json_t *err = runs_error(run_status_name(RUN_CANCELLED), "the run was cancelled before it started");
+    json_t *err = runs_cancel_error("the run was cancelled before it started", why);
     int r = store_run_cancel_queued(rc->st, &ch, run_id, err, clock_now_ms(), lease_from_now(rc));
     enum cancel_result res = CANCEL_ERROR;
     *not_queued = r == 1;
     if (r == 0) {
-        json_t *reason = json_pack("{s:s}", "reason", "requested");
+        json_t *reason = cancel_why(why);
         json_t *end = end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
         /* 1: a recovery wrote the end for us already (we were slow). */
@@ -509,10 +527,10 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     return res;
 }
 
-enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
+enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id, const json_t *why)
 {
     int not_queued = 0;
-    enum cancel_result res = cancel_queued(rc, run_id, &not_queued);
+    enum cancel_result res = cancel_queued(rc, run_id, why, &not_queued);
     if (!not_queued)
         return res;
     /* Claimed already: not a transition, but a request its worker acts on,
@@ -523,15 +541,19 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id)
     res = CANCEL_ERROR;
     int r;
     char id[EVENT_ID_SIZE];
-    json_t *reason = json_pack("{s:s}", "reason", "requested");
+    json_t *reason = cancel_why(why);
+    json_t *control = json_pack("{s:O}", "cancel", reason);
+    char *text = json_dumps(control, JSON_COMPACT);
     if (run_status_terminal(cur.status))
         res = CANCEL_TERMINAL;
-    else if ((r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) < 0)
+    else if (text == NULL || (r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) < 0)
         res = CANCEL_ERROR;
     else if (r == 0 && (r = runs_emit(rc, run_id, "cancel_requested", reason, id)) == 1)
         res = CANCEL_TERMINAL; /* it ended meanwhile */
-    else if (r >= 0 && bus_control_push(rc->bus, run_id, "{\"cancel\":true}") == 0)
+    else if (r >= 0 && bus_control_push(rc->bus, run_id, text) == 0)
         res = CANCEL_ASKED;
+    free(text);
+    json_decref(control);
     json_decref(reason);
     run_clear(&cur);
     return res;

@@ -112,8 +112,13 @@ json_t *runs_error(const char *code, const char *message);
 enum cancel_result { CANCEL_ENDED, CANCEL_ASKED, CANCEL_TERMINAL, CANCEL_ERROR };
 /* A queued run ends at once: cancel_requested, then run_finished
  * (cancelled). A running one is asked to stop: cancel_requested, and a
- * control message its worker acts on. */
-enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id);
+ * control message its worker acts on. why is {reason, discard?} (NULL:
+ * {"reason": "requested"}): the data of cancel_requested, kept in the
+ * run's error, and told to a running job. */
+enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id, const json_t *why);
+
+/* A cancelled run's error: code cancelled, message, and why's members. */
+json_t *runs_cancel_error(const char *message, const json_t *why);
 
 /* The public view of a run, with links under base (the request's, see
  * request_init). secret signs links.events; NULL leaves it unsigned. */

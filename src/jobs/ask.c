@@ -19,6 +19,12 @@ int main(void)
         fprintf(stderr, "ask: no answer came\n");
         return 3;
     }
+    /* Cancelled while it waited: the worker says so on stdin before SIGTERM. */
+    if (json_object_get(reply, "cancel") != NULL) {
+        fprintf(stderr, "ask: cancelled before an answer came\n");
+        json_decref(reply);
+        return 3;
+    }
     job_emit("result", json_pack("{s:O}", "answer", json_object_get(reply, "answer")));
     json_decref(reply);
     return 0;

@@ -150,7 +150,9 @@ for (let i = 0; i < 200; i++) {
 await call("resume with invalid input", "post", `${R}/resume`, `/v1/runs/${asker.value.id}/resume`, { body: { input: {} } });
 await call("resume", "post", `${R}/resume`, `/v1/runs/${asker.value.id}/resume`, { body: { input: { answer: "yes" } } });
 
-await call("cancel", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel`);
+await call("cancel with an unknown field", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel`, { body: { why: "x" } });
+await call("cancel with a reason", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel`,
+  { body: { reason: "contract test", discard: true } });
 await call("cancel and wait", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel?wait=1&timeout=20`);
 await call("cancel a finished run", "post", `${R}/cancel`, `/v1/runs/${id}/cancel`);
 await call("cancel bad wait", "post", `${R}/cancel`, `/v1/runs/${id}/cancel?wait=7`);
