@@ -17,7 +17,7 @@ static const char *const types[] = {
 };
 
 enum kw_kind { KW_TYPE, KW_SCHEMA_MAP, KW_NAMES, KW_ARRAY, KW_NUMBER, KW_COUNT,
-               KW_SCHEMA, KW_BOOL_OR_SCHEMA, KW_TEXT, KW_ANY };
+               KW_SCHEMA, KW_BOOL_OR_SCHEMA, KW_TEXT, KW_ANY, KW_SCHEMA_LIST, KW_DISCRIMINATOR };
 
 static const struct {
     const char *name;
@@ -36,6 +36,11 @@ static const struct {
     {"description", KW_TEXT},
     {"title", KW_TEXT},
     {"default", KW_ANY},
+    /* One of several shapes, told apart by one property's value: each
+     * branch names its values of that property in an enum (see
+     * check_one_of). */
+    {"oneOf", KW_SCHEMA_LIST},
+    {"discriminator", KW_DISCRIMINATOR},
 };
 
 static int fail(char *err, size_t size, const char *path, const char *fmt, ...)
@@ -69,7 +74,9 @@ static void path_join(char out[PATH_SIZE], const char *base, const char *token)
 
 static void path_index(char out[PATH_SIZE], const char *base, size_t i)
 {
-    snprintf(out, PATH_SIZE, "%s/%zu", base, i);
+    char n[24];
+    snprintf(n, sizeof n, "%zu", i);
+    path_join(out, base, n);
 }
 
 static int known_type(const char *t)
@@ -130,8 +137,71 @@ static int check_keyword(const char *k, enum kw_kind kind, const json_t *v,
         return json_is_string(v) ? 0 : fail(err, size, sub, "must be a string");
     case KW_ANY:
         return 0;
+    case KW_SCHEMA_LIST:
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            return fail(err, size, sub, "must be a non-empty array of schemas");
+        json_array_foreach(v, i, item) {
+            path_index(sub2, sub, i);
+            if (check(item, sub2, depth + 1, err, size) != 0)
+                return -1;
+        }
+        return 0;
+    case KW_DISCRIMINATOR:
+        if (!json_is_object(v) || json_object_size(v) != 1 ||
+            !json_is_string(json_object_get(v, "propertyName")))
+            return fail(err, size, sub, "must be {\"propertyName\": NAME}");
+        return 0;
     }
     return -1;
+}
+
+/* The discriminator's value in a branch: the strings of the enum of its
+ * property, or NULL when the branch has none. */
+static const json_t *branch_values(const json_t *branch, const char *prop)
+{
+    const json_t *e = json_object_get(json_object_get(json_object_get(branch, "properties"), prop), "enum");
+    return json_is_array(e) ? e : NULL;
+}
+
+/* oneOf goes with a discriminator: every branch says which values of the
+ * property are its own (strings, in an enum), and no value is two
+ * branches'. So a value picks one branch, and an error can name it. */
+static int check_one_of(const json_t *s, const char *path, char *err, size_t size)
+{
+    json_t *branches = json_object_get(s, "oneOf");
+    json_t *disc = json_object_get(s, "discriminator");
+    char sub[PATH_SIZE];
+    if (branches == NULL && disc == NULL)
+        return 0;
+    if (branches == NULL || disc == NULL) {
+        path_join(sub, path, branches ? "oneOf" : "discriminator");
+        return fail(err, size, sub, "oneOf and discriminator go together");
+    }
+    const char *prop = json_string_value(json_object_get(disc, "propertyName"));
+    size_t i, k;
+    json_t *b, *val;
+    json_array_foreach(branches, i, b) {
+        const json_t *vals = branch_values(b, prop);
+        char at[PATH_SIZE];
+        path_join(sub, path, "oneOf");
+        path_index(at, sub, i);
+        if (vals == NULL)
+            return fail(err, size, at, "must give %.64s an enum of its values", prop);
+        json_array_foreach(vals, k, val) {
+            if (!json_is_string(val))
+                return fail(err, size, at, "%.64s's values must be strings", prop);
+            for (size_t j = 0; j < i; j++) {
+                const json_t *other = branch_values(json_array_get(branches, j), prop);
+                size_t m;
+                json_t *o;
+                json_array_foreach(other, m, o)
+                    if (json_equal(o, val))
+                        return fail(err, size, at, "%.64s value %.64s is another branch's too", prop,
+                                    json_string_value(val));
+            }
+        }
+    }
+    return 0;
 }
 
 static int check(const json_t *s, const char *path, int depth, char *err, size_t size)
@@ -154,7 +224,7 @@ static int check(const json_t *s, const char *path, int depth, char *err, size_t
         if (check_keyword(k, keywords[i].kind, v, path, depth, err, size) != 0)
             return -1;
     }
-    return 0;
+    return check_one_of(s, path, err, size);
 }
 
 int schema_check(const json_t *schema, char *err, size_t errsize)
@@ -236,6 +306,32 @@ static int validate_object(const json_t *s, const json_t *v, const char *path,
     return 0;
 }
 
+/* The branch the discriminator's value picks validates the value. */
+static int validate_one_of(const json_t *s, const json_t *branches, const json_t *v,
+                           const char *path, int depth, char *err, size_t size)
+{
+    const char *prop = json_string_value(json_object_get(json_object_get(s, "discriminator"), "propertyName"));
+    char sub[PATH_SIZE], known[160] = "";
+    if (!json_is_object(v))
+        return fail(err, size, path, "must be of type \"object\"");
+    path_join(sub, path, prop);
+    json_t *d = json_object_get(v, prop);
+    if (d == NULL)
+        return fail(err, size, sub, "is required");
+    size_t i, k, n = 0;
+    json_t *b, *val;
+    json_array_foreach(branches, i, b) {
+        json_array_foreach(branch_values(b, prop), k, val) {
+            if (json_equal(val, d))
+                return validate(b, v, path, depth + 1, err, size);
+            if (n < sizeof known)
+                n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "",
+                                      json_string_value(val));
+        }
+    }
+    return fail(err, size, sub, "must be one of %s", n < sizeof known ? known : "the branches' values");
+}
+
 static int validate(const json_t *s, const json_t *v, const char *path, int depth,
                     char *err, size_t size)
 {
@@ -295,9 +391,10 @@ static int validate(const json_t *s, const json_t *v, const char *path, int dept
                 return -1;
         }
     }
-    if (json_is_object(v))
-        return validate_object(s, v, path, depth, err, size);
-    return 0;
+    if (json_is_object(v) && validate_object(s, v, path, depth, err, size) != 0)
+        return -1;
+    json_t *branches = json_object_get(s, "oneOf");
+    return branches != NULL ? validate_one_of(s, branches, v, path, depth, err, size) : 0;
 }
 
 int schema_validate(const json_t *schema, const json_t *value, const char *path,

@@ -1,6 +1,7 @@
 // Form fields from a JSON Schema: the subset opstream's job types use
 // (type, properties, required, enum, minimum/maximum,
-// minLength/maxLength, items, additionalProperties). Every field has a
+// minLength/maxLength, items, additionalProperties, oneOf with a
+// discriminator). Every field has a
 // label and the browser's own constraint checks; value() builds the
 // JSON the schema describes, leaving out optional fields left empty.
 
@@ -145,8 +146,44 @@ function objectField(schema, name, required, top) {
   };
 }
 
+// One of several shapes, told apart by a property (discriminator): a
+// choice of its values, and below it the fields of the chosen shape (and
+// any the shapes share).
+function oneOfField(schema, name, required, top) {
+  const prop = schema.discriminator.propertyName;
+  const without = (s) => {
+    const properties = { ...(s.properties || {}) };
+    delete properties[prop];
+    return { ...s, oneOf: undefined, discriminator: undefined, properties,
+             required: (s.required || []).filter((r) => r !== prop) };
+  };
+  const box = document.createElement(top ? "div" : "fieldset");
+  if (!top) {
+    const legend = document.createElement("legend");
+    legend.textContent = name;
+    box.append(legend);
+  }
+  const choices = schema.oneOf.flatMap((b) => (b.properties?.[prop]?.enum || []).map((v) => [v, b]));
+  const select = document.createElement("select");
+  select.name = prop;
+  select.required = true;
+  for (const [v] of choices) select.append(new Option(v, v));
+  const shared = objectField(without(schema), name, true, true);
+  const holder = document.createElement("div");
+  let branch = null;
+  const show = () => {
+    branch = objectField(without(choices.find(([v]) => v === select.value)?.[1] || {}), name, true, true);
+    holder.replaceChildren(branch.el);
+  };
+  select.addEventListener("change", show);
+  box.append(labelled(prop, select), shared.el, holder);
+  show();
+  return { el: box, value: () => ({ ...shared.value(), ...branch.value(), [prop]: select.value }) };
+}
+
 function fieldFor(schema, name, required, top = false) {
   schema = schema || {};
+  if (Array.isArray(schema.oneOf) && schema.discriminator?.propertyName) return oneOfField(schema, name, required, top);
   if (Array.isArray(schema.enum)) return enumField(schema, name, required);
   switch (typeOf(schema)) {
   case "object": return objectField(schema, name, required, top);

@@ -19,6 +19,12 @@ jq -n '{name: "release", description: "Steps with a richer input form.", command
         replicas: {type: "integer", minimum: 1, maximum: 9},
         canary: {type: "boolean"}}},
       ratio: {type: "number", minimum: 0, maximum: 1}}}}' > "$JOBTYPES_DIR/release.json"
+# One of two shapes, picked by "kind".
+jq -n '{name: "visit", description: "A lab or a field visit.", command: ["steps"],
+    input_schema: {type: "object", required: ["kind"], discriminator: {propertyName: "kind"},
+      oneOf: [{properties: {kind: {enum: ["lab"]}, samples: {type: "integer", minimum: 1, maximum: 96}}, required: ["samples"]},
+              {properties: {kind: {enum: ["field"]}, site: {type: "string", minLength: 1}}, required: ["site"]}]}}' \
+    > "$JOBTYPES_DIR/visit.json"
 # retry_ms 100: reconnects come quickly, so the kills fit in a short run.
 # Tokens on, as a deployment has them: the console is given one.
 # Finished runs' streams leave Redis after a second: a replay reads the

@@ -15,6 +15,18 @@ static const char *validate_text(const char *schema, const char *value)
     return r == 0 ? NULL : err;
 }
 
+/* Each schema is refused by schema_check with exactly its message. */
+static void expect_refused(const char *bad[][2], size_t n)
+{
+    char err[SCHEMA_ERR_SIZE];
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = J(bad[i][0]);
+        ck_assert_int_eq(schema_check(s, err, sizeof err), -1);
+        ck_assert_str_eq(err, bad[i][1]);
+        json_decref(s);
+    }
+}
+
 START_TEST(test_schema_reports_the_failing_path)
 {
     const char *s = "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\",\"maximum\":1000},"
@@ -58,12 +70,7 @@ START_TEST(test_schema_check_refuses_what_it_does_not_support)
         {"{\"items\":[]}", "/items: a schema must be an object"},
         {"[]", "/: a schema must be an object"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *s = J(bad[i][0]);
-        ck_assert_int_eq(schema_check(s, err, sizeof err), -1);
-        ck_assert_str_eq(err, bad[i][1]);
-        json_decref(s);
-    }
+    expect_refused(bad, sizeof bad / sizeof bad[0]);
     /* Deep nesting is refused, not recursed into without end. */
     char deep[4096] = "";
     for (int i = 0; i < 100; i++)
@@ -78,7 +85,45 @@ START_TEST(test_schema_check_refuses_what_it_does_not_support)
 }
 END_TEST
 
+/* oneOf with a discriminator: the property's value picks the branch, and
+ * the error names the branch's own failing path. */
+START_TEST(test_schema_one_of_by_discriminator)
+{
+    const char *s =
+        "{\"type\":\"object\",\"required\":[\"kind\"],\"discriminator\":{\"propertyName\":\"kind\"},"
+        "\"oneOf\":["
+        "{\"properties\":{\"kind\":{\"enum\":[\"lab\"]},\"samples\":{\"type\":\"integer\",\"maximum\":96}},"
+        "\"required\":[\"samples\"],\"additionalProperties\":false},"
+        "{\"properties\":{\"kind\":{\"enum\":[\"field\",\"survey\"]},\"site\":{\"type\":\"string\"}},"
+        "\"additionalProperties\":false}]}";
+    ck_assert_ptr_null(validate_text(s, "{\"kind\":\"lab\",\"samples\":12}"));
+    ck_assert_ptr_null(validate_text(s, "{\"kind\":\"survey\",\"site\":\"north\"}"));
+    ck_assert_str_eq(validate_text(s, "{\"kind\":\"lab\",\"samples\":97}"), "/input/samples: must be <= 96");
+    ck_assert_str_eq(validate_text(s, "{\"kind\":\"lab\"}"), "/input/samples: is required");
+    /* The other branch's field is not the lab's. */
+    ck_assert_str_eq(validate_text(s, "{\"kind\":\"lab\",\"samples\":1,\"site\":\"x\"}"),
+                     "/input/site: is not allowed");
+    ck_assert_str_eq(validate_text(s, "{\"kind\":\"sea\"}"), "/input/kind: must be one of lab, field, survey");
+    ck_assert_str_eq(validate_text(s, "{\"site\":\"x\"}"), "/input/kind: is required");
+    ck_assert_str_eq(validate_text(s, "[1]"), "/input: must be of type \"object\"");
+
+    const char *bad[][2] = {
+        {"{\"oneOf\":[{}]}", "/oneOf: oneOf and discriminator go together"},
+        {"{\"discriminator\":{\"propertyName\":\"k\"}}", "/discriminator: oneOf and discriminator go together"},
+        {"{\"oneOf\":[],\"discriminator\":{\"propertyName\":\"k\"}}", "/oneOf: must be a non-empty array of schemas"},
+        {"{\"oneOf\":[{}],\"discriminator\":{\"propertyName\":\"k\"}}", "/oneOf/0: must give k an enum of its values"},
+        {"{\"oneOf\":[{\"properties\":{\"k\":{\"enum\":[1]}}}],\"discriminator\":{\"propertyName\":\"k\"}}",
+         "/oneOf/0: k's values must be strings"},
+        {"{\"oneOf\":[{\"properties\":{\"k\":{\"enum\":[\"a\"]}}},{\"properties\":{\"k\":{\"enum\":[\"b\",\"a\"]}}}],"
+         "\"discriminator\":{\"propertyName\":\"k\"}}", "/oneOf/1: k value a is another branch's too"},
+        {"{\"oneOf\":[{}],\"discriminator\":{\"name\":\"k\"}}", "/discriminator: must be {\"propertyName\": NAME}"},
+    };
+    expect_refused(bad, sizeof bad / sizeof bad[0]);
+}
+END_TEST
+
 UNIT_MAIN("schema",
           test_schema_reports_the_failing_path,
           test_schema_keywords_behave_as_json_schema,
-          test_schema_check_refuses_what_it_does_not_support)
+          test_schema_check_refuses_what_it_does_not_support,
+          test_schema_one_of_by_discriminator)
