@@ -132,8 +132,10 @@ static int read_cancel_body(struct call *c, json_t **why)
         else if (strcmp(k, "discard") == 0 && !json_is_boolean(v))
             bad = "/discard: must be true or false";
         else if (strcmp(k, "reason") != 0 && strcmp(k, "discard") != 0) {
+            /* k is body's: answered before body goes. */
+            reply_problem(c->req, 422, "unknown_field", "/%.64s: unknown field", k);
             json_decref(body);
-            return reply_problem(c->req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+            return -1;
         }
     }
     if (bad != NULL) {

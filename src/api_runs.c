@@ -215,8 +215,9 @@ int api_rerun(struct call *c)
     if (call_owned_run(c, &old) != 0)
         return -1;
     if (jobtypes_find(c->api->types, old.type) == NULL) {
+        int r = reply_problem(c->req, 422, "unknown_type", "the run's job type %.64s is gone", old.type);
         run_clear(&old);
-        return reply_problem(c->req, 422, "unknown_type", "the run's job type %.64s is gone", old.type);
+        return r;
     }
     struct run r;
     memset(&r, 0, sizeof r);

@@ -13,6 +13,7 @@ const PAGE = 10;             // runs per page of the list
 let types = [];
 let inputValue = () => ({});
 let stream = null;
+let current = null;          // the run shown, as it was opened
 let shownInput = null;       // the pending input the answer form was built for
 let pages = [null];          // the cursors of the list's pages seen so far
 
@@ -176,6 +177,7 @@ function render(state, run) {
   renderAnswer(state.pendingInput);
   const over = TERMINAL.includes(status);
   $("cancel").hidden = over || state.connection === "failed";
+  $("rerun").hidden = !over;
   if (over) {
     const error = state.error ?? run.error;
     const result = state.result ?? run.result;
@@ -210,6 +212,7 @@ function logEvent(data, event) {
 // Shows a run and follows its events from the first: a past run replays.
 function show(run) {
   if (stream) stream.close();
+  current = run;
   shownInput = undefined;
   $("run").hidden = false;
   $("run-id").textContent = run.id;
@@ -236,6 +239,17 @@ $("cancel").addEventListener("click", async () => {
     await stream.cancel();
   } catch (err) {
     if (err.problem?.status !== 409) say("error", err.message);
+  }
+});
+
+// The same type, input and thread again, as a new run (rerun_of links them).
+$("rerun").addEventListener("click", async () => {
+  say("error", "");
+  try {
+    show(await call(`${current.links.self}/rerun`, { method: "POST", body: "" }));
+    loadRuns();
+  } catch (err) {
+    say("error", err.message);
   }
 });
 

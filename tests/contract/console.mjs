@@ -260,6 +260,16 @@ async function main() {
      JSON.parse(await page.textContent("#outcome-body")).counted === 20,
     "replay: all 20 progress events and the result again");
 
+  // --- Run again: a new run of the same input, linked to the first.
+  await page.getByRole("button", { name: "Run again" }).click();
+  await page.waitForFunction((old) => document.getElementById("run-id").textContent !== old, countdown);
+  const again = await runId();
+  await finished();
+  const linked = await page.evaluate(async ([id, token]) =>
+    (await (await fetch(`/api/v1/runs/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json()), [again, token]);
+  ok(linked.rerun_of === countdown && linked.input.n === 20 && JSON.parse(await page.textContent("#outcome-body")).counted === 20,
+    "run again: a new run of the same input, rerun_of the first, followed to its result", JSON.stringify(linked.rerun_of));
+
   // --- 500 events through SIGKILLed responders and a 503 outage.
   await page.evaluate(() => {
     window.connections = [];
