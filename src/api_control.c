@@ -12,7 +12,6 @@
 
 /* A cancel's reason, as told to the job and kept on the run. */
 #define CANCEL_REASON_MAX 1000
-#define CANCEL_REASON_MAX_TEXT "1000"
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
 /* One XREAD BLOCK at most this long, so a wait never outlasts Redis' view
@@ -109,9 +108,33 @@ int api_wait(struct call *c)
     return rc;
 }
 
-/* The cancel's optional body, {reason?, discard?}: *why is NULL for none,
- * else a new {reason, discard?} (reason "requested" when not given).
- * 0, or -1 after answering. */
+/* A cancel body is {reason?, discard?}: 0, or -1 after answering 422 for
+ * the first field that is wrong or unknown. */
+static int check_cancel_body(struct request *req, json_t *body)
+{
+    if (!json_is_object(body))
+        return reply_problem(req, 422, "invalid_field", "/: must be an object"), -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "reason") == 0) {
+            if (!json_is_string(v) || json_string_length(v) == 0 ||
+                json_string_length(v) > CANCEL_REASON_MAX)
+                return reply_problem(req, 422, "invalid_field",
+                                     "/reason: must be a string of 1 to %d bytes", CANCEL_REASON_MAX), -1;
+        } else if (strcmp(k, "discard") == 0) {
+            if (!json_is_boolean(v))
+                return reply_problem(req, 422, "invalid_field", "/discard: must be true or false"), -1;
+        } else {
+            return reply_problem(req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+        }
+    }
+    return 0;
+}
+
+/* The cancel's optional body: *why is NULL for none, else a new
+ * {reason, discard?} (reason "requested" when not given). 0, or -1 after
+ * answering. */
 static int read_cancel_body(struct call *c, json_t **why)
 {
     *why = NULL;
@@ -120,35 +143,16 @@ static int read_cancel_body(struct call *c, json_t **why)
     json_t *body;
     if (call_json_body(c, &body) != 0)
         return -1;
-    const char *k;
-    json_t *v;
-    const char *bad = NULL;
-    if (!json_is_object(body))
-        bad = "/: must be an object";
-    json_object_foreach(json_is_object(body) ? body : NULL, k, v) {
-        if (strcmp(k, "reason") == 0 && (!json_is_string(v) || json_string_length(v) == 0 ||
-                                          json_string_length(v) > CANCEL_REASON_MAX))
-            bad = "/reason: must be a string of 1 to " CANCEL_REASON_MAX_TEXT " bytes";
-        else if (strcmp(k, "discard") == 0 && !json_is_boolean(v))
-            bad = "/discard: must be true or false";
-        else if (strcmp(k, "reason") != 0 && strcmp(k, "discard") != 0) {
-            /* k is body's: answered before body goes. */
-            reply_problem(c->req, 422, "unknown_field", "/%.64s: unknown field", k);
-            json_decref(body);
-            return -1;
-        }
+    int rc = check_cancel_body(c->req, body);
+    if (rc == 0) {
+        json_t *reason = json_object_get(body, "reason");
+        json_t *discard = json_object_get(body, "discard");
+        *why = json_pack("{s:s}", "reason", reason ? json_string_value(reason) : "requested");
+        if (discard != NULL)
+            json_object_set(*why, "discard", discard);
     }
-    if (bad != NULL) {
-        json_decref(body);
-        return reply_problem(c->req, 422, "invalid_field", "%s", bad), -1;
-    }
-    json_t *reason = json_object_get(body, "reason");
-    *why = json_pack("{s:s}", "reason", reason ? json_string_value(reason) : "requested");
-    json_t *discard = json_object_get(body, "discard");
-    if (discard != NULL)
-        json_object_set(*why, "discard", discard);
     json_decref(body);
-    return 0;
+    return rc;
 }
 
 int api_cancel(struct call *c)

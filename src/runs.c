@@ -257,8 +257,6 @@ static int reconcile(struct runs_ctx *rc, const char *run_id)
     }
 }
 
-/* run_finished's data: the final status, and the error or else the
- * result. */
 /* run_finished's data: the status, and the result (null if none) or the
  * error. An unsuccessful end keeps the job's last result beside its error
  * (a stopped agent's partial answer). */
@@ -527,6 +525,17 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     return res;
 }
 
+/* Tells the run's worker to stop it: {"cancel": why}. 0, or -1. */
+static int push_cancel(struct runs_ctx *rc, const char *run_id, json_t *why)
+{
+    json_t *control = json_pack("{s:O}", "cancel", why);
+    char *text = json_dumps(control, JSON_COMPACT);
+    int r = text != NULL ? bus_control_push(rc->bus, run_id, text) : -1;
+    free(text);
+    json_decref(control);
+    return r;
+}
+
 enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id, const json_t *why)
 {
     int not_queued = 0;
@@ -542,18 +551,14 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id, const js
     int r;
     char id[EVENT_ID_SIZE];
     json_t *reason = cancel_why(why);
-    json_t *control = json_pack("{s:O}", "cancel", reason);
-    char *text = json_dumps(control, JSON_COMPACT);
     if (run_status_terminal(cur.status))
         res = CANCEL_TERMINAL;
-    else if (text == NULL || (r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) < 0)
+    else if ((r = store_run_cancel_requested(rc->st, run_id, clock_now_ms())) < 0)
         res = CANCEL_ERROR;
     else if (r == 0 && (r = runs_emit(rc, run_id, "cancel_requested", reason, id)) == 1)
         res = CANCEL_TERMINAL; /* it ended meanwhile */
-    else if (r >= 0 && bus_control_push(rc->bus, run_id, text) == 0)
+    else if (r >= 0 && push_cancel(rc, run_id, reason) == 0)
         res = CANCEL_ASKED;
-    free(text);
-    json_decref(control);
     json_decref(reason);
     run_clear(&cur);
     return res;

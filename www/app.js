@@ -230,7 +230,6 @@ function show(run) {
     on: { "*": logEvent },
     onchange: (state) => render(state, run),
   });
-  window.opstreamRun = stream;
   render(stream.state, run);
 }
 

@@ -8,9 +8,9 @@
 // directory (the victims' command lines hold it); SOCKET: opstream's
 // FastCGI socket, moved away for the outage; SCREENSHOT: where the picture
 // of the page mid-run goes.
-import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { readFileSync, renameSync } from "node:fs";
+import { launchChromium, pidsOf } from "./browser.mjs";
 
 const [base, mark, socket, shot] = process.argv.slice(2);
 const token = process.env.TOKEN;
@@ -21,19 +21,8 @@ function ok(cond, what, extra) {
   else failed++, console.log(`not ok - ${what}${extra !== undefined ? `: ${extra}` : ""}`);
 }
 
-function pidsOf(role) {
-  let out = "";
-  try { out = execFileSync("pgrep", ["-x", role]).toString(); } catch { return []; }
-  return out.trim().split("\n").filter(Boolean).filter((pid) => {
-    try { return readFileSync(`/proc/${pid}/cmdline`).toString().includes(mark); } catch { return false; }
-  });
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
 const pageErrors = [];
 page.on("pageerror", (err) => pageErrors.push(String(err)));
@@ -292,7 +281,7 @@ async function main() {
   await advanced(0, 30);
   for (let round = 0; round < 4; round++) {
     const at = await bar();
-    for (const pid of pidsOf("fcgi-responder")) {
+    for (const pid of pidsOf("fcgi-responder", mark)) {
       try { process.kill(Number(pid), "SIGKILL"); kills++; } catch {}
     }
     await advanced(at, 25);
@@ -301,7 +290,7 @@ async function main() {
   const eventsUrl = (u) => u.includes(`/runs/${big}/events`);
   const outageFrom = Date.now();
   renameSync(socket, `${socket}.away`);
-  for (const pid of pidsOf("fcgi-responder")) {
+  for (const pid of pidsOf("fcgi-responder", mark)) {
     try { process.kill(Number(pid), "SIGKILL"); kills++; } catch {}
   }
   try {

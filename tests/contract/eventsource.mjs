@@ -6,9 +6,8 @@
 // The victims are the processes named ROLES (comma-separated, default
 // fcgi-responder) whose command line holds MARK (the test's directory).
 // PAGE is the path of a page on the same origin (default /).
-import { chromium } from "playwright-core";
-import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
+import { launchChromium, pidsOf } from "./browser.mjs";
 
 const [base, mark, nArg, rolesArg, pagePath] = process.argv.slice(2);
 const n = Number(nArg);
@@ -32,18 +31,11 @@ function sockets(pid) {
   } catch { return 0; }
 }
 function victims(role) {
-  const pids = pidsOf(role);
+  const pids = pidsOf(role, mark);
   if (!pickBusiest) return pids;
   const min = Number(process.env.KILL_MIN_SOCKETS || 1);
   const best = pids.reduce((a, b) => (a === undefined || sockets(b) > sockets(a) ? b : a), undefined);
   return best !== undefined && sockets(best) >= min ? [best] : [];
-}
-function pidsOf(role) {
-  let out = "";
-  try { out = execFileSync("pgrep", ["-x", role]).toString(); } catch { return []; }
-  return out.trim().split("\n").filter(Boolean).filter((pid) => {
-    try { return readFileSync(`/proc/${pid}/cmdline`).toString().includes(mark); } catch { return false; }
-  });
 }
 let passed = 0;
 let failed = 0;
@@ -52,11 +44,7 @@ function ok(cond, what, extra) {
   else failed++, console.log(`not ok - ${what}${extra ? `: ${extra}` : ""}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const page = await browser.newPage();
 await page.goto(`${base}${pagePath || "/"}`);
 
