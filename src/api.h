@@ -13,6 +13,7 @@ enum route_flags {
     ROUTE_LONG_POLL = 8,  /* holds its request for long (up to its timeout) */
     ROUTE_WAIT_PARAM = 16, /* so does it with ?wait=1 */
     ROUTE_STREAM = 32,    /* an event stream: long unless a hub takes it over */
+    ROUTE_PRODUCER_AUTH = 64, /* the run's producer credential may stand in */
 };
 
 /* A row of the route table. */
@@ -45,6 +46,7 @@ int api_events(struct call *c);
 int api_cancel(struct call *c);
 int api_wait(struct call *c);
 int api_resume(struct call *c);
+int api_publish(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);

@@ -1,5 +1,6 @@
 /* POST /v1/runs, GET /v1/runs, GET /v1/runs/{id}. */
 #include "api.h"
+#include "auth.h"
 #include "clock.h"
 #include "log.h"
 #include "reply.h"
@@ -15,7 +16,7 @@
 #define QUOTA_RETRY_AFTER_S 5
 
 static const char *const create_fields[] = {
-    "type", "input", "thread_id", "metadata", "multitask_strategy",
+    "type", "input", "thread_id", "metadata", "multitask_strategy", "producer_token",
 };
 
 static int known_field(const char *k)
@@ -69,6 +70,9 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    json_t *producer = json_object_get(body, "producer_token");
+    if (producer != NULL && !json_is_boolean(producer))
+        return reply_problem(req, 422, "invalid_field", "/producer_token: must be true or false"), -1;
     json_t *mt = json_object_get(body, "multitask_strategy");
     enum multitask ignored;
     if (mt != NULL && (!json_is_string(mt) || parse_strategy(json_string_value(mt), &ignored) != 0))
@@ -123,8 +127,10 @@ static int create_problem(struct request *req, enum create_result res)
 }
 
 /* Queues r (its fields set, its references owned here) and answers 202
- * with it, or the problem that kept it from being queued. */
-static int create_and_answer(struct call *c, struct run *r, const struct create_opts *opts)
+ * with it, or the problem that kept it from being queued. With producer,
+ * the answer holds the run's producer credential too. */
+static int create_and_answer(struct call *c, struct run *r, const struct create_opts *opts,
+                             int producer)
 {
     struct request *req = c->req;
     struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
@@ -144,6 +150,9 @@ static int create_and_answer(struct call *c, struct run *r, const struct create_
     snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->base,
              shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
     json_t *view = runs_to_json(shown, req->cfg, req->base, c->secret, clock_now_ms());
+    char token[PRODUCER_TOKEN_SIZE];
+    if (producer && auth_producer_token(c->secret, shown->id, token) == 0)
+        json_object_set_new(view, "producer_token", json_string(token));
     run_clear(r);
     run_clear(&old);
     return reply_json(req, 202, view, headers);
@@ -191,9 +200,10 @@ int api_create_run(struct call *c)
     json_t *meta = json_object_get(body, "metadata");
     r.input = input ? json_incref(input) : json_object();
     r.metadata = meta ? json_incref(meta) : json_object();
+    int producer = json_is_true(json_object_get(body, "producer_token"));
     json_decref(body);
 
-    return create_and_answer(c, &r, &opts);
+    return create_and_answer(c, &r, &opts, producer);
 }
 
 int api_get_run(struct call *c)
@@ -229,7 +239,7 @@ int api_rerun(struct call *c)
     r.metadata = old.metadata ? json_incref(old.metadata) : json_object();
     run_clear(&old);
     struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
-    return create_and_answer(c, &r, &opts);
+    return create_and_answer(c, &r, &opts, 0);
 }
 
 /* The list cursor is opaque to clients: base64url of "seq:N", the

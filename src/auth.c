@@ -49,6 +49,32 @@ int auth_link_valid(const struct request *req, const char *secret, const char *r
     return crypto_verify_link(secret, run_id, (int64_t)e, sig) == 0;
 }
 
+int auth_producer_token(const char *owner_key, const char *run_id,
+                        char out[PRODUCER_TOKEN_SIZE])
+{
+    char sig[SIG_SIZE];
+    if (crypto_sign_producer(owner_key, run_id, sig) != 0)
+        return -1;
+    snprintf(out, PRODUCER_TOKEN_SIZE, "%s%s.%s", PRODUCER_PREFIX, run_id, sig);
+    return 0;
+}
+
+int auth_producer_claim(const struct request *req, char run_id[ID_SIZE], char sig[SIG_SIZE])
+{
+    const char *h = request_env(req, "HTTP_AUTHORIZATION");
+    const size_t plen = sizeof PRODUCER_PREFIX - 1;
+    if (h == NULL || strncmp(h, "Bearer " PRODUCER_PREFIX, 7 + plen) != 0)
+        return 0;
+    const char *id = h + 7 + plen;
+    const char *dot = strchr(id, '.');
+    if (dot == NULL || dot - id != ID_LEN || strlen(dot + 1) >= SIG_SIZE)
+        return 0;
+    memcpy(run_id, id, ID_LEN);
+    run_id[ID_LEN] = '\0';
+    snprintf(sig, SIG_SIZE, "%s", dot + 1);
+    return crypto_id_valid(run_id);
+}
+
 void auth_proof_take(const struct request *req, int link, const char *run_owner,
                      struct auth_proof *p)
 {

@@ -14,6 +14,18 @@ enum auth_result auth_identify(struct request *req, struct store *st);
  * expire at most link_ttl_s from now. */
 int auth_link_valid(const struct request *req, const char *secret, const char *run_id);
 
+/* A producer credential: "opp.<run id>.<signature>", the signature made
+ * with the run owner's link key (crypto_sign_producer). It lets its
+ * holder publish events to that one run and do nothing else; revoking a
+ * credential of the owner ends it with the owner's links. */
+#define PRODUCER_PREFIX "opp."
+#define PRODUCER_TOKEN_SIZE (sizeof PRODUCER_PREFIX + ID_LEN + 1 + SIG_SIZE)
+int auth_producer_token(const char *owner_key, const char *run_id,
+                        char out[PRODUCER_TOKEN_SIZE]);
+/* 1 when the request's bearer credential is a producer credential, with
+ * the run it names and its signature; 0 when it is not one. */
+int auth_producer_claim(const struct request *req, char run_id[ID_SIZE], char sig[SIG_SIZE]);
+
 /* What a request's credentials were, kept so an open stream can check
  * them again later (after a revocation) without the request. */
 struct auth_proof {

@@ -484,6 +484,27 @@ int bus_control_clear(struct bus *b, const char *run_id)
     return cmd_ok(b, "DEL %s", key);
 }
 
+#define PUBLISHED_KEY_TTL_S (30 * 86400)
+
+static void published_key(const char *run_id, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:{%s}:published", run_id);
+}
+
+long long bus_count_published(struct bus *b, const char *run_id)
+{
+    char key[64];
+    published_key(run_id, key, sizeof key);
+    redisReply *r = cmd(b, "INCR %s", key);
+    long long n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    /* Settling a run sets the key's expiry with its stream's; this one
+     * only bounds a key a late publish made after that. */
+    if (n == 1 && cmd_ok(b, "EXPIRE %s %d", key, PUBLISHED_KEY_TTL_S) != 0)
+        n = -1;
+    return n;
+}
+
 int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out)
 {
     char key[64];
@@ -521,20 +542,23 @@ int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out)
 
 int bus_expire_run(struct bus *b, const char *run_id, int ttl_s)
 {
-    char events[64], control[64];
+    char events[64], control[64], published[64];
     bus_events_key(run_id, events, sizeof events);
     control_key(run_id, control, sizeof control);
+    published_key(run_id, published, sizeof published);
     int a = cmd_ok(b, "EXPIRE %s %d", events, ttl_s);
     int c = cmd_ok(b, "EXPIRE %s %d", control, ttl_s);
-    return a == 0 && c == 0 ? 0 : -1;
+    int p = cmd_ok(b, "EXPIRE %s %d", published, ttl_s);
+    return a == 0 && c == 0 && p == 0 ? 0 : -1;
 }
 
 int bus_delete_run(struct bus *b, const char *run_id)
 {
-    char events[64], control[64];
+    char events[64], control[64], published[64];
     bus_events_key(run_id, events, sizeof events);
     control_key(run_id, control, sizeof control);
-    return cmd_ok(b, "DEL %s %s", events, control);
+    published_key(run_id, published, sizeof published);
+    return cmd_ok(b, "DEL %s %s %s", events, control, published);
 }
 
 static void slots_key(const char *type, char *out, size_t size)

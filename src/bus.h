@@ -88,6 +88,9 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg);
  * there is none, -1 on error. */
 int bus_control_pop(struct bus *b, const char *run_id, char **out);
 int bus_control_clear(struct bus *b, const char *run_id);
+/* Counts one more event published to the run from outside (POST
+ * .../events): the count so far, or -1. */
+long long bus_count_published(struct bus *b, const char *run_id);
 
 /* What Redis still holds of a run's stream. */
 struct stream_info {

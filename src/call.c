@@ -136,7 +136,7 @@ int call_owned_run(struct call *c, struct run *r)
         reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
         return -1;
     }
-    if (rc == 0 && (c->link_ok || strcmp(r->owner, c->req->owner) == 0))
+    if (rc == 0 && (c->link_ok || c->producer_ok || strcmp(r->owner, c->req->owner) == 0))
         return 0;
     if (rc == 0)
         run_clear(r);

@@ -35,6 +35,7 @@ struct call {
     char link_secret[HASH_HEX_SIZE]; /* the stack's, from the ledger */
     char secret[HASH_HEX_SIZE]; /* the key of the caller's links, once known */
     int link_ok;                /* a valid signed link authorized this run */
+    int producer_ok;            /* the run's producer credential did */
 };
 
 /* The calling thread serves request after request: it connects to the

@@ -1,4 +1,5 @@
 /* opstream: the command line. A table of subcommands, each a function. */
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "crypto.h"
@@ -66,14 +67,40 @@ static int token_revoke(struct cli *c, const char *id)
     return 0;
 }
 
+/* A run's producer credential: made again from the owner's link key
+ * each time (nothing is stored), so it ends when the owner's links do. */
+static int token_for_run(struct cli *c, const char *run_id)
+{
+    struct run r;
+    if (!crypto_id_valid(run_id) || store_run_get(c->st, run_id, &r) != 0) {
+        fprintf(stderr, "opstream: no run %s\n", run_id);
+        return 1;
+    }
+    char secret[HASH_HEX_SIZE], key[HASH_HEX_SIZE], token[PRODUCER_TOKEN_SIZE];
+    int64_t epoch;
+    int ok = store_link_secret(c->st, secret) == 0 && store_owner_epoch(c->st, r.owner, &epoch) == 0 &&
+             crypto_owner_key(secret, r.owner, epoch, key) == 0 &&
+             auth_producer_token(key, r.id, token) == 0;
+    run_clear(&r);
+    if (!ok) {
+        fprintf(stderr, "opstream: cannot read the link secret\n");
+        return 1;
+    }
+    printf("%s\n", token);
+    return 0;
+}
+
 static int cmd_token(struct cli *c, int argc, char **argv)
 {
     if (argc == 1 && strcmp(argv[0], "list") == 0)
         return token_list(c);
     if (argc == 2 && strcmp(argv[0], "revoke") == 0)
         return token_revoke(c, argv[1]);
-    if (argc < 2 || strcmp(argv[0], "create") != 0) {
-        fprintf(stderr, "usage: opstream token create OWNER [NAME] | token list | token revoke ID\n");
+    if (argc == 3 && strcmp(argv[0], "create") == 0 && strcmp(argv[1], "--run") == 0)
+        return token_for_run(c, argv[2]);
+    if (argc < 2 || strcmp(argv[0], "create") != 0 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: opstream token create OWNER [NAME] | token create --run RUN_ID | "
+                        "token list | token revoke ID\n");
         return 2;
     }
     const char *owner = argv[1];
@@ -118,9 +145,7 @@ static int cmd_publish(struct cli *c, int argc, char **argv)
         return 2;
     }
     const char *run_id = argv[0], *name = argv[1];
-    /* result and input_required change the run, which only its job may ask. */
-    if (!event_name_valid(name) || protocol_name_reserved(name) || strcmp(name, "result") == 0 ||
-        strcmp(name, EVENT_INPUT_REQUIRED) == 0) {
+    if (!protocol_publishable(name)) {
         fprintf(stderr, "opstream: %s: not an event name a job may publish\n", name);
         return 2;
     }
@@ -186,6 +211,7 @@ static const struct {
 } commands[] = {
     {"init", cmd_init, "create and migrate the database"},
     {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once);\n"
+                         "           token create --run RUN_ID: the run's producer credential;\n"
                          "           token list; token revoke ID (also ends its owner's links)"},
     {"runs", cmd_runs, "list the newest runs of every owner"},
     {"publish", cmd_publish, "RUN_ID TYPE JSON: add an event to a running run (for shell jobs)"},

@@ -95,14 +95,36 @@ int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
     return 0;
 }
 
+static int same_sig(const char *want, const char *sig)
+{
+    size_t n = strlen(want);
+    if (strlen(sig) != n)
+        return -1;
+    return sodium_memcmp(want, sig, n) == 0 ? 0 : -1;
+}
+
 int crypto_verify_link(const char *secret_hex, const char *run_id, int64_t exp,
                        const char *sig)
 {
     char want[SIG_SIZE];
     if (crypto_sign_link(secret_hex, run_id, exp, want) != 0)
         return -1;
-    size_t n = strlen(want);
-    if (strlen(sig) != n)
+    return same_sig(want, sig);
+}
+
+int crypto_sign_producer(const char *secret_hex, const char *run_id, char out[SIG_SIZE])
+{
+    char name[ID_SIZE + 16];
+    int n = snprintf(name, sizeof name, "publish:%s", run_id);
+    if (n < 0 || (size_t)n >= sizeof name)
         return -1;
-    return sodium_memcmp(want, sig, n) == 0 ? 0 : -1;
+    return crypto_sign_link(secret_hex, name, 0, out);
+}
+
+int crypto_verify_producer(const char *secret_hex, const char *run_id, const char *sig)
+{
+    char want[SIG_SIZE];
+    if (crypto_sign_producer(secret_hex, run_id, want) != 0)
+        return -1;
+    return same_sig(want, sig);
 }

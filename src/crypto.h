@@ -32,5 +32,9 @@ int crypto_sign_link(const char *secret_hex, const char *run_id, int64_t exp,
                      char out[SIG_SIZE]);
 int crypto_verify_link(const char *secret_hex, const char *run_id, int64_t exp,
                        const char *sig);
+/* A run's producer signature: HMAC-SHA256 over "publish:run_id.0", which
+ * no link signs (a run id has no ':'), URL-safe base64. */
+int crypto_sign_producer(const char *secret_hex, const char *run_id, char out[SIG_SIZE]);
+int crypto_verify_producer(const char *secret_hex, const char *run_id, const char *sig);
 
 #endif

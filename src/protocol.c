@@ -22,6 +22,12 @@ int protocol_name_reserved(const char *name)
     return 0;
 }
 
+int protocol_publishable(const char *name)
+{
+    return event_name_valid(name) && !protocol_name_reserved(name) &&
+           strcmp(name, "result") != 0 && strcmp(name, EVENT_INPUT_REQUIRED) != 0;
+}
+
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0
  * when it is not one: no overlong forms, surrogates or code points past
  * U+10FFFF (RFC 3629). */

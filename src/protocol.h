@@ -28,5 +28,9 @@ void protocol_parse_line(const char *line, size_t len, int from_stderr,
 void job_msg_clear(struct job_msg *m);
 /* Names only the system emits; no job or producer may. */
 int protocol_name_reserved(const char *name);
+/* What a producer outside the job may publish (opstream publish, POST
+ * .../events): a valid name that is neither reserved nor one that changes
+ * the run (result, input_required), which only its job may send. */
+int protocol_publishable(const char *name);
 
 #endif

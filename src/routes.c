@@ -13,6 +13,7 @@ static const struct route routes[] = {
     {"GET", "/v1/runs", api_list_runs, 0},
     {"GET", "/v1/runs/{id}", api_get_run, 0},
     {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH | ROUTE_STREAM},
+    {"POST", "/v1/runs/{id}/events", api_publish, ROUTE_PRODUCER_AUTH},
     {"POST", "/v1/runs/{id}/cancel", api_cancel, ROUTE_WAIT_PARAM},
     {"GET", "/v1/runs/{id}/wait", api_wait, ROUTE_LONG_POLL},
     {"POST", "/v1/runs/{id}/resume", api_resume, 0},
@@ -82,6 +83,28 @@ static int link_valid(struct call *c)
     return ok;
 }
 
+/* A producer credential for the run the path names: 1 valid (the
+ * caller is the run's owner for this request), 0 not, -1 when the ledger
+ * cannot tell. */
+static int producer_valid(struct call *c, const char *claimed, const char *sig)
+{
+    struct run r;
+    const char *id = c->req->args[0];
+    if (strcmp(claimed, id) != 0)
+        return 0;
+    int got = store_run_get(c->st, id, &r);
+    if (got != 0)
+        return got < 0 ? -1 : 0;
+    int ok = -1;
+    if (call_link_key(c, r.owner, c->secret) == 0) {
+        ok = crypto_verify_producer(c->secret, id, sig) == 0;
+        if (ok)
+            snprintf(c->req->owner, sizeof c->req->owner, "%s", r.owner);
+    }
+    run_clear(&r);
+    return ok;
+}
+
 static int authorize(struct call *c, const struct route *rt)
 {
     struct request *req = c->req;
@@ -90,6 +113,20 @@ static int authorize(struct call *c, const struct route *rt)
     if ((rt->flags & ROUTE_LINK_AUTH) && link_valid(c)) {
         c->link_ok = 1;
         return 0;
+    }
+    char claimed[ID_SIZE], sig[SIG_SIZE];
+    if ((rt->flags & ROUTE_PRODUCER_AUTH) && auth_producer_claim(req, claimed, sig)) {
+        int v = producer_valid(c, claimed, sig);
+        if (v > 0) {
+            c->producer_ok = 1;
+            return 0;
+        }
+        if (v == 0) {
+            reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
+            return -1;
+        }
+        reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
+        return -1;
     }
     switch (auth_identify(req, c->st)) {
     case AUTH_OK:

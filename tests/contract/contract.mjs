@@ -150,6 +150,21 @@ for (let i = 0; i < 200; i++) {
 await call("resume with invalid input", "post", `${R}/resume`, `/v1/runs/${asker.value.id}/resume`, { body: { input: {} } });
 await call("resume", "post", `${R}/resume`, `/v1/runs/${asker.value.id}/resume`, { body: { input: { answer: "yes" } } });
 
+const produced = await call("create with a producer credential", "post", "/v1/runs", "/v1/runs",
+  { body: { type: "countdown", input: { n: 600, interval_ms: 100 }, producer_token: true } });
+const producer = { Authorization: `Bearer ${produced.value?.producer_token}` };
+const P = `/v1/runs/${produced.value?.id}/events`;
+const pub = await call("publish", "post", E, P, { auth: false, headers: producer, body: { event: "step_started", data: { name: "a" } } });
+ok(/^[0-9]+-[0-9]+$/.test(pub.value?.id ?? ""), "publish: the event's id");
+await call("publish with the owner's token", "post", E, P, { body: { event: "note" } });
+await call("publish a reserved name", "post", E, P, { auth: false, headers: producer, body: { event: "run_finished", data: {} } });
+await call("publish too much", "post", E, P, { auth: false, headers: producer, body: { event: "note", data: { t: "a".repeat(70000) } } });
+await call("publish bad JSON", "post", E, P, { auth: false, headers: producer, raw: "{" });
+await call("publish without credentials", "post", E, P, { auth: false, body: { event: "note" } });
+await call("publish to an unknown run", "post", E, "/v1/runs/AAAAAAAAAAAAAAAAAAAAAA/events", { body: { event: "note" } });
+await call("publish to a finished run", "post", E, `/v1/runs/${id}/events`, { body: { event: "note" } });
+await call("cancel the produced run", "post", `${R}/cancel`, `/v1/runs/${produced.value?.id}/cancel?wait=1&timeout=20`);
+
 await call("cancel with an unknown field", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel`, { body: { why: "x" } });
 await call("cancel with a reason", "post", `${R}/cancel`, `/v1/runs/${long.value.id}/cancel`,
   { body: { reason: "contract test", discard: true } });

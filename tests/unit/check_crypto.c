@@ -52,7 +52,22 @@ START_TEST(test_owner_keys_differ_by_owner_and_epoch)
 }
 END_TEST
 
+START_TEST(test_producer_signatures_are_not_links)
+{
+    char secret[HASH_HEX_SIZE], sig[SIG_SIZE], link[SIG_SIZE];
+    crypto_new_secret(secret);
+    ck_assert_int_eq(crypto_sign_producer(secret, "run1", sig), 0);
+    ck_assert_int_eq(crypto_verify_producer(secret, "run1", sig), 0);
+    ck_assert_int_eq(crypto_verify_producer(secret, "run2", sig), -1);
+    /* Neither verifies as the other, for any expiry a link could have. */
+    ck_assert_int_eq(crypto_verify_link(secret, "run1", 0, sig), -1);
+    ck_assert_int_eq(crypto_sign_link(secret, "run1", 0, link), 0);
+    ck_assert_int_eq(crypto_verify_producer(secret, "run1", link), -1);
+}
+END_TEST
+
 UNIT_MAIN("crypto",
+          test_producer_signatures_are_not_links,
           test_ids_are_unique_and_url_safe,
           test_signed_links_verify_only_their_run_and_expiry,
           test_owner_keys_differ_by_owner_and_epoch)
