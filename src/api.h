@@ -14,6 +14,7 @@ enum route_flags {
     ROUTE_WAIT_PARAM = 16, /* so does it with ?wait=1 */
     ROUTE_STREAM = 32,    /* an event stream: long unless a hub takes it over */
     ROUTE_PRODUCER_AUTH = 64, /* the run's producer credential may stand in */
+    ROUTE_STREAM_ACCEPT = 128, /* an event stream when Accept asks for one */
 };
 
 /* A row of the route table. */
@@ -51,5 +52,10 @@ int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);
 int api_openapi(struct call *c);
+
+/* Streams run r from its first event, as GET .../events would, with
+ * headers (CRLF-ended lines, or NULL) added to the stream's; with
+ * cancel_on_gone a client that leaves before the end cancels the run. */
+int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone);
 
 #endif

@@ -182,7 +182,7 @@ static int catch_up(struct call *c, const struct run *r, struct stream *s)
 static int stream_later(struct call *c)
 {
     struct out *o = &c->req->out;
-    if (sse_headers(o) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
+    if (sse_headers(o, NULL) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
         return -1;
     return sse_comment(o, "event bus unavailable; reconnect later");
 }
@@ -201,12 +201,33 @@ static int still_allowed(struct call *c, const struct run *r, const struct auth_
     return ok;
 }
 
+/* The client of a create-and-stream under on_disconnect: cancel has gone
+ * before the run's end: the run is cancelled, as it would be from its
+ * Cancel button. */
+static void cancel_abandoned(struct call *c, const struct run *r)
+{
+    char err[CONFIG_ERR_SIZE];
+    struct store *st = c->st ? c->st : store_open(c->req->cfg->database, err, sizeof err);
+    struct runs_ctx rc = {.cfg = c->req->cfg, .st = st, .bus = c->bus};
+    json_t *why = json_pack("{s:s}", "reason", "client_disconnected");
+    if (st == NULL || c->bus == NULL || runs_cancel(&rc, r->id, why) == CANCEL_ERROR)
+        log_warn("run %s: its client left, but it could not be cancelled", r->id);
+    else
+        log_info("run %s: its client left; cancelled (on_disconnect: cancel)", r->id);
+    json_decref(why);
+    if (st != c->st)
+        store_close(st);
+}
+
 /* A keepalive comment goes out after keepalive_ms/3 of silence (two
  * writes may be needed before a web server sees its client gone), and the
  * connection is checked for a hang-up every keepalive_ms/4: the web
  * server notices a vanished client on the write after it vanished and then
- * closes our connection, so the stream is freed within keepalive_ms. */
-static int stream_events(struct call *c, const struct run *r, const char *cursor)
+ * closes our connection, so the stream is freed within keepalive_ms. With
+ * cancel_on_gone the stream stays on this thread (the hub would not know
+ * to cancel) and a client gone before the end cancels the run. */
+static int stream_events(struct call *c, const struct run *r, const char *cursor,
+                         const char *headers, int cancel_on_gone)
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
@@ -221,7 +242,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     struct auth_proof proof;
     auth_proof_take(c->req, c->link_ok, r->owner, &proof);
     long long revocations = bus_revocations(c->bus);
-    if (sse_headers(s.out) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
+    if (sse_headers(s.out, headers) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
         catch_up(c, r, &s) != 0)
         return -1;
     /* The replay, up to what Redis holds now; then an event loop takes the
@@ -230,7 +251,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     while (n == READ_BATCH && !s.finished && !s.gone)
         n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, 0, send_entry, &s);
     /* (Redis gone meanwhile, n < 0: the loop below reconnects.) */
-    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL) {
+    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL && !cancel_on_gone) {
         int h = c->api->hand_off(c->req, run_id, s.cursor, revocations, &proof);
         if (h == 0)
             return 0;
@@ -281,7 +302,16 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
             break;
         }
     }
+    if (cancel_on_gone && s.gone && !s.finished)
+        cancel_abandoned(c, r);
     return 0;
+}
+
+int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone)
+{
+    if (call_bus(c) == NULL)
+        return stream_later(c);
+    return stream_events(c, r, "0-0", headers, cancel_on_gone);
 }
 
 /* The JSON form's parameters. */
@@ -384,7 +414,7 @@ int api_events(struct call *c)
         run_clear(&r);
         return stream_later(c);
     }
-    rc = stream_events(c, &r, cursor);
+    rc = stream_events(c, &r, cursor, NULL, 0);
     run_clear(&r);
     return rc;
 }

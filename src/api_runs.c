@@ -17,6 +17,7 @@
 
 static const char *const create_fields[] = {
     "type", "input", "thread_id", "metadata", "multitask_strategy", "producer_token",
+    "on_disconnect",
 };
 
 static int known_field(const char *k)
@@ -37,6 +38,13 @@ static int parse_strategy(const char *s, enum multitask *out)
             return 0;
         }
     return -1;
+}
+
+/* Create-and-stream: the client asks for the run's events as the answer. */
+static int wants_stream(struct request *req)
+{
+    const char *a = request_env(req, "HTTP_ACCEPT");
+    return a != NULL && strstr(a, "text/event-stream") != NULL;
 }
 
 /* Checks the create body's shape; answers and returns -1 on the first
@@ -70,9 +78,19 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    json_t *od = json_object_get(body, "on_disconnect");
+    if (od != NULL && (!json_is_string(od) || (strcmp(json_string_value(od), "continue") != 0 &&
+                                               strcmp(json_string_value(od), "cancel") != 0)))
+        return reply_problem(req, 422, "invalid_field", "/on_disconnect: must be continue or cancel"), -1;
+    if (od != NULL && !wants_stream(req))
+        return reply_problem(req, 422, "invalid_field",
+                             "/on_disconnect: applies to a create that streams (Accept: text/event-stream)"), -1;
     json_t *producer = json_object_get(body, "producer_token");
     if (producer != NULL && !json_is_boolean(producer))
         return reply_problem(req, 422, "invalid_field", "/producer_token: must be true or false"), -1;
+    if (json_is_true(producer) && wants_stream(req))
+        return reply_problem(req, 422, "invalid_field",
+                             "/producer_token: a stream has no room for it; ask opstream token create --run"), -1;
     json_t *mt = json_object_get(body, "multitask_strategy");
     enum multitask ignored;
     if (mt != NULL && (!json_is_string(mt) || parse_strategy(json_string_value(mt), &ignored) != 0))
@@ -126,11 +144,20 @@ static int create_problem(struct request *req, enum create_result res)
     }
 }
 
+/* How a create is answered: the run as JSON (with its producer
+ * credential when asked), or its event stream. */
+struct create_answer {
+    int producer;
+    int stream;
+    int cancel_on_disconnect;
+};
+
 /* Queues r (its fields set, its references owned here) and answers 202
- * with it, or the problem that kept it from being queued. With producer,
- * the answer holds the run's producer credential too. */
+ * with it, or the problem that kept it from being queued. A stream is
+ * answered 200 with the run's URL in Content-Location, from its first
+ * event on. */
 static int create_and_answer(struct call *c, struct run *r, const struct create_opts *opts,
-                             int producer)
+                             const struct create_answer *how)
 {
     struct request *req = c->req;
     struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
@@ -147,11 +174,19 @@ static int create_and_answer(struct call *c, struct run *r, const struct create_
     }
     const struct run *shown = res == CREATE_REPLAYED ? &old : r;
     char headers[REQUEST_PATH_SIZE + 128];
+    if (how->stream) {
+        snprintf(headers, sizeof headers, "Content-Location: %s/v1/runs/%s\r\n%s", req->base,
+                 shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
+        int streamed = api_stream_run(c, shown, headers, how->cancel_on_disconnect);
+        run_clear(r);
+        run_clear(&old);
+        return streamed;
+    }
     snprintf(headers, sizeof headers, "Location: %s/v1/runs/%s\r\n%s", req->base,
              shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
     json_t *view = runs_to_json(shown, req->cfg, req->base, c->secret, clock_now_ms());
     char token[PRODUCER_TOKEN_SIZE];
-    if (producer && auth_producer_token(c->secret, shown->id, token) == 0)
+    if (how->producer && auth_producer_token(c->secret, shown->id, token) == 0)
         json_object_set_new(view, "producer_token", json_string(token));
     run_clear(r);
     run_clear(&old);
@@ -200,10 +235,15 @@ int api_create_run(struct call *c)
     json_t *meta = json_object_get(body, "metadata");
     r.input = input ? json_incref(input) : json_object();
     r.metadata = meta ? json_incref(meta) : json_object();
-    int producer = json_is_true(json_object_get(body, "producer_token"));
+    json_t *od = json_object_get(body, "on_disconnect");
+    struct create_answer how = {
+        .producer = json_is_true(json_object_get(body, "producer_token")),
+        .stream = wants_stream(req),
+        .cancel_on_disconnect = json_is_string(od) && strcmp(json_string_value(od), "cancel") == 0,
+    };
     json_decref(body);
 
-    return create_and_answer(c, &r, &opts, producer);
+    return create_and_answer(c, &r, &opts, &how);
 }
 
 int api_get_run(struct call *c)
@@ -239,7 +279,8 @@ int api_rerun(struct call *c)
     r.metadata = old.metadata ? json_incref(old.metadata) : json_object();
     run_clear(&old);
     struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
-    return create_and_answer(c, &r, &opts, 0);
+    const struct create_answer how = {0};
+    return create_and_answer(c, &r, &opts, &how);
 }
 
 /* The list cursor is opaque to clients: base64url of "seq:N", the

@@ -10,13 +10,13 @@ static int has_newline(const char *s)
     return strpbrk(s, "\r\n") != NULL;
 }
 
-int sse_headers(struct out *o)
+int sse_headers(struct out *o, const char *extra)
 {
     return out_puts(o, "Status: 200 OK\r\n"
                        "Content-Type: text/event-stream; charset=utf-8\r\n"
                        "Cache-Control: no-cache\r\n"
-                       "X-Accel-Buffering: no\r\n"
-                       "\r\n");
+                       "X-Accel-Buffering: no\r\n") != 0 ||
+           out_puts(o, extra != NULL ? extra : "") != 0 || out_puts(o, "\r\n") != 0 ? -1 : 0;
 }
 
 int sse_retry(struct out *o, int retry_ms)

@@ -6,7 +6,8 @@
 /* The only writer of text/event-stream bytes. Each call writes one complete
  * frame and flushes, so a failed flush is seen at once (client gone).
  * Returns 0, or -1 when the client is gone or a field is unsafe. */
-int sse_headers(struct out *o);
+/* extra: more header lines, each ending in CRLF, or NULL. */
+int sse_headers(struct out *o, const char *extra);
 int sse_retry(struct out *o, int retry_ms);
 int sse_event(struct out *o, const char *id, const char *name, const char *data);
 int sse_comment(struct out *o, const char *text);

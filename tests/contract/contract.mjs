@@ -106,6 +106,11 @@ await call("reused key", "post", "/v1/runs", "/v1/runs",
   { body: { type: "countdown" }, headers: { "Idempotency-Key": "contract-1" } });
 await call("bad key", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown" }, headers: { "Idempotency-Key": "a b" } });
 const id = created.value.id;
+const streamed = await call("create and stream", "post", "/v1/runs", "/v1/runs",
+  { body: { type: "countdown", input: { n: 2, interval_ms: 0 }, on_disconnect: "cancel" }, headers: { Accept: "text/event-stream" } });
+ok(/^\/api\/v1\/runs\/[A-Za-z0-9_-]{22}$/.test(streamed.res.headers.get("content-location") ?? ""), "create and stream: Content-Location names the run");
+ok(streamed.text.includes("event: run_finished"), "create and stream: the stream runs to run_finished");
+await call("on_disconnect without a stream", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", on_disconnect: "cancel" } });
 
 const long = await call("create on a thread", "post", "/v1/runs", "/v1/runs",
   { body: { type: "countdown", input: { n: 600, interval_ms: 100 }, thread_id: "contract" } });
