@@ -17,8 +17,11 @@
 
 static const char *const create_fields[] = {
     "type", "input", "thread_id", "metadata", "multitask_strategy", "producer_token",
-    "on_disconnect",
+    "on_disconnect", "start_after_s", "start_at", "expires_after_s", "priority", "concurrency_key",
 };
+
+/* How far ahead a run may be scheduled, or given to expire. */
+#define SCHEDULE_MAX_S (365L * 86400)
 
 static int known_field(const char *k)
 {
@@ -38,6 +41,65 @@ static int parse_strategy(const char *s, enum multitask *out)
             return 0;
         }
     return -1;
+}
+
+/* An optional whole number from lo to hi: 0, or -1 when it is there and
+ * anything else. */
+static int check_int(json_t *v, long lo, long hi)
+{
+    return v == NULL || (json_is_integer(v) && json_integer_value(v) >= lo &&
+                         json_integer_value(v) <= hi) ? 0 : -1;
+}
+
+/* The schedule's fields: when to start, when to give up waiting, the
+ * priority and the concurrency key. 0, or -1 after answering 422. */
+static int check_schedule(struct request *req, json_t *body)
+{
+    json_t *after = json_object_get(body, "start_after_s");
+    json_t *at = json_object_get(body, "start_at");
+    json_t *key = json_object_get(body, "concurrency_key");
+    int64_t when;
+    if (check_int(after, 0, SCHEDULE_MAX_S) != 0)
+        return reply_problem(req, 422, "invalid_field", "/start_after_s: must be a whole number from 0 to %ld",
+                             SCHEDULE_MAX_S), -1;
+    if (at != NULL && (!json_is_string(at) || clock_parse_rfc3339(json_string_value(at), &when) != 0))
+        return reply_problem(req, 422, "invalid_field",
+                             "/start_at: must be an RFC 3339 date-time such as 2026-11-21T10:00:00Z"), -1;
+    if (at != NULL && when > clock_now_ms() + SCHEDULE_MAX_S * 1000)
+        return reply_problem(req, 422, "invalid_field", "/start_at: at most 365 days ahead"), -1;
+    if (at != NULL && after != NULL)
+        return reply_problem(req, 422, "invalid_field", "/start_at: give start_at or start_after_s, not both"), -1;
+    if (check_int(json_object_get(body, "expires_after_s"), 1, SCHEDULE_MAX_S) != 0)
+        return reply_problem(req, 422, "invalid_field", "/expires_after_s: must be a whole number from 1 to %ld",
+                             SCHEDULE_MAX_S), -1;
+    if (check_int(json_object_get(body, "priority"), PRIORITY_MIN, PRIORITY_MAX) != 0)
+        return reply_problem(req, 422, "invalid_field", "/priority: must be a whole number from %d to %d",
+                             PRIORITY_MIN, PRIORITY_MAX), -1;
+    if (key != NULL && (!json_is_string(key) || json_string_length(key) == 0 ||
+                        json_string_length(key) >= CONCURRENCY_KEY_SIZE))
+        return reply_problem(req, 422, "invalid_field", "/concurrency_key: must be a string of 1 to %d bytes",
+                             CONCURRENCY_KEY_SIZE - 1), -1;
+    return 0;
+}
+
+/* Sets r's schedule from a checked body: its times from now. */
+static void take_schedule(struct run *r, json_t *body)
+{
+    int64_t now = clock_now_ms(), at = 0;
+    json_t *after = json_object_get(body, "start_after_s");
+    json_t *when = json_object_get(body, "start_at");
+    json_t *expires = json_object_get(body, "expires_after_s");
+    json_t *key = json_object_get(body, "concurrency_key");
+    if (after != NULL && json_integer_value(after) > 0)
+        r->start_at = now + json_integer_value(after) * 1000;
+    /* A time already past is kept as asked: the run starts at once. */
+    if (json_is_string(when) && clock_parse_rfc3339(json_string_value(when), &at) == 0)
+        r->start_at = at;
+    if (expires != NULL)
+        r->expires_at = now + json_integer_value(expires) * 1000;
+    r->priority = (int)json_integer_value(json_object_get(body, "priority"));
+    if (json_is_string(key))
+        snprintf(r->concurrency_key, sizeof r->concurrency_key, "%s", json_string_value(key));
 }
 
 /* Create-and-stream: the client asks for the run's events as the answer. */
@@ -78,6 +140,8 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
+    if (check_schedule(req, body) != 0)
+        return -1;
     json_t *od = json_object_get(body, "on_disconnect");
     if (od != NULL && (!json_is_string(od) || (strcmp(json_string_value(od), "continue") != 0 &&
                                                strcmp(json_string_value(od), "cancel") != 0)))
@@ -235,6 +299,7 @@ int api_create_run(struct call *c)
     json_t *meta = json_object_get(body, "metadata");
     r.input = input ? json_incref(input) : json_object();
     r.metadata = meta ? json_incref(meta) : json_object();
+    take_schedule(&r, body);
     json_t *od = json_object_get(body, "on_disconnect");
     struct create_answer how = {
         .producer = json_is_true(json_object_get(body, "producer_token")),
@@ -277,6 +342,8 @@ int api_rerun(struct call *c)
     snprintf(r.rerun_of, sizeof r.rerun_of, "%s", old.id);
     r.input = old.input ? json_incref(old.input) : json_object();
     r.metadata = old.metadata ? json_incref(old.metadata) : json_object();
+    r.priority = old.priority;
+    snprintf(r.concurrency_key, sizeof r.concurrency_key, "%s", old.concurrency_key);
     run_clear(&old);
     struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
     const struct create_answer how = {0};

@@ -561,6 +561,9 @@ int bus_delete_run(struct bus *b, const char *run_id)
     return cmd_ok(b, "DEL %s %s %s", events, control, published);
 }
 
+/* Room for a type's name, or a type's and a concurrency key's. */
+#define KEY_SLOTS_SIZE 256
+
 static void slots_key(const char *type, char *out, size_t size)
 {
     snprintf(out, size, "opstream:type:{%s}:slots", type);
@@ -578,7 +581,7 @@ static const char slot_take_lua[] =
 int bus_slot_take(struct bus *b, const char *type, const char *run_id, int max,
                   int64_t now_ms, int64_t until_ms)
 {
-    char key[128];
+    char key[KEY_SLOTS_SIZE];
     slots_key(type, key, sizeof key);
     redisReply *r = cmd(b, "EVAL %s 1 %s %lld %d %lld %s", slot_take_lua, key,
                         (long long)now_ms, max, (long long)until_ms, run_id);
@@ -589,14 +592,14 @@ int bus_slot_take(struct bus *b, const char *type, const char *run_id, int max,
 
 int bus_slot_renew(struct bus *b, const char *type, const char *run_id, int64_t until_ms)
 {
-    char key[128];
+    char key[KEY_SLOTS_SIZE];
     slots_key(type, key, sizeof key);
     return cmd_ok(b, "ZADD %s XX %lld %s", key, (long long)until_ms, run_id);
 }
 
 int bus_slot_free(struct bus *b, const char *type, const char *run_id)
 {
-    char key[128];
+    char key[KEY_SLOTS_SIZE];
     slots_key(type, key, sizeof key);
     return cmd_ok(b, "ZREM %s %s", key, run_id);
 }
@@ -610,9 +613,115 @@ int bus_queue_init(struct bus *b)
     return ok ? 0 : -1;
 }
 
-int bus_enqueue(struct bus *b, const char *run_id)
+int bus_ticket(struct bus *b, const char *run_id)
 {
     return cmd_ok(b, "XADD " BUS_QUEUE_KEY " * run %s", run_id);
+}
+
+static void waiting_key(const char *type, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:type:{%s}:waiting", type);
+}
+
+/* The ticket and the place among its type's waiting runs, together. */
+static const char enqueue_lua[] =
+    "redis.call('XADD', KEYS[1], '*', 'run', ARGV[1]) "
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) return 1";
+
+int bus_enqueue(struct bus *b, const char *run_id, const char *type, long long score)
+{
+    char key[128];
+    waiting_key(type, key, sizeof key);
+    return cmd_ok(b, "EVAL %s 2 " BUS_QUEUE_KEY " %s %s %lld", enqueue_lua, key, run_id, score);
+}
+
+int bus_delay(struct bus *b, const char *run_id, const char *type, long long score,
+              int64_t at_ms)
+{
+    return cmd_ok(b, "ZADD " BUS_DELAYED_KEY " %lld %s|%s|%lld", (long long)at_ms, run_id, type, score);
+}
+
+/* Due members ("id|type|score") go onto the queue as bus_enqueue puts
+ * them, and leave the delayed set, in one step: none is lost or doubled
+ * between the two, whoever runs it at the same time. */
+static const char promote_lua[] =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100) "
+    "for _, m in ipairs(due) do "
+    "  local id, t, sc = string.match(m, '^([^|]+)|([^|]+)|([^|]+)$') "
+    "  if id then "
+    "    redis.call('XADD', KEYS[2], '*', 'run', id) "
+    "    redis.call('ZADD', 'opstream:type:{' .. t .. '}:waiting', sc, id) "
+    "  end "
+    "  redis.call('ZREM', KEYS[1], m) "
+    "end "
+    "local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
+    "return {#due, nxt[2] or '0'}";
+
+/* The answer of promote_lua and expiry_lua: {count or id, next score}. */
+static int next_due(const redisReply *r, int64_t *next_ms)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return -1;
+    *next_ms = (int64_t)strtoll(r->element[1]->str, NULL, 10);
+    return 0;
+}
+
+int bus_promote(struct bus *b, int64_t now_ms, int64_t *next_ms)
+{
+    redisReply *r = cmd(b, "EVAL %s 2 " BUS_DELAYED_KEY " " BUS_QUEUE_KEY " %lld", promote_lua,
+                        (long long)now_ms);
+    int n = reply_ok(r) && next_due(r, next_ms) == 0 && r->element[0]->type == REDIS_REPLY_INTEGER
+                ? (int)r->element[0]->integer : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+int bus_waiting_top(struct bus *b, const char *type, int n, char ids[][ID_SIZE])
+{
+    char key[128];
+    waiting_key(type, key, sizeof key);
+    redisReply *r = cmd(b, "ZREVRANGE %s 0 %d", key, n - 1);
+    int got = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY) {
+        got = 0;
+        for (size_t i = 0; i < r->elements && got < n; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING && strlen(r->element[i]->str) < ID_SIZE)
+                snprintf(ids[got++], ID_SIZE, "%s", r->element[i]->str);
+    }
+    freeReplyObject(r);
+    return got;
+}
+
+int bus_waiting_remove(struct bus *b, const char *type, const char *run_id)
+{
+    char key[128];
+    waiting_key(type, key, sizeof key);
+    return cmd_ok(b, "ZREM %s %s", key, run_id);
+}
+
+int bus_expiry_add(struct bus *b, const char *run_id, int64_t at_ms)
+{
+    return cmd_ok(b, "ZADD " BUS_EXPIRING_KEY " %lld %s", (long long)at_ms, run_id);
+}
+
+/* One due member taken out (only one taker gets it), and the next due. */
+static const char expiry_lua[] =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1) "
+    "if m[1] then redis.call('ZREM', KEYS[1], m[1]) end "
+    "local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
+    "return {m[1] or '', nxt[2] or '0'}";
+
+int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t *next_ms)
+{
+    redisReply *r = cmd(b, "EVAL %s 1 " BUS_EXPIRING_KEY " %lld", expiry_lua, (long long)now_ms);
+    int ret = -1;
+    if (reply_ok(r) && next_due(r, next_ms) == 0 && r->element[0]->type == REDIS_REPLY_STRING) {
+        ret = r->element[0]->str[0] != '\0' && strlen(r->element[0]->str) < ID_SIZE;
+        snprintf(run_id, ID_SIZE, "%s", ret ? r->element[0]->str : "");
+    }
+    freeReplyObject(r);
+    return ret;
 }
 
 /* The first entry of an array of queue entries ([id, [field, value...]]):

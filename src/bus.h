@@ -10,6 +10,8 @@ struct bus;
 /* Consumer group of the run queue. */
 #define BUS_GROUP "workers"
 #define BUS_QUEUE_KEY "opstream:queue"
+#define BUS_DELAYED_KEY "opstream:delayed"
+#define BUS_EXPIRING_KEY "opstream:expiring"
 
 /* Connects, authenticates and selects the db. timeout_ms bounds connect
  * and every command that does not block on purpose. */
@@ -122,7 +124,28 @@ long long bus_revocations(struct bus *b);
 
 /* The run queue: a stream with one consumer group. */
 int bus_queue_init(struct bus *b);
-int bus_enqueue(struct bus *b, const char *run_id);
+/* A queued run is a ticket in the queue stream (a worker claims it) and a
+ * place among its type's waiting runs, by score (priority, then age):
+ * a claimed ticket starts the best waiting run of its type, which is
+ * not always its own. */
+int bus_enqueue(struct bus *b, const char *run_id, const char *type, long long score);
+/* Only a ticket: for a run that is among the waiting already. */
+int bus_ticket(struct bus *b, const char *run_id);
+/* A run not to start before at_ms: delayed until bus_promote, which
+ * enqueues it as bus_enqueue would. */
+int bus_delay(struct bus *b, const char *run_id, const char *type, long long score,
+              int64_t at_ms);
+/* Enqueues every delayed run due by now_ms (at most 100 a call): how
+ * many, or -1; *next_ms is when the next one is due (0: none). */
+int bus_promote(struct bus *b, int64_t now_ms, int64_t *next_ms);
+/* The ids of the type's best n waiting runs, best first: how many, or -1. */
+int bus_waiting_top(struct bus *b, const char *type, int n, char ids[][ID_SIZE]);
+int bus_waiting_remove(struct bus *b, const char *type, const char *run_id);
+/* A queued run to end expired at at_ms. */
+int bus_expiry_add(struct bus *b, const char *run_id, int64_t at_ms);
+/* 1 with the id of a run due to expire by now_ms (taken: no other caller
+ * gets it), 0 none, -1; *next_ms as for bus_promote. */
+int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t *next_ms);
 /* 1 with run_id and entry_id set, 0 when nothing came within block_ms, -1. */
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);

@@ -41,6 +41,7 @@ struct job {
     long long bytes;    /* output bytes so far, stdout and stderr */
     int over_limit;     /* past job_max_events or job_max_output_bytes */
     int ended;          /* the run's stream ended without us (recovery took us for dead) */
+    char key_slot[KEY_SLOT_SIZE]; /* its concurrency_key's slots; "" when none */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -245,6 +246,8 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
             store_run_lease(j->rc->st, j->run_id, until, 0);
             if (j->type->max_concurrency > 0)
                 bus_slot_renew(j->rc->bus, j->type->name, j->run_id, until);
+            if (j->key_slot[0] != '\0')
+                bus_slot_renew(j->rc->bus, j->key_slot, j->run_id, until);
             renewed = clock_mono_ms();
         }
         if (!exited && end == END_EXIT) {
@@ -373,6 +376,8 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         return;
     }
     struct job j = {.rc = rc, .run_id = run_id, .type = jt};
+    if (jt->max_per_key > 0 && r.concurrency_key[0] != '\0')
+        jobtype_key_slot(jt->name, r.concurrency_key, j.key_slot);
     char err[512];
     size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
     j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
@@ -414,6 +419,8 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         bus_control_clear(rc->bus, run_id);
         if (jt->max_concurrency > 0)
             bus_slot_free(rc->bus, jt->name, run_id);
+        if (j.key_slot[0] != '\0')
+            bus_slot_free(rc->bus, j.key_slot, run_id);
         json_decref(error);
         spawn_close(&j.child);
     }
@@ -459,6 +466,11 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
         int retry = jt != NULL && r.attempt <= jt->retries;
         if (jt != NULL && jt->max_concurrency > 0)
             bus_slot_free(rc->bus, jt->name, lost.id);
+        if (jt != NULL && jt->max_per_key > 0 && r.concurrency_key[0] != '\0') {
+            char slot[KEY_SLOT_SIZE];
+            jobtype_key_slot(jt->name, r.concurrency_key, slot);
+            bus_slot_free(rc->bus, slot, lost.id);
+        }
         log_warn("run %s: its worker stopped renewing the lease; %s", lost.id,
                  retry ? "queued again" : "failed (worker_lost)");
         if (retry) {

@@ -73,6 +73,8 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
         field = "timeout_s", why = "must be a whole number from 1 to 604800";
     } else if (bad_int(json_object_get(doc, "max_concurrency"), 1, 100000)) {
         field = "max_concurrency", why = "must be a whole number from 1 to 100000";
+    } else if (bad_int(json_object_get(doc, "max_concurrency_per_key"), 1, 100000)) {
+        field = "max_concurrency_per_key", why = "must be a whole number from 1 to 100000";
     } else if (bad_int(json_object_get(doc, "retries"), 0, 100)) {
         field = "retries", why = "must be a whole number from 0 to 100";
     } else if (cwd != NULL && (!json_is_string(cwd) || json_string_value(cwd)[0] != '/')) {
@@ -120,6 +122,7 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     snprintf(jt->name, sizeof jt->name, "%s", json_string_value(name));
     jt->timeout_s = timeout ? (int)json_integer_value(timeout) : 3600;
     jt->max_concurrency = (int)json_integer_value(json_object_get(doc, "max_concurrency"));
+    jt->max_per_key = (int)json_integer_value(json_object_get(doc, "max_concurrency_per_key"));
     jt->retries = (int)json_integer_value(json_object_get(doc, "retries"));
     jt->cwd = json_string_value(cwd);
     jt->limits.cpu_s = (long)json_integer_value(json_object_get(limits, "cpu_s"));
@@ -182,4 +185,10 @@ void jobtypes_free(struct jobtypes *t)
         jobtype_clear(&t->v[i]);
     free(t->v);
     memset(t, 0, sizeof *t);
+}
+
+void jobtype_key_slot(const char *type, const char *key, char out[KEY_SLOT_SIZE])
+{
+    /* A type name has no '|' in it: no key makes another type's name. */
+    snprintf(out, KEY_SLOT_SIZE, "%s|%s", type, key);
 }

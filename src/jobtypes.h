@@ -25,6 +25,7 @@ struct jobtype {
     const char *cwd;                         /* NULL: the worker's */
     int timeout_s;
     int max_concurrency;                     /* 0: no limit */
+    int max_per_key;                         /* per concurrency_key; 0: no limit */
     int retries;
     struct job_limits limits;
     json_t *doc;
@@ -41,5 +42,9 @@ const struct jobtype *jobtypes_find(const struct jobtypes *t, const char *name);
 /* The public description of a type: name, description, input_schema. */
 json_t *jobtype_public(const struct jobtype *jt);
 void jobtypes_free(struct jobtypes *t);
+
+/* The name of the concurrency slots a run of type with key takes. */
+#define KEY_SLOT_SIZE (TYPE_SIZE + CONCURRENCY_KEY_SIZE + 1)
+void jobtype_key_slot(const char *type, const char *key, char out[KEY_SLOT_SIZE]);
 
 #endif

@@ -11,7 +11,7 @@
 
 static const char *const reserved[] = {
     "run_queued", "run_started", "run_finished", "cancel_requested",
-    "input_received", "gap",
+    "input_received", "gap", "run_expired",
 };
 
 int protocol_name_reserved(const char *name)

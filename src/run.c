@@ -11,6 +11,7 @@ static const char *const status_names[RUN_STATUS_COUNT] = {
     [RUN_FAILED] = "failed",
     [RUN_CANCELLED] = "cancelled",
     [RUN_TIMED_OUT] = "timed_out",
+    [RUN_EXPIRED] = "expired",
 };
 
 const char *run_status_name(enum run_status s)

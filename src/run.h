@@ -10,6 +10,10 @@
 #define OWNER_SIZE 128
 #define TYPE_SIZE 65
 #define THREAD_SIZE 129
+#define CONCURRENCY_KEY_SIZE 129
+/* A run's priority: higher starts first among the queued runs of a type. */
+#define PRIORITY_MIN (-100)
+#define PRIORITY_MAX 100
 /* Room for the longest status name, or "active" as a list filter. */
 #define STATUS_NAME_SIZE 24
 
@@ -23,6 +27,7 @@ enum run_status {
     RUN_FAILED,
     RUN_CANCELLED,
     RUN_TIMED_OUT,
+    RUN_EXPIRED,      /* still queued at its expires_at */
     RUN_STATUS_COUNT
 };
 
@@ -31,7 +36,8 @@ typedef unsigned run_status_set;
 #define STATUS_BIT(s) (1u << (s))
 #define STATUS_ACTIVE (STATUS_BIT(RUN_QUEUED) | STATUS_BIT(RUN_RUNNING) | STATUS_BIT(RUN_INPUT_REQUIRED))
 #define STATUS_TERMINAL (STATUS_BIT(RUN_SUCCEEDED) | STATUS_BIT(RUN_FAILED) | \
-                         STATUS_BIT(RUN_CANCELLED) | STATUS_BIT(RUN_TIMED_OUT))
+                         STATUS_BIT(RUN_CANCELLED) | STATUS_BIT(RUN_TIMED_OUT) | \
+                         STATUS_BIT(RUN_EXPIRED))
 /* Held by a worker: the run has a lease. */
 #define STATUS_CLAIMED (STATUS_BIT(RUN_RUNNING) | STATUS_BIT(RUN_INPUT_REQUIRED))
 
@@ -62,6 +68,10 @@ struct run {
     int delete_on_finish; /* rolled back: deleted once it has ended */
     int archive_deleted;  /* its archived events were deleted (gc) */
     char rerun_of[ID_SIZE]; /* the run this one repeats; "" when none */
+    int64_t start_at;       /* ms; not started before (0: as soon as it can) */
+    int64_t expires_at;     /* ms; ends expired if still queued then (0: never) */
+    int priority;           /* PRIORITY_MIN..PRIORITY_MAX, default 0 */
+    char concurrency_key[CONCURRENCY_KEY_SIZE]; /* "" when none */
 };
 
 void run_clear(struct run *r);

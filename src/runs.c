@@ -20,6 +20,8 @@
 
 #define BIT STATUS_BIT
 
+static json_t *time_or_null(int64_t ms);
+
 static const struct transition transitions[RUN_OPS] = {
     [OP_CREATE] = {"create", 0, BIT(RUN_QUEUED), "run_queued", 1},
     [OP_CLAIM] = {"claim", BIT(RUN_QUEUED), BIT(RUN_RUNNING), "run_started", 1},
@@ -31,8 +33,10 @@ static const struct transition transitions[RUN_OPS] = {
     [OP_REQUEUE] = {"requeue", STATUS_CLAIMED, BIT(RUN_QUEUED), "run_queued", 1},
     [OP_CANCEL_QUEUED] = {"cancel", BIT(RUN_QUEUED), BIT(RUN_CANCELLED),
                           "cancel_requested run_finished", 1},
-    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL, "run_finished", 1},
-    [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL, "", 1},
+    /* A run that started can no longer expire. */
+    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED), "run_finished", 1},
+    [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED), "", 1},
+    [OP_EXPIRE] = {"expire", BIT(RUN_QUEUED), BIT(RUN_EXPIRED), "run_expired run_finished", 1},
 };
 
 const struct transition *runs_transition(enum run_op op)
@@ -212,13 +216,38 @@ static void interrupt_thread(struct runs_ctx *rc, const struct run *r, int rollb
     json_decref(why);
 }
 
+long long runs_queue_score(const struct run *r)
+{
+    /* Exact in a Redis score (a double) for any priority in range and
+     * up to 10^13 runs. */
+    return (long long)r->priority * 10000000000000LL - (long long)r->seq;
+}
+
+/* On the queue, or in the delayed set until its start_at; with an
+ * expiry, in the expiring set too. */
+static int put_on_queue(struct bus *b, const struct run *r)
+{
+    if (r->expires_at != 0 && bus_expiry_add(b, r->id, r->expires_at) != 0)
+        return -1;
+    if (r->start_at > clock_now_ms())
+        return bus_delay(b, r->id, r->type, runs_queue_score(r), r->start_at);
+    return bus_enqueue(b, r->id, r->type, runs_queue_score(r));
+}
+
 /* Puts a run on the queue, waiting for Redis as long as rc allows. */
 static int enqueue(struct runs_ctx *rc, const char *run_id)
 {
-    while (bus_enqueue(rc->bus, run_id) != 0)
-        if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
-            return -1;
-    return 0;
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return -1;
+    int ret = 0;
+    while (put_on_queue(rc->bus, &r) != 0)
+        if (rc->reconnect == NULL || rc->reconnect(rc) != 0) {
+            ret = -1;
+            break;
+        }
+    run_clear(&r);
+    return ret;
 }
 
 /* A lease from now: the deadline for the next step of a run. */
@@ -357,8 +386,10 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     json_t *data = json_pack("{s:s, s:s}", "status", run_status_name(r->status), "type", r->type);
     if (r->parked)
         json_object_set_new(data, "waiting_for_thread", json_true());
+    if (r->start_at != 0)
+        json_object_set_new(data, "start_at", time_or_null(r->start_at));
     int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
-             (r->parked || bus_enqueue(rc->bus, r->id) == 0);
+             (r->parked || put_on_queue(rc->bus, r) == 0);
     json_decref(data);
     if (!ok) {
         store_run_delete(rc->st, r->id);
@@ -525,6 +556,34 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     return res;
 }
 
+int runs_expire(struct runs_ctx *rc, const char *run_id)
+{
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return -1;
+    int64_t now = clock_now_ms(), at = r.expires_at;
+    run_clear(&r);
+    if (at == 0 || now < at)
+        return 1;
+    struct status_change ch = change(OP_EXPIRE, RUN_EXPIRED);
+    json_t *err = runs_error("expired", "the run was still queued at its expires_at");
+    int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));
+    if (ret == 0) {
+        json_t *why = json_pack("{s:o}", "expires_at", time_or_null(at));
+        json_t *end = end_data(ch.to, NULL, err);
+        char id[EVENT_ID_SIZE];
+        /* The ledger has the end: a writer that dies here leaves the
+         * events to recovery, as for any end. */
+        if (runs_emit(rc, run_id, "run_expired", why, id) >= 0 &&
+            runs_emit(rc, run_id, EVENT_TERMINAL, end, id) >= 0)
+            runs_settle(rc, run_id);
+        json_decref(why);
+        json_decref(end);
+    }
+    json_decref(err);
+    return ret;
+}
+
 /* Tells the run's worker to stop it: {"cancel": why}. 0, or -1. */
 static int push_cancel(struct runs_ctx *rc, const char *run_id, json_t *why)
 {
@@ -602,7 +661,7 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
         ? json_pack("{s:I, s:I}", "current", (json_int_t)r->progress_current,
                     "total", (json_int_t)r->progress_total)
         : json_null();
-    return json_pack(
+    json_t *view = json_pack(
         "{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:o, s:o, s:o, s:o, s:o, s:i, s:s, s:o, s:{s:s, s:s, s:s}}",
         "id", r->id, "type", r->type, "status", run_status_name(r->status),
@@ -620,4 +679,10 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
         "attempt", r->attempt, "next_action", run_next_action(r->status),
         "rerun_of", r->rerun_of[0] ? json_string(r->rerun_of) : json_null(),
         "links", "self", self, "events", events, "cancel", cancel);
+    json_object_set_new(view, "start_at", time_or_null(r->start_at));
+    json_object_set_new(view, "expires_at", time_or_null(r->expires_at));
+    json_object_set_new(view, "priority", json_integer(r->priority));
+    json_object_set_new(view, "concurrency_key",
+                        r->concurrency_key[0] ? json_string(r->concurrency_key) : json_null());
+    return view;
 }

@@ -19,6 +19,7 @@ enum run_op {
     OP_CANCEL_QUEUED, /* runs_cancel of a run no worker has claimed */
     OP_FINISH,        /* runs_finish */
     OP_REPAIR,        /* runs_repair: the end is in the stream, not the ledger */
+    OP_EXPIRE,        /* runs_expire: still queued at its expires_at */
     RUN_OPS
 };
 
@@ -105,6 +106,15 @@ int runs_settle(struct runs_ctx *rc, const char *run_id);
  * a requeue, a thread's next run): its run_queued written if missing, and
  * on the queue. A second entry for a run is harmless: only one claim wins. */
 int runs_queue_again(struct runs_ctx *rc, const char *run_id);
+
+/* Ends a run still queued at its expires_at: run_expired, then
+ * run_finished (expired). 0 done, 1 when it was not queued (started,
+ * cancelled, expired already) or not due yet, -1. */
+int runs_expire(struct runs_ctx *rc, const char *run_id);
+
+/* Where a queued run stands among its type's: higher priority first,
+ * then the older. */
+long long runs_queue_score(const struct run *r);
 
 /* {"code": code, "message": message}, the shape of every run error. */
 json_t *runs_error(const char *code, const char *message);

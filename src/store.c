@@ -92,6 +92,13 @@ static const char *const migrations[] = {
 
     /* 9: the run a rerun repeats. */
     "ALTER TABLE runs ADD COLUMN rerun_of TEXT;",
+
+    /* 10: scheduling: a delayed start, an expiry in the queue, a
+     * priority, a concurrency key. */
+    "ALTER TABLE runs ADD COLUMN start_at INTEGER;"
+    "ALTER TABLE runs ADD COLUMN expires_at INTEGER;"
+    "ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN concurrency_key TEXT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -424,9 +431,10 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     r->seq = strtoll(seq, NULL, 10);
     if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
-        " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of)"
+        " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of,"
+        " start_at, expires_at, priority, concurrency_key)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
-        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14)") != 0)
+        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -442,6 +450,10 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     bind_int(&s, 12, r->parked);
     bind_int(&s, 13, lease_until);
     bind_text(&s, 14, r->rerun_of[0] ? r->rerun_of : NULL);
+    bind_int(&s, 15, r->start_at);
+    bind_int(&s, 16, r->expires_at);
+    bind_int(&s, 17, r->priority);
+    bind_text(&s, 18, r->concurrency_key[0] ? r->concurrency_key : NULL);
     return step_done(st, &s) == 1 ? 0 : -1;
 }
 
@@ -601,6 +613,15 @@ int store_run_cancel_queued(struct store *st, const struct status_change *ch, co
         " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error, lease_until);
 }
 
+int store_run_expire(struct store *st, const struct status_change *ch, const char *id,
+                     const json_t *error, int64_t now_ms, int64_t lease_until)
+{
+    return change_run(st,
+        "UPDATE runs SET status = ?2, error = ?5, finished_at = ?4,"
+        " updated_at = MAX(updated_at, ?4), parked = 0, lease_until = ?6"
+        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error, lease_until);
+}
+
 int store_run_lease_clear(struct store *st, const char *id, run_status_set statuses)
 {
     struct stmt s;
@@ -698,7 +719,8 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
-    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL, rerun_of"
+    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL, rerun_of,"   \
+    " start_at, expires_at, priority, concurrency_key"
 
 /* 0, or -1 for a row whose status is none this program knows. */
 static int read_run(sqlite3_stmt *q, struct run *r)
@@ -731,6 +753,10 @@ static int read_run(sqlite3_stmt *q, struct run *r)
     r->delete_on_finish = sqlite3_column_int(q, 21);
     r->archive_deleted = sqlite3_column_int(q, 22);
     copy_col(q, 23, r->rerun_of, sizeof r->rerun_of);
+    r->start_at = sqlite3_column_int64(q, 24);
+    r->expires_at = sqlite3_column_int64(q, 25);
+    r->priority = sqlite3_column_int(q, 26);
+    copy_col(q, 27, r->concurrency_key, sizeof r->concurrency_key);
     return 0;
 }
 

@@ -66,24 +66,116 @@ static int reconnect(struct runs_ctx *rc)
 }
 
 #define SLOT_RETRY_MS 50
+/* Waiting runs of a type a claimed ticket looks at, best first. */
+#define PICK_DEPTH 10
 
-/* Takes a slot of the run's type when the type limits its concurrency.
- * 1 when the run may start now (also when it is no longer queued: the
- * runner then just lets it be). */
-static int slot_free(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id)
+enum pick { PICK_START, PICK_NONE, PICK_LATER };
+
+/* Takes the slots a run needs to start: its concurrency key's, then its
+ * type's. 1 taken, 0 its key is full, -1 its type is full. */
+static int take_slots(struct runs_ctx *rc, const struct jobtype *jt, const struct run *r)
 {
-    struct run r;
-    if (store_run_get(rc->st, run_id, &r) != 0)
-        return 1;
-    const struct jobtype *jt = jobtypes_find(types, r.type);
-    int ok = 1;
-    if (jt != NULL && jt->max_concurrency > 0 && r.status == RUN_QUEUED) {
-        int64_t now = clock_now_ms();
-        ok = bus_slot_take(rc->bus, jt->name, run_id, jt->max_concurrency, now,
-                           now + rc->cfg->lease_ms) == 1;
+    int64_t now = clock_now_ms(), until = now + rc->cfg->lease_ms;
+    char slot[KEY_SLOT_SIZE] = "";
+    if (jt->max_per_key > 0 && r->concurrency_key[0] != '\0') {
+        jobtype_key_slot(jt->name, r->concurrency_key, slot);
+        if (bus_slot_take(rc->bus, slot, r->id, jt->max_per_key, now, until) != 1)
+            return 0;
     }
-    run_clear(&r);
-    return ok;
+    if (jt->max_concurrency > 0 &&
+        bus_slot_take(rc->bus, jt->name, r->id, jt->max_concurrency, now, until) != 1) {
+        if (slot[0] != '\0')
+            bus_slot_free(rc->bus, slot, r->id);
+        return -1;
+    }
+    return 1;
+}
+
+/* Loads the candidates a ticket of run own may start: own, and the best
+ * waiting runs of its type, best first. Returns how many. */
+static int candidates(struct runs_ctx *rc, const struct run *own, struct run *out, int max)
+{
+    char ids[PICK_DEPTH][ID_SIZE];
+    int n = bus_waiting_top(rc->bus, own->type, PICK_DEPTH, ids), got = 0, own_in = 0;
+    for (int i = 0; i < n && got < max - 1; i++) {
+        if (store_run_get(rc->st, ids[i], &out[got]) != 0) {
+            bus_waiting_remove(rc->bus, own->type, ids[i]); /* deleted meanwhile */
+            continue;
+        }
+        own_in |= strcmp(ids[i], own->id) == 0;
+        got++;
+    }
+    if (!own_in && store_run_get(rc->st, own->id, &out[got]) == 0) {
+        /* Its own run, at its place by score: a ticket can always start
+         * its own, whatever the waiting set holds. */
+        int at = got++;
+        while (at > 0 && runs_queue_score(&out[at - 1]) < runs_queue_score(&out[at])) {
+            struct run t = out[at - 1];
+            out[at - 1] = out[at];
+            out[at] = t;
+            at--;
+        }
+    }
+    return got;
+}
+
+/* What a claimed ticket starts: the best waiting run of its type that
+ * may start now (often, not always, its own). Runs met that can never
+ * start leave the waiting set; a run past its expiry ends expired. */
+static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, const char *ticket_run,
+                          char chosen[ID_SIZE])
+{
+    struct run own, c[PICK_DEPTH + 1];
+    if (store_run_get(rc->st, ticket_run, &own) != 0)
+        return PICK_NONE;
+    const struct jobtype *jt = jobtypes_find(types, own.type);
+    if (jt == NULL) { /* its runner ends it: unknown_type */
+        snprintf(chosen, ID_SIZE, "%s", own.id);
+        run_clear(&own);
+        return PICK_START;
+    }
+    int n = candidates(rc, &own, c, PICK_DEPTH + 1), key_full = 0;
+    enum pick res = PICK_NONE;
+    int64_t now = clock_now_ms();
+    for (int i = 0; i < n && res == PICK_NONE; i++) {
+        if (c[i].status != RUN_QUEUED) {
+            bus_waiting_remove(rc->bus, jt->name, c[i].id);
+        } else if (c[i].start_at > now) {
+            continue; /* not due: its promotion puts it among the waiting */
+        } else if (c[i].expires_at != 0 && now >= c[i].expires_at) {
+            runs_expire(rc, c[i].id);
+            bus_waiting_remove(rc->bus, jt->name, c[i].id);
+        } else {
+            int t = take_slots(rc, jt, &c[i]);
+            key_full |= t == 0;
+            if (t < 0) {
+                res = PICK_LATER;
+            } else if (t == 1) {
+                bus_waiting_remove(rc->bus, jt->name, c[i].id);
+                memcpy(chosen, c[i].id, ID_SIZE);
+                res = PICK_START;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        run_clear(&c[i]);
+    run_clear(&own);
+    return res == PICK_NONE && key_full ? PICK_LATER : res;
+}
+
+/* The timed part of the queue: delayed runs that are due go onto it, and
+ * queued runs past their expiry end. *next_ms is when something is due
+ * next (0: nothing), so the claim's wait ends then. */
+static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
+{
+    int64_t now = clock_now_ms(), next_start = 0, next_expiry = 0;
+    if (bus_promote(rc->bus, now, &next_start) < 0)
+        next_start = 0;
+    char run_id[ID_SIZE];
+    for (int i = 0; i < 100 && bus_expiry_take(rc->bus, now, run_id, &next_expiry) == 1; i++)
+        if (crypto_id_valid(run_id) && runs_expire(rc, run_id) < 0)
+            log_warn("run %s: could not be expired; it is when next claimed", run_id);
+    *next_ms = next_start == 0 || (next_expiry != 0 && next_expiry < next_start) ? next_expiry : next_start;
 }
 
 /* One claimed run being executed by a runner process. */
@@ -203,7 +295,7 @@ int main(int argc, char **argv)
     if (rc.bus != NULL && runners != NULL)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
                  cfg.worker_jobs);
-    int64_t recovered = 0;
+    int64_t recovered = 0, check_at = 0;
     int reclaim = 0;
     while (!stopping && rc.bus != NULL && runners != NULL) {
         if (clock_mono_ms() - recovered >= cfg.lease_ms / 2) {
@@ -213,13 +305,26 @@ int main(int argc, char **argv)
             recovered = clock_mono_ms();
             reclaim = 1;
         }
+        /* Due starts and expiries, whether or not a slot is free here:
+         * when one is due, and at least every poll. */
+        int poll_ms = cfg.worker_poll_ms < cfg.lease_ms / 2 ? cfg.worker_poll_ms : cfg.lease_ms / 2;
+        int64_t now = clock_now_ms();
+        if (now >= check_at) {
+            int64_t next_due;
+            schedule_due(&rc, &next_due);
+            check_at = now + poll_ms;
+            if (next_due != 0 && next_due < check_at)
+                check_at = next_due;
+        }
         int busy = reap(&rc, runners, cfg.worker_jobs, 0);
         if (busy == cfg.worker_jobs) {
             clock_sleep_ms(20); /* every slot taken: the next claim waits for one */
             continue;
         }
-        char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
-        int poll_ms = cfg.worker_poll_ms < cfg.lease_ms / 2 ? cfg.worker_poll_ms : cfg.lease_ms / 2;
+        char run_id[ID_SIZE], entry[EVENT_ID_SIZE], chosen[ID_SIZE];
+        int64_t until_due = check_at - clock_now_ms();
+        if (until_due < poll_ms)
+            poll_ms = until_due > 1 ? (int)until_due : 1;
         /* An entry read by a worker that died before its claim reached the
          * ledger is pending under that worker: after a lease, it is ours. */
         int r = reclaim ? bus_reclaim(rc.bus, consumer, cfg.lease_ms, run_id, entry) : 0;
@@ -241,15 +346,21 @@ int main(int argc, char **argv)
             bus_ack(rc.bus, entry);
             continue;
         }
-        if (!slot_free(&rc, &types, run_id)) {
-            /* Its type is at max_concurrency everywhere: back to the queue,
-             * after a pause so the workers do not spin on it. */
+        enum pick p = pick_run(&rc, &types, run_id, chosen);
+        if (p == PICK_LATER) {
+            /* Its type (or every key waiting) is at its limit everywhere:
+             * the ticket goes back, after a pause so the workers do not
+             * spin on it. */
             clock_sleep_ms(SLOT_RETRY_MS);
-            if (bus_enqueue(rc.bus, run_id) == 0)
+            if (bus_ticket(rc.bus, run_id) == 0)
                 bus_ack(rc.bus, entry);
             continue;
         }
-        start_runner(&cfg, &types, runners, cfg.worker_jobs, run_id, entry);
+        if (p == PICK_NONE) {
+            bus_ack(rc.bus, entry); /* nothing left to start: a spent ticket */
+            continue;
+        }
+        start_runner(&cfg, &types, runners, cfg.worker_jobs, chosen, entry);
     }
     /* Stopping: claim nothing more, let the runs finish for the grace
      * period, then have the runners hand the rest back to the queue. */

@@ -12,7 +12,7 @@
 // fetch, so it works with the signed links.events URL (no headers) and with
 // a bearer token alike. No dependencies, no build step.
 
-export const TERMINAL = Object.freeze(["succeeded", "failed", "cancelled", "timed_out"]);
+export const TERMINAL = Object.freeze(["succeeded", "failed", "cancelled", "timed_out", "expired"]);
 
 // An opstream event id is its Redis stream entry id, "<ms>-<seq>": the time
 // it was appended, in ms since the epoch, or null for any other id.

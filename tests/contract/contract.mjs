@@ -110,6 +110,12 @@ const streamed = await call("create and stream", "post", "/v1/runs", "/v1/runs",
   { body: { type: "countdown", input: { n: 2, interval_ms: 0 }, on_disconnect: "cancel" }, headers: { Accept: "text/event-stream" } });
 ok(/^\/api\/v1\/runs\/[A-Za-z0-9_-]{22}$/.test(streamed.res.headers.get("content-location") ?? ""), "create and stream: Content-Location names the run");
 ok(streamed.text.includes("event: run_finished"), "create and stream: the stream runs to run_finished");
+const scheduled = await call("create scheduled", "post", "/v1/runs", "/v1/runs",
+  { body: { type: "countdown", start_after_s: 3600, expires_after_s: 7200, priority: 5, concurrency_key: "tenant-a" } });
+ok(scheduled.value?.status === "queued" && scheduled.value?.priority === 5 && scheduled.value?.start_at !== null,
+  "create scheduled: queued, with its priority and start_at");
+await call("cancel the scheduled run", "post", `/v1/runs/{id}/cancel`, `/v1/runs/${scheduled.value?.id}/cancel`);
+await call("create with a bad start_at", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", start_at: "soon" } });
 await call("on_disconnect without a stream", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", on_disconnect: "cancel" } });
 
 const long = await call("create on a thread", "post", "/v1/runs", "/v1/runs",

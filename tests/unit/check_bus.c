@@ -21,7 +21,14 @@ START_TEST(test_bus_without_a_connection_fails_cleanly)
     ck_assert_ptr_null(msg);
     ck_assert_int_eq(bus_control_clear(NULL, "r"), -1);
     ck_assert_int_eq(bus_claim(NULL, "c", 100, run, id), -1);
-    ck_assert_int_eq(bus_enqueue(NULL, "r"), -1);
+    ck_assert_int_eq(bus_enqueue(NULL, "r", "t", 0), -1);
+    ck_assert_int_eq(bus_ticket(NULL, "r"), -1);
+    ck_assert_int_eq(bus_delay(NULL, "r", "t", 0, 1), -1);
+    int64_t next = 7;
+    ck_assert_int_eq(bus_promote(NULL, 1, &next), -1);
+    ck_assert_int_eq(bus_expiry_take(NULL, 1, run, &next), -1);
+    char ids[2][ID_SIZE];
+    ck_assert_int_eq(bus_waiting_top(NULL, "t", 2, ids), -1);
 }
 END_TEST
 

@@ -12,17 +12,20 @@
 
 /* The contract's lifecycle, written out pair by pair:
  * queued -> running <-> input_required -> succeeded | failed | cancelled |
- * timed_out; a queued run can be cancelled; a claimed run whose worker is
- * lost or stopped is queued again. Nothing leaves a terminal status. */
+ * timed_out; a queued run can be cancelled, or expire; a claimed run whose
+ * worker is lost or stopped is queued again. Nothing leaves a terminal
+ * status. */
 static int contract_allows(enum run_status from, enum run_status to)
 {
     switch (from) {
     case RUN_QUEUED:
-        return to == RUN_RUNNING || to == RUN_CANCELLED;
+        return to == RUN_RUNNING || to == RUN_CANCELLED || to == RUN_EXPIRED;
     case RUN_RUNNING:
-        return to == RUN_INPUT_REQUIRED || to == RUN_QUEUED || run_status_terminal(to);
+        return to == RUN_INPUT_REQUIRED || to == RUN_QUEUED ||
+               (run_status_terminal(to) && to != RUN_EXPIRED);
     case RUN_INPUT_REQUIRED:
-        return to == RUN_RUNNING || to == RUN_QUEUED || run_status_terminal(to);
+        return to == RUN_RUNNING || to == RUN_QUEUED ||
+               (run_status_terminal(to) && to != RUN_EXPIRED);
     default:
         return 0;
     }
@@ -53,7 +56,8 @@ START_TEST(test_status_names_round_trip)
         ck_assert_int_eq(back, s);
         const char *n = run_status_name(s);
         int ends = strcmp(n, "succeeded") == 0 || strcmp(n, "failed") == 0 ||
-                   strcmp(n, "cancelled") == 0 || strcmp(n, "timed_out") == 0;
+                   strcmp(n, "cancelled") == 0 || strcmp(n, "timed_out") == 0 ||
+                   strcmp(n, "expired") == 0;
         ck_assert_msg(run_status_terminal(s) == ends, "%s", n);
         ck_assert_msg(((STATUS_ACTIVE & B(s)) != 0) == !ends, "%s", n);
         /* next_action: the contract's three answers, by status name. */
@@ -90,6 +94,9 @@ static int store_op(enum run_op op, const struct status_change *ch, const char *
         break;
     case OP_CANCEL_QUEUED:
         r = store_run_cancel_queued(st, ch, id, pending, now, 0);
+        break;
+    case OP_EXPIRE:
+        r = store_run_expire(st, ch, id, pending, now, 0);
         break;
     case OP_FINISH:
     case OP_REPAIR:
