@@ -6,6 +6,7 @@
 #include "reply.h"
 #include "runs.h"
 #include "schema.h"
+#include "webhook.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 static const char *const create_fields[] = {
     "type", "input", "thread_id", "metadata", "multitask_strategy", "producer_token",
     "on_disconnect", "start_after_s", "start_at", "expires_after_s", "priority", "concurrency_key",
+    "webhook",
 };
 
 /* How far ahead a run may be scheduled, or given to expire. */
@@ -102,6 +104,27 @@ static void take_schedule(struct run *r, json_t *body)
         snprintf(r->concurrency_key, sizeof r->concurrency_key, "%s", json_string_value(key));
 }
 
+/* The run's webhook, or its type's: where its end will be told. */
+static const char *webhook_of(json_t *body, const struct jobtype *jt)
+{
+    json_t *hook = json_object_get(body, "webhook");
+    return json_is_string(hook) ? json_string_value(hook) : jt->webhook;
+}
+
+/* 0, or -1 after answering 422 for a webhook that is no URL or one
+ * that may not be reached. */
+static int check_webhook(struct request *req, json_t *body, const struct jobtype *jt)
+{
+    json_t *hook = json_object_get(body, "webhook");
+    const char *url = webhook_of(body, jt);
+    char why[160];
+    if (hook != NULL && !json_is_string(hook))
+        return reply_problem(req, 422, "invalid_field", "/webhook: must be a URL"), -1;
+    if (url != NULL && webhook_url_check(req->cfg, url, why, sizeof why) != 0)
+        return reply_problem(req, 422, "webhook_not_allowed", "/webhook: %s", why), -1;
+    return 0;
+}
+
 /* Create-and-stream: the client asks for the run's events as the answer. */
 static int wants_stream(struct request *req)
 {
@@ -128,7 +151,8 @@ static int check_create(struct call *c, json_t *body)
     json_t *meta = json_object_get(body, "metadata");
     if (!json_is_string(type))
         return reply_problem(req, 422, "invalid_field", "/type: must be a string"), -1;
-    if (jobtypes_find(c->api->types, json_string_value(type)) == NULL)
+    const struct jobtype *jt = jobtypes_find(c->api->types, json_string_value(type));
+    if (jt == NULL)
         return reply_problem(req, 422, "unknown_type", "/type: no job type named %.64s",
                              json_string_value(type)), -1;
     if (input != NULL && !json_is_object(input))
@@ -140,7 +164,7 @@ static int check_create(struct call *c, json_t *body)
                              "/thread_id: must be a string of 1 to %d bytes", THREAD_SIZE - 1), -1;
     if (meta != NULL && !json_is_object(meta))
         return reply_problem(req, 422, "invalid_field", "/metadata: must be an object"), -1;
-    if (check_schedule(req, body) != 0)
+    if (check_schedule(req, body) != 0 || check_webhook(req, body, jt) != 0)
         return -1;
     json_t *od = json_object_get(body, "on_disconnect");
     if (od != NULL && (!json_is_string(od) || (strcmp(json_string_value(od), "continue") != 0 &&
@@ -163,7 +187,6 @@ static int check_create(struct call *c, json_t *body)
     if (mt != NULL && !json_is_string(thread))
         return reply_problem(req, 422, "invalid_field",
                              "/multitask_strategy: applies to runs with a thread_id"), -1;
-    const struct jobtype *jt = jobtypes_find(c->api->types, json_string_value(type));
     json_t *schema = json_object_get(jt->doc, "input_schema");
     json_t *empty = json_object();
     char why[SCHEMA_ERR_SIZE];
@@ -300,6 +323,9 @@ int api_create_run(struct call *c)
     r.input = input ? json_incref(input) : json_object();
     r.metadata = meta ? json_incref(meta) : json_object();
     take_schedule(&r, body);
+    const char *hook = webhook_of(body, jobtypes_find(c->api->types, r.type));
+    if (hook != NULL)
+        snprintf(r.webhook, sizeof r.webhook, "%s", hook);
     json_t *od = json_object_get(body, "on_disconnect");
     struct create_answer how = {
         .producer = json_is_true(json_object_get(body, "producer_token")),
@@ -344,6 +370,7 @@ int api_rerun(struct call *c)
     r.metadata = old.metadata ? json_incref(old.metadata) : json_object();
     r.priority = old.priority;
     snprintf(r.concurrency_key, sizeof r.concurrency_key, "%s", old.concurrency_key);
+    snprintf(r.webhook, sizeof r.webhook, "%s", old.webhook);
     run_clear(&old);
     struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
     const struct create_answer how = {0};

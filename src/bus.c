@@ -200,6 +200,7 @@ int bus_append(struct bus *b, const char *run_id, const char *name,
     return ret;
 }
 
+
 /* One stream entry is [id, [field, value, ...]]; finds type and data,
  * and the write token when token is not NULL (it may be absent). */
 static int entry_fields(redisReply *e, const char **id, const char **name,
@@ -705,16 +706,21 @@ int bus_expiry_add(struct bus *b, const char *run_id, int64_t at_ms)
     return cmd_ok(b, "ZADD " BUS_EXPIRING_KEY " %lld %s", (long long)at_ms, run_id);
 }
 
-/* One due member taken out (only one taker gets it), and the next due. */
-static const char expiry_lua[] =
+/* One due member taken (only one taker gets it): out of the set, or, with
+ * a lease (ARGV[2] > 0), due again at its end unless its taker says
+ * otherwise. Then the next due. */
+static const char take_due_lua[] =
     "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1) "
-    "if m[1] then redis.call('ZREM', KEYS[1], m[1]) end "
+    "if m[1] and ARGV[2] == '0' then redis.call('ZREM', KEYS[1], m[1]) "
+    "elseif m[1] then redis.call('ZADD', KEYS[1], ARGV[2], m[1]) end "
     "local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') "
     "return {m[1] or '', nxt[2] or '0'}";
 
-int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t *next_ms)
+static int take_due(struct bus *b, const char *key, int64_t now_ms, int64_t lease_until,
+                    char run_id[ID_SIZE], int64_t *next_ms)
 {
-    redisReply *r = cmd(b, "EVAL %s 1 " BUS_EXPIRING_KEY " %lld", expiry_lua, (long long)now_ms);
+    redisReply *r = cmd(b, "EVAL %s 1 %s %lld %lld", take_due_lua, key, (long long)now_ms,
+                        (long long)lease_until);
     int ret = -1;
     if (reply_ok(r) && next_due(r, next_ms) == 0 && r->element[0]->type == REDIS_REPLY_STRING) {
         ret = r->element[0]->str[0] != '\0' && strlen(r->element[0]->str) < ID_SIZE;
@@ -722,6 +728,32 @@ int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t
     }
     freeReplyObject(r);
     return ret;
+}
+
+int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t *next_ms)
+{
+    return take_due(b, BUS_EXPIRING_KEY, now_ms, 0, run_id, next_ms);
+}
+
+int bus_webhook_schedule(struct bus *b, const char *run_id, int64_t at_ms)
+{
+    return cmd_ok(b, "ZADD " BUS_WEBHOOKS_KEY " NX %lld %s", (long long)at_ms, run_id);
+}
+
+int bus_webhook_take(struct bus *b, int64_t now_ms, int64_t lease_until, char run_id[ID_SIZE],
+                     int64_t *next_ms)
+{
+    return take_due(b, BUS_WEBHOOKS_KEY, now_ms, lease_until, run_id, next_ms);
+}
+
+int bus_webhook_later(struct bus *b, const char *run_id, int64_t at_ms)
+{
+    return cmd_ok(b, "ZADD " BUS_WEBHOOKS_KEY " %lld %s", (long long)at_ms, run_id);
+}
+
+int bus_webhook_done(struct bus *b, const char *run_id)
+{
+    return cmd_ok(b, "ZREM " BUS_WEBHOOKS_KEY " %s", run_id);
 }
 
 /* The first entry of an array of queue entries ([id, [field, value...]]):

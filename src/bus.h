@@ -12,6 +12,7 @@ struct bus;
 #define BUS_QUEUE_KEY "opstream:queue"
 #define BUS_DELAYED_KEY "opstream:delayed"
 #define BUS_EXPIRING_KEY "opstream:expiring"
+#define BUS_WEBHOOKS_KEY "opstream:webhooks"
 
 /* Connects, authenticates and selects the db. timeout_ms bounds connect
  * and every command that does not block on purpose. */
@@ -146,6 +147,16 @@ int bus_expiry_add(struct bus *b, const char *run_id, int64_t at_ms);
 /* 1 with the id of a run due to expire by now_ms (taken: no other caller
  * gets it), 0 none, -1; *next_ms as for bus_promote. */
 int bus_expiry_take(struct bus *b, int64_t now_ms, char run_id[ID_SIZE], int64_t *next_ms);
+
+/* Webhook deliveries due, by time: a run's is scheduled once (NX). A
+ * taker holds it until lease_until, when it is due again unless the
+ * taker moved it (later) or removed it (done): a deliverer that dies is
+ * replaced. Take answers as bus_expiry_take. */
+int bus_webhook_schedule(struct bus *b, const char *run_id, int64_t at_ms);
+int bus_webhook_take(struct bus *b, int64_t now_ms, int64_t lease_until, char run_id[ID_SIZE],
+                     int64_t *next_ms);
+int bus_webhook_later(struct bus *b, const char *run_id, int64_t at_ms);
+int bus_webhook_done(struct bus *b, const char *run_id);
 /* 1 with run_id and entry_id set, 0 when nothing came within block_ms, -1. */
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);

@@ -120,6 +120,23 @@ static int cmd_token(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+/* The key receivers check webhooks' Opstream-Signature with. */
+static int cmd_webhook_secret(struct cli *c, int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0) {
+        fprintf(stderr, "usage: opstream webhook-secret\n");
+        return 2;
+    }
+    char secret[HASH_HEX_SIZE];
+    if (store_webhook_secret(c->st, secret) != 0) {
+        fprintf(stderr, "opstream: cannot read the database\n");
+        return 1;
+    }
+    printf("%s\n", secret);
+    return 0;
+}
+
 static int print_run(void *ctx, struct run *r)
 {
     (void)ctx;
@@ -214,6 +231,7 @@ static const struct {
                          "           token create --run RUN_ID: the run's producer credential;\n"
                          "           token list; token revoke ID (also ends its owner's links)"},
     {"runs", cmd_runs, "list the newest runs of every owner"},
+    {"webhook-secret", cmd_webhook_secret, "print the key webhooks are signed with (HMAC-SHA256)"},
     {"publish", cmd_publish, "RUN_ID TYPE JSON: add an event to a running run (for shell jobs)"},
     {"gc", cmd_gc, "--archives-older-than SECONDS: delete old runs' archived events"},
 };

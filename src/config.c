@@ -69,6 +69,10 @@ static const struct key keys[] = {
     {"list_max_bytes", NUM(K_LONG, list_max_bytes, 1024, 1L << 30)},
     {"job_user", STR(job_user)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
+    {"webhook_allow", STR(webhook_allow)},
+    {"webhook_timeout_ms", NUM(K_INT, webhook_timeout_ms, 100, 120000)},
+    {"webhook_backoff_ms", NUM(K_INT, webhook_backoff_ms, 10, 3600000)},
+    {"webhook_max_attempts", NUM(K_INT, webhook_max_attempts, 1, 100)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
 };
@@ -109,6 +113,9 @@ void config_defaults(struct config *cfg)
     cfg->list_max_bytes = 4L << 20;
     cfg->job_max_events = 100000;
     cfg->job_max_output_bytes = 64L << 20;
+    cfg->webhook_timeout_ms = 10000;
+    cfg->webhook_backoff_ms = 2000;
+    cfg->webhook_max_attempts = 8;
 }
 
 const char *config_default_path(void)

@@ -44,6 +44,10 @@ struct config {
     char job_user[64];                     /* jobs of a root worker run as this user */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
+    char webhook_allow[1024];              /* URL prefixes webhooks may reach even when internal */
+    int webhook_timeout_ms;                /* one delivery attempt */
+    int webhook_backoff_ms;                /* the wait after a first failed attempt; doubled after each */
+    int webhook_max_attempts;              /* then the webhook is given up */
 };
 
 void config_defaults(struct config *cfg);

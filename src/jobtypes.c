@@ -75,6 +75,10 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
         field = "max_concurrency", why = "must be a whole number from 1 to 100000";
     } else if (bad_int(json_object_get(doc, "max_concurrency_per_key"), 1, 100000)) {
         field = "max_concurrency_per_key", why = "must be a whole number from 1 to 100000";
+    } else if (json_object_get(doc, "webhook") != NULL &&
+               (!json_is_string(json_object_get(doc, "webhook")) ||
+                json_string_length(json_object_get(doc, "webhook")) >= WEBHOOK_URL_SIZE)) {
+        field = "webhook", why = "must be a URL of at most 2048 bytes";
     } else if (bad_int(json_object_get(doc, "retries"), 0, 100)) {
         field = "retries", why = "must be a whole number from 0 to 100";
     } else if (cwd != NULL && (!json_is_string(cwd) || json_string_value(cwd)[0] != '/')) {
@@ -123,6 +127,7 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
     jt->timeout_s = timeout ? (int)json_integer_value(timeout) : 3600;
     jt->max_concurrency = (int)json_integer_value(json_object_get(doc, "max_concurrency"));
     jt->max_per_key = (int)json_integer_value(json_object_get(doc, "max_concurrency_per_key"));
+    jt->webhook = json_string_value(json_object_get(doc, "webhook"));
     jt->retries = (int)json_integer_value(json_object_get(doc, "retries"));
     jt->cwd = json_string_value(cwd);
     jt->limits.cpu_s = (long)json_integer_value(json_object_get(limits, "cpu_s"));

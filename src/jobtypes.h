@@ -26,6 +26,7 @@ struct jobtype {
     int timeout_s;
     int max_concurrency;                     /* 0: no limit */
     int max_per_key;                         /* per concurrency_key; 0: no limit */
+    const char *webhook;                     /* its runs' webhook by default; NULL: none */
     int retries;
     struct job_limits limits;
     json_t *doc;

@@ -49,5 +49,6 @@ void run_clear(struct run *r)
     json_decref(r->pending_input);
     json_decref(r->steps);
     json_decref(r->metadata);
+    json_decref(r->webhook_attempts);
     memset(r, 0, sizeof *r);
 }

@@ -11,6 +11,7 @@
 #define TYPE_SIZE 65
 #define THREAD_SIZE 129
 #define CONCURRENCY_KEY_SIZE 129
+#define WEBHOOK_URL_SIZE 2049
 /* A run's priority: higher starts first among the queued runs of a type. */
 #define PRIORITY_MIN (-100)
 #define PRIORITY_MAX 100
@@ -72,6 +73,9 @@ struct run {
     int64_t expires_at;     /* ms; ends expired if still queued then (0: never) */
     int priority;           /* PRIORITY_MIN..PRIORITY_MAX, default 0 */
     char concurrency_key[CONCURRENCY_KEY_SIZE]; /* "" when none */
+    char webhook[WEBHOOK_URL_SIZE]; /* told of the run's end; "" when none */
+    char webhook_state[16]; /* pending, delivered or failed; "" when none */
+    json_t *webhook_attempts; /* [{at, status, error, duration_ms}] */
 };
 
 void run_clear(struct run *r);

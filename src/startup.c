@@ -3,6 +3,8 @@
 #include "crypto.h"
 #include "log.h"
 
+#include "webhook.h"
+
 #include <config.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +44,11 @@ int startup(const char *prog, const char *conf_path, struct config *cfg)
     log_init(prog, lvl);
     if (crypto_init() != 0) {
         fprintf(stderr, "%s: libsodium could not be initialised\n", prog);
+        return -1;
+    }
+    /* Before any thread starts: libcurl's global init is not thread-safe. */
+    if (webhook_init() != 0) {
+        fprintf(stderr, "%s: libcurl could not be initialised\n", prog);
         return -1;
     }
     return 0;

@@ -99,6 +99,11 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN expires_at INTEGER;"
     "ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN concurrency_key TEXT;",
+
+    /* 11: a webhook told of the run's end, and its attempts. */
+    "ALTER TABLE runs ADD COLUMN webhook TEXT;"
+    "ALTER TABLE runs ADD COLUMN webhook_state TEXT;"
+    "ALTER TABLE runs ADD COLUMN webhook_attempts TEXT NOT NULL DEFAULT '[]';",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -432,9 +437,10 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
         " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of,"
-        " start_at, expires_at, priority, concurrency_key)"
+        " start_at, expires_at, priority, concurrency_key, webhook, webhook_state)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
-        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18)") != 0)
+        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18,"
+        " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE 'pending' END)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -454,6 +460,9 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     bind_int(&s, 16, r->expires_at);
     bind_int(&s, 17, r->priority);
     bind_text(&s, 18, r->concurrency_key[0] ? r->concurrency_key : NULL);
+    bind_text(&s, 19, r->webhook[0] ? r->webhook : NULL);
+    if (r->webhook[0] != '\0')
+        snprintf(r->webhook_state, sizeof r->webhook_state, "pending");
     return step_done(st, &s) == 1 ? 0 : -1;
 }
 
@@ -720,7 +729,8 @@ static json_t *json_col(sqlite3_stmt *q, int i)
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
     " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL, rerun_of,"   \
-    " start_at, expires_at, priority, concurrency_key"
+    " start_at, expires_at, priority, concurrency_key, webhook, webhook_state,"     \
+    " webhook_attempts"
 
 /* 0, or -1 for a row whose status is none this program knows. */
 static int read_run(sqlite3_stmt *q, struct run *r)
@@ -757,6 +767,9 @@ static int read_run(sqlite3_stmt *q, struct run *r)
     r->expires_at = sqlite3_column_int64(q, 25);
     r->priority = sqlite3_column_int(q, 26);
     copy_col(q, 27, r->concurrency_key, sizeof r->concurrency_key);
+    copy_col(q, 28, r->webhook, sizeof r->webhook);
+    copy_col(q, 29, r->webhook_state, sizeof r->webhook_state);
+    r->webhook_attempts = json_col(q, 30);
     return 0;
 }
 
@@ -1201,9 +1214,9 @@ static int read_setting(struct store *st, const char *key, char *out, size_t siz
     return step_text(&s, out, size);
 }
 
-int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
+static int secret_setting(struct store *st, const char *key, char out[HASH_HEX_SIZE])
 {
-    int r = read_setting(st, "link_secret", out, HASH_HEX_SIZE);
+    int r = read_setting(st, key, out, HASH_HEX_SIZE);
     if (r != 1)
         return r;
     /* First use: INSERT OR IGNORE, then read back, so that concurrent
@@ -1211,11 +1224,35 @@ int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
     char fresh[HASH_HEX_SIZE];
     crypto_new_secret(fresh);
     struct stmt s;
-    if (prepare(st, &s,
-        "INSERT OR IGNORE INTO settings (key, value) VALUES ('link_secret', ?1)") != 0)
+    if (prepare(st, &s, "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)") != 0)
         return -1;
-    bind_text(&s, 1, fresh);
+    bind_text(&s, 1, key);
+    bind_text(&s, 2, fresh);
     if (step_done(st, &s) < 0)
         return -1;
-    return read_setting(st, "link_secret", out, HASH_HEX_SIZE) == 0 ? 0 : -1;
+    return read_setting(st, key, out, HASH_HEX_SIZE) == 0 ? 0 : -1;
+}
+
+int store_link_secret(struct store *st, char out[HASH_HEX_SIZE])
+{
+    return secret_setting(st, "link_secret", out);
+}
+
+int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE])
+{
+    return secret_setting(st, "webhook_secret", out);
+}
+
+int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
+                          const char *state)
+{
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET webhook_attempts = json_insert(webhook_attempts, '$[#]', json(?2)),"
+        " webhook_state = ?3 WHERE id = ?1 AND webhook_state = 'pending'") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    bind_json(&s, 2, attempt);
+    bind_text(&s, 3, state);
+    return step_change(st, &s);
 }

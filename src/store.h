@@ -179,5 +179,11 @@ int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE])
 int store_owner_epoch(struct store *st, const char *owner, int64_t *epoch);
 /* The HMAC key for signed links, created on first use. */
 int store_link_secret(struct store *st, char out[HASH_HEX_SIZE]);
+/* The HMAC key that signs webhooks, created on first use. */
+int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE]);
+/* Records a delivery attempt of a pending webhook and its state after it
+ * (pending, delivered, failed): 0, 1 when it was not pending, -1. */
+int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
+                          const char *state);
 
 #endif

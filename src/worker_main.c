@@ -9,6 +9,7 @@
 #include "runs.h"
 #include "startup.h"
 #include "store.h"
+#include "webhook.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -163,19 +164,115 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
     return res == PICK_NONE && key_full ? PICK_LATER : res;
 }
 
+/* Webhook deliveries under way, each in a process of its own: the loop
+ * never waits on a receiver. */
+#define DELIVERERS_MAX 4
+#define BACKOFF_MAX_MS (3600 * 1000)
+static pid_t deliverers[DELIVERERS_MAX];
+
+/* The wait before attempt n + 1: backoff doubled after each failure. */
+static int64_t backoff_ms(const struct config *cfg, int n)
+{
+    int64_t ms = cfg->webhook_backoff_ms;
+    for (int i = 1; i < n && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+/* One attempt, recorded on the run: then the webhook is done (delivered,
+ * or given up after webhook_max_attempts), or due again after its
+ * backoff. A deliverer that dies leaves it taken until its lease ends. */
+static int deliver_one(const struct config *cfg, const char *run_id)
+{
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+    char err[CONFIG_ERR_SIZE], secret[HASH_HEX_SIZE];
+    struct store *st = store_open(cfg->database, err, sizeof err);
+    struct bus *b = st ? bus_connect(cfg, 5000, err, sizeof err) : NULL;
+    struct run r;
+    if (b == NULL || store_run_get(st, run_id, &r) != 0) {
+        bus_free(b);
+        store_close(st);
+        return 1;
+    }
+    if (strcmp(r.webhook_state, "pending") != 0) {
+        bus_webhook_done(b, run_id);
+    } else if (store_webhook_secret(st, secret) == 0) {
+        int n = (int)json_array_size(r.webhook_attempts) + 1;
+        json_t *view = runs_to_json(&r, cfg, cfg->base_path, NULL, clock_now_ms());
+        char *body = json_dumps(view, JSON_COMPACT);
+        struct webhook_attempt a;
+        int ok = body != NULL && webhook_deliver(cfg, r.webhook, secret, r.id, n, body, &a);
+        const char *state = ok ? "delivered" : n >= cfg->webhook_max_attempts ? "failed" : "pending";
+        char at[CLOCK_RFC3339_SIZE];
+        clock_rfc3339(a.at_ms, at, sizeof at);
+        json_t *rec = json_pack("{s:i, s:s, s:o, s:o, s:I}", "attempt", n, "at", at,
+                                "status", a.status ? json_integer(a.status) : json_null(),
+                                "error", a.error[0] ? json_string(a.error) : json_null(),
+                                "duration_ms", (json_int_t)a.duration_ms);
+        if (body != NULL && store_webhook_attempt(st, run_id, rec, state) >= 0) {
+            if (strcmp(state, "pending") != 0)
+                bus_webhook_done(b, run_id);
+            else
+                bus_webhook_later(b, run_id, clock_now_ms() + backoff_ms(cfg, n));
+        }
+        log_info("run %s: webhook attempt %d: %s", run_id, n,
+                 ok ? "delivered" : a.error[0] ? a.error : "not acknowledged");
+        json_decref(rec);
+        json_decref(view);
+        free(body);
+    }
+    run_clear(&r);
+    bus_free(b);
+    store_close(st);
+    return 0;
+}
+
+/* Starts deliveries that are due while there is room for them; *next_ms
+ * as for schedule_due. */
+static void deliver_due(struct runs_ctx *rc, int64_t *next_ms)
+{
+    for (int i = 0; i < DELIVERERS_MAX; i++)
+        if (deliverers[i] != 0 && waitpid(deliverers[i], NULL, WNOHANG) == deliverers[i])
+            deliverers[i] = 0;
+    *next_ms = 0;
+    for (int i = 0; i < DELIVERERS_MAX; i++) {
+        if (deliverers[i] != 0)
+            continue;
+        char run_id[ID_SIZE];
+        int64_t now = clock_now_ms();
+        /* Held for an attempt and its bookkeeping; then due again. */
+        int64_t lease = now + rc->cfg->webhook_timeout_ms + rc->cfg->lease_ms;
+        if (bus_webhook_take(rc->bus, now, lease, run_id, next_ms) != 1)
+            return;
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(deliver_one(rc->cfg, run_id));
+        if (pid < 0)
+            return; /* due again when its lease ends */
+        deliverers[i] = pid;
+    }
+}
+
 /* The timed part of the queue: delayed runs that are due go onto it, and
- * queued runs past their expiry end. *next_ms is when something is due
- * next (0: nothing), so the claim's wait ends then. */
+ * queued runs past their expiry end; due webhooks are sent. *next_ms is
+ * when something is due next (0: nothing), so the claim's wait ends then. */
 static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
 {
-    int64_t now = clock_now_ms(), next_start = 0, next_expiry = 0;
+    int64_t now = clock_now_ms(), next_start = 0, next_expiry = 0, next_hook = 0;
     if (bus_promote(rc->bus, now, &next_start) < 0)
         next_start = 0;
     char run_id[ID_SIZE];
     for (int i = 0; i < 100 && bus_expiry_take(rc->bus, now, run_id, &next_expiry) == 1; i++)
         if (crypto_id_valid(run_id) && runs_expire(rc, run_id) < 0)
             log_warn("run %s: could not be expired; it is when next claimed", run_id);
-    *next_ms = next_start == 0 || (next_expiry != 0 && next_expiry < next_start) ? next_expiry : next_start;
+    deliver_due(rc, &next_hook);
+    int64_t due[] = {next_start, next_expiry, next_hook};
+    *next_ms = 0;
+    for (size_t i = 0; i < sizeof due / sizeof due[0]; i++)
+        if (due[i] != 0 && (*next_ms == 0 || due[i] < *next_ms))
+            *next_ms = due[i];
 }
 
 /* One claimed run being executed by a runner process. */

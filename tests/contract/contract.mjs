@@ -115,6 +115,18 @@ const scheduled = await call("create scheduled", "post", "/v1/runs", "/v1/runs",
 ok(scheduled.value?.status === "queued" && scheduled.value?.priority === 5 && scheduled.value?.start_at !== null,
   "create scheduled: queued, with its priority and start_at");
 await call("cancel the scheduled run", "post", `/v1/runs/{id}/cancel`, `/v1/runs/${scheduled.value?.id}/cancel`);
+const hooked = await call("create with a webhook", "post", "/v1/runs", "/v1/runs",
+  { body: { type: "countdown", input: { n: 1, interval_ms: 0 }, webhook: "http://127.0.0.1:9/hook" } });
+ok(hooked.value?.webhook?.state === "pending", "create with a webhook: pending");
+for (let i = 0; i < 200; i++) {
+  const r = await (await fetch(`${base}/api/v1/runs/${hooked.value.id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  if (r.webhook?.state === "failed") break;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const given = await call("a given-up webhook", "get", R, `/v1/runs/${hooked.value.id}`);
+ok(given.value?.webhook?.attempts?.length === 2 && given.value.webhook.attempts[0].error !== null,
+  "a webhook that cannot connect: its attempts, with their errors, then failed");
+await call("create with an internal webhook", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", webhook: "http://127.0.0.1:8/" } });
 await call("create with a bad start_at", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", start_at: "soon" } });
 await call("on_disconnect without a stream", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", on_disconnect: "cancel" } });
 

@@ -9,6 +9,11 @@ if ! command -v node >/dev/null || [ ! -d "$modules" ]; then
 fi
 use_test_types
 use_asker
-AUTH=token start_stack
+# A webhook to a closed port: its attempts fail, and show in the run.
+AUTH=token start_stack <<'CONF'
+webhook_allow = http://127.0.0.1:9/
+webhook_backoff_ms = 100
+webhook_max_attempts = 2
+CONF
 token=$("$BIN/opstream" -c "$T/opstream.conf" token create contract)
 node "$abs_top_srcdir/tests/contract/contract.mjs" "$BASE" "$token"

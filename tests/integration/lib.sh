@@ -216,6 +216,8 @@ create_run() { # create_run JSON -> prints the run id
     api POST /v1/runs -H 'Content-Type: application/json' --data "$1" | jq -r .id
 }
 
+time_ms() { date -d "$1" +%s%3N; }  # an RFC 3339 time as ms since the epoch
+
 run_status() {
     api GET "/v1/runs/$1" | jq -r .status
 }
