@@ -88,6 +88,7 @@ static int check_schedule(struct request *req, json_t *body)
 static void take_schedule(struct run *r, json_t *body)
 {
     int64_t now = clock_now_ms(), at = 0;
+    r->created_at = now; /* what start_after_s and expires_after_s count from */
     json_t *after = json_object_get(body, "start_after_s");
     json_t *when = json_object_get(body, "start_at");
     json_t *expires = json_object_get(body, "expires_after_s");

@@ -378,7 +378,10 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
 {
     crypto_new_id(r->id);
     r->status = RUN_QUEUED;
-    r->created_at = r->updated_at = clock_now_ms();
+    /* A schedule counted from creation set the creation time already. */
+    if (r->created_at == 0)
+        r->created_at = clock_now_ms();
+    r->updated_at = r->created_at;
     if (r->metadata == NULL)
         r->metadata = json_object();
     struct create_opts opts = *o;

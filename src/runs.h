@@ -54,8 +54,9 @@ struct runs_ctx {
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE]);
 
-/* r has owner, type, input (and optionally metadata, thread_id) set; fills
- * id, status and times, stores the run, emits run_queued and queues it.
+/* r has owner, type, input (and optionally metadata, thread_id, the
+ * schedule with the created_at it counts from) set; fills id, status and
+ * times, stores the run, emits run_queued and queues it.
  * A run that cannot be queued is removed again, so none is left stranded.
  * With an idempotency key already seen, nothing is created: see
  * store_run_create for what existing then holds. */
