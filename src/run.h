@@ -74,7 +74,7 @@ struct run {
     int priority;           /* PRIORITY_MIN..PRIORITY_MAX, default 0 */
     char concurrency_key[CONCURRENCY_KEY_SIZE]; /* "" when none */
     char webhook[WEBHOOK_URL_SIZE]; /* told of the run's end; "" when none */
-    char webhook_state[16]; /* pending, delivered or failed; "" when none */
+    char webhook_state[16]; /* pending, delivered or given_up; "" when none */
     json_t *webhook_attempts; /* [{at, status, error, duration_ms}] */
 };
 

@@ -573,7 +573,7 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     if (at == 0 || now < at)
         return 1;
     struct status_change ch = change(OP_EXPIRE, RUN_EXPIRED);
-    json_t *err = runs_error("expired", "the run was still queued at its expires_at");
+    json_t *err = runs_error(run_status_name(RUN_EXPIRED), "the run was still queued at its expires_at");
     int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));
     if (ret == 0) {
         json_t *why = json_pack("{s:o}", "expires_at", time_or_null(at));

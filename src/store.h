@@ -182,7 +182,7 @@ int store_link_secret(struct store *st, char out[HASH_HEX_SIZE]);
 /* The HMAC key that signs webhooks, created on first use. */
 int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE]);
 /* Records a delivery attempt of a pending webhook and its state after it
- * (pending, delivered, failed): 0, 1 when it was not pending, -1. */
+ * (pending, delivered, given_up): 0, 1 when it was not pending, -1. */
 int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
                           const char *state);
 

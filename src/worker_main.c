@@ -204,7 +204,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         char *body = json_dumps(view, JSON_COMPACT);
         struct webhook_attempt a;
         int ok = body != NULL && webhook_deliver(cfg, r.webhook, secret, r.id, n, body, &a);
-        const char *state = ok ? "delivered" : n >= cfg->webhook_max_attempts ? "failed" : "pending";
+        const char *state = ok ? "delivered" : n >= cfg->webhook_max_attempts ? "given_up" : "pending";
         char at[CLOCK_RFC3339_SIZE];
         clock_rfc3339(a.at_ms, at, sizeof at);
         json_t *rec = json_pack("{s:i, s:s, s:o, s:o, s:I}", "attempt", n, "at", at,

@@ -120,13 +120,23 @@ const hooked = await call("create with a webhook", "post", "/v1/runs", "/v1/runs
 ok(hooked.value?.webhook?.state === "pending", "create with a webhook: pending");
 for (let i = 0; i < 200; i++) {
   const r = await (await fetch(`${base}/api/v1/runs/${hooked.value.id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  if (r.webhook?.state === "failed") break;
+  if (r.webhook?.state === "given_up") break;
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const given = await call("a given-up webhook", "get", R, `/v1/runs/${hooked.value.id}`);
 ok(given.value?.webhook?.attempts?.length === 2 && given.value.webhook.attempts[0].error !== null,
-  "a webhook that cannot connect: its attempts, with their errors, then failed");
+  "a webhook that cannot connect: its attempts, with their errors, then given up");
 await call("create with an internal webhook", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", webhook: "http://127.0.0.1:8/" } });
+const expiring = await call("create to expire", "post", "/v1/runs", "/v1/runs",
+  { body: { type: "countdown", start_after_s: 60, expires_after_s: 1 } });
+let expired;
+for (let i = 0; i < 200; i++) {
+  expired = await (await fetch(`${base}/api/v1/runs/${expiring.value.id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  if (expired.status === "expired") break;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const seenExpired = await call("an expired run", "get", R, `/v1/runs/${expiring.value.id}`);
+ok(seenExpired.value?.status === "expired" && seenExpired.value?.error?.code === "expired", "an expired run: status and error expired");
 await call("create with a bad start_at", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", start_at: "soon" } });
 await call("on_disconnect without a stream", "post", "/v1/runs", "/v1/runs", { body: { type: "countdown", on_disconnect: "cancel" } });
 

@@ -15,7 +15,7 @@ check "the id is 22 URL-safe characters (128 random bits)" sh -c "echo '$run' | 
 check "Location names the run" grep -qi "^location: /api/v1/runs/$run" "$T/h"
 check_eq "a new run is queued" queued "$(jq -r .status "$T/body")"
 check_eq "the run has every field of the contract" \
-    "created_at error finished_at id input last_event_id links metadata next_action owner pending_input progress rerun_of result started_at status steps thread_id type updated_at" \
+    "concurrency_key created_at error expires_at finished_at id input last_event_id links metadata next_action owner pending_input priority progress rerun_of result start_at started_at status steps thread_id type updated_at webhook" \
     "$(jq -r 'del(.attempt) | keys | join(" ")' "$T/body")"
 check_eq "a queued run's next_action is wait" wait "$(jq -r .next_action "$T/body")"
 check "times are RFC 3339 UTC with milliseconds" \

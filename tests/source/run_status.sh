@@ -12,7 +12,7 @@ say() { # say HITS ok|bad WHAT
     if [ "$2" = ok ]; then echo "ok - $3"; else echo "not ok - $3"; failed=1; fi
 }
 
-names='queued|running|input_required|succeeded|failed|cancelled|timed_out'
+names='queued|running|input_required|succeeded|failed|cancelled|timed_out|expired'
 hits=$(grep -nE "[\"'](${names})[\"']" "$src"/*.c "$src"/*.h | grep -v "^$src/run.c:" |
        grep -v "^$src/event.h:.*EVENT_INPUT_REQUIRED")
 [ -z "$hits" ] && r=ok || r=bad
@@ -22,7 +22,7 @@ hits=$(grep -nE "status *(=|!=|<>) *'|status +IN *\( *'" "$src"/*.c)
 [ -z "$hits" ] && r=ok || r=bad
 say "$hits" $r "the store writes and filters statuses through bound names only"
 
-writers='store_run_(claim|await_input|resume|requeue|cancel_queued|finish)\('
+writers='store_run_(claim|await_input|resume|requeue|cancel_queued|expire|finish)\('
 hits=$(grep -nE "$writers" "$src"/*.c | grep -v "^$src/runs.c:" | grep -v "^$src/store.c:[0-9]*:int store_run_")
 [ -z "$hits" ] && r=ok || r=bad
 say "$hits" $r "status changes are reached only through runs.c"

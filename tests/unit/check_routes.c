@@ -196,6 +196,7 @@ static const struct {
     {"GET /v1/runs", 200},
     {"GET /v1/runs/{id}", 200},
     {"GET /v1/runs/{id}/events", 200},         /* an empty stream: come back later */
+    {"POST /v1/runs/{id}/events", 409},        /* ended: nothing more may be published */
     {"POST /v1/runs/{id}/cancel", 409},
     {"GET /v1/runs/{id}/wait", 200},           /* ended already: no waiting */
     {"POST /v1/runs/{id}/resume", 400},        /* no body */
