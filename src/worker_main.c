@@ -169,6 +169,7 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
 #define DELIVERERS_MAX 4
 #define BACKOFF_MAX_MS (3600 * 1000)
 static pid_t deliverers[DELIVERERS_MAX];
+static void *runner_table; /* the worker's, which a deliverer frees: not its own */
 
 /* The wait before attempt n + 1: backoff doubled after each failure. */
 static int64_t backoff_ms(const struct config *cfg, int n)
@@ -247,8 +248,10 @@ static void deliver_due(struct runs_ctx *rc, int64_t *next_ms)
         if (bus_webhook_take(rc->bus, now, lease, run_id, next_ms) != 1)
             return;
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            free(runner_table);
             _exit(deliver_one(rc->cfg, run_id));
+        }
         if (pid < 0)
             return; /* due again when its lease ends */
         deliverers[i] = pid;
@@ -389,6 +392,7 @@ int main(int argc, char **argv)
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
     rc.bus = connect_bus(&cfg, NULL);
     struct runner *runners = calloc((size_t)cfg.worker_jobs, sizeof *runners);
+    runner_table = runners;
     if (rc.bus != NULL && runners != NULL)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
                  cfg.worker_jobs);
