@@ -227,7 +227,7 @@ long long runs_queue_score(const struct run *r)
  * expiry, in the expiring set too. */
 static int put_on_queue(struct bus *b, const struct run *r)
 {
-    if (r->expires_at != 0 && bus_expiry_add(b, r->id, r->expires_at) != 0)
+    if (r->expires_at != 0 && r->started_at == 0 && bus_expiry_add(b, r->id, r->expires_at) != 0)
         return -1;
     if (r->start_at > clock_now_ms())
         return bus_delay(b, r->id, r->type, runs_queue_score(r), r->start_at);
@@ -568,10 +568,10 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return -1;
-    int64_t now = clock_now_ms(), at = r.expires_at;
+    int64_t now = clock_now_ms(), at = r.started_at == 0 ? r.expires_at : 0;
     run_clear(&r);
     if (at == 0 || now < at)
-        return 1;
+        return 1; /* no expiry, not yet, or it has started once already */
     struct status_change ch = change(OP_EXPIRE, RUN_EXPIRED);
     json_t *err = runs_error(run_status_name(RUN_EXPIRED), "the run was still queued at its expires_at");
     int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));

@@ -108,9 +108,10 @@ int runs_settle(struct runs_ctx *rc, const char *run_id);
  * on the queue. A second entry for a run is harmless: only one claim wins. */
 int runs_queue_again(struct runs_ctx *rc, const char *run_id);
 
-/* Ends a run still queued at its expires_at: run_expired, then
- * run_finished (expired). 0 done, 1 when it was not queued (started,
- * cancelled, expired already) or not due yet, -1. */
+/* Ends a run still queued at its expires_at that never started:
+ * run_expired, then run_finished (expired). 0 done, 1 when it was not
+ * queued (started, cancelled, expired already), had started once (queued
+ * again for another attempt) or is not due yet, -1. */
 int runs_expire(struct runs_ctx *rc, const char *run_id);
 
 /* Where a queued run stands among its type's: higher priority first,

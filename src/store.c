@@ -628,7 +628,8 @@ int store_run_expire(struct store *st, const struct status_change *ch, const cha
     return change_run(st,
         "UPDATE runs SET status = ?2, error = ?5, finished_at = ?4,"
         " updated_at = MAX(updated_at, ?4), parked = 0, lease_until = ?6"
-        " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error, lease_until);
+        " WHERE id = ?1 AND started_at IS NULL AND " IN_STATUSES(3), ch, id, now_ms, error,
+        lease_until);
 }
 
 int store_run_lease_clear(struct store *st, const char *id, run_status_set statuses)

@@ -88,8 +88,9 @@ int store_run_requeue(struct store *st, const struct status_change *ch, const ch
  * settled by lease_until. */
 int store_run_cancel_queued(struct store *st, const struct status_change *ch, const char *id,
                             const json_t *error, int64_t now_ms, int64_t lease_until);
-/* Still queued at its expires_at: ended with error, atomically against a
- * claim; to be settled by lease_until. */
+/* Still queued at its expires_at, never started (a run queued again for
+ * another attempt does not expire): ended with error, atomically against
+ * a claim; to be settled by lease_until. */
 int store_run_expire(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *error, int64_t now_ms, int64_t lease_until);
 /* Waiting for input, with what the job asked for. */

@@ -143,7 +143,7 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
             bus_waiting_remove(rc->bus, jt->name, c[i].id);
         } else if (c[i].start_at > now) {
             continue; /* not due: its promotion puts it among the waiting */
-        } else if (c[i].expires_at != 0 && now >= c[i].expires_at) {
+        } else if (c[i].expires_at != 0 && c[i].started_at == 0 && now >= c[i].expires_at) {
             runs_expire(rc, c[i].id);
             bus_waiting_remove(rc->bus, jt->name, c[i].id);
         } else {
