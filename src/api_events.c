@@ -365,9 +365,7 @@ static int events_page(struct call *c, const struct run *r, const struct page_qu
 
 static int wants_json(struct request *req)
 {
-    const char *a = request_env(req, "HTTP_ACCEPT");
-    return a != NULL && strstr(a, "application/json") != NULL &&
-           strstr(a, "text/event-stream") == NULL;
+    return request_accepts(req, "application/json") && !request_accepts(req, "text/event-stream");
 }
 
 int api_events(struct call *c)

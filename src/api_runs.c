@@ -129,8 +129,7 @@ static int check_webhook(struct request *req, json_t *body, const struct jobtype
 /* Create-and-stream: the client asks for the run's events as the answer. */
 static int wants_stream(struct request *req)
 {
-    const char *a = request_env(req, "HTTP_ACCEPT");
-    return a != NULL && strstr(a, "text/event-stream") != NULL;
+    return request_accepts(req, "text/event-stream");
 }
 
 /* Checks the create body's shape; answers and returns -1 on the first

@@ -13,6 +13,12 @@ const char *request_env(const struct request *req, const char *name)
     return req->getenv(req->ctx, name);
 }
 
+int request_accepts(const struct request *req, const char *type)
+{
+    const char *a = request_env(req, "HTTP_ACCEPT");
+    return a != NULL && strstr(a, type) != NULL;
+}
+
 /* uri[0, at) is the base the client used, uri[at, len) the API path. */
 static int request_split(struct request *req, const char *uri, size_t at, size_t len)
 {

@@ -39,6 +39,8 @@ struct request {
 int request_init(struct request *req);
 /* A CGI variable such as "HTTP_LAST_EVENT_ID"; NULL when absent. */
 const char *request_env(const struct request *req, const char *name);
+/* True when the Accept header names type (anywhere in it). */
+int request_accepts(const struct request *req, const char *type);
 /* Looks up a query parameter and percent-decodes it. 0 found, 1 absent,
  * -1 malformed or longer than size. */
 int request_query(const struct request *req, const char *name, char *out, size_t size);

@@ -151,11 +151,10 @@ int api_long_poll(struct request *req, int streams_hold)
     char allow[64];
     const struct route *rt = request_init(req) == 0 ? route_find(req, allow, sizeof allow) : NULL;
     long wait = 0;
-    const char *accept = request_env(req, "HTTP_ACCEPT");
     return rt != NULL && ((rt->flags & ROUTE_LONG_POLL) ||
                           ((rt->flags & ROUTE_STREAM) && streams_hold) ||
-                          ((rt->flags & ROUTE_STREAM_ACCEPT) && accept != NULL &&
-                           strstr(accept, "text/event-stream") != NULL) ||
+                          ((rt->flags & ROUTE_STREAM_ACCEPT) &&
+                           request_accepts(req, "text/event-stream")) ||
                           ((rt->flags & ROUTE_WAIT_PARAM) &&
                            request_query_int(req, "wait", 0, 1, 0, &wait) == 0 && wait == 1));
 }

@@ -203,7 +203,8 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         int n = (int)json_array_size(r.webhook_attempts) + 1;
         json_t *view = runs_to_json(&r, cfg, cfg->base_path, NULL, clock_now_ms());
         char *body = json_dumps(view, JSON_COMPACT);
-        struct webhook_attempt a;
+        struct webhook_attempt a = {.at_ms = clock_now_ms()};
+        snprintf(a.error, sizeof a.error, "the run could not be encoded");
         int ok = body != NULL && webhook_deliver(cfg, r.webhook, secret, r.id, n, body, &a);
         const char *state = ok ? "delivered" : n >= cfg->webhook_max_attempts ? "given_up" : "pending";
         char at[CLOCK_RFC3339_SIZE];
