@@ -694,6 +694,19 @@ int bus_waiting_top(struct bus *b, const char *type, int n, char ids[][ID_SIZE])
     return got;
 }
 
+int bus_pick(struct bus *b, const char *run_id, int ttl_ms)
+{
+    redisReply *r = cmd(b, "SET opstream:{%s}:picked 1 NX PX %d", run_id, ttl_ms);
+    int ret = !reply_ok(r) ? -1 : r->type == REDIS_REPLY_STATUS ? 1 : 0;
+    freeReplyObject(r);
+    return ret;
+}
+
+int bus_unpick(struct bus *b, const char *run_id)
+{
+    return cmd_ok(b, "DEL opstream:{%s}:picked", run_id);
+}
+
 int bus_waiting_remove(struct bus *b, const char *type, const char *run_id)
 {
     char key[128];

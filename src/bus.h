@@ -142,6 +142,12 @@ int bus_promote(struct bus *b, int64_t now_ms, int64_t *next_ms);
 /* The ids of the type's best n waiting runs, best first: how many, or -1. */
 int bus_waiting_top(struct bus *b, const char *type, int n, char ids[][ID_SIZE]);
 int bus_waiting_remove(struct bus *b, const char *type, const char *run_id);
+/* Marks a queued run picked to start, for ttl_ms (until its runner has
+ * claimed it in the ledger): 1 for the one caller that marked it, 0 when
+ * another did first, -1. Between the pick and the claim the ledger still
+ * says queued; the mark keeps a second ticket from starting it again. */
+int bus_pick(struct bus *b, const char *run_id, int ttl_ms);
+int bus_unpick(struct bus *b, const char *run_id);
 /* A queued run to end expired at at_ms. */
 int bus_expiry_add(struct bus *b, const char *run_id, int64_t at_ms);
 /* 1 with the id of a run due to expire by now_ms (taken: no other caller

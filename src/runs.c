@@ -227,6 +227,9 @@ long long runs_queue_score(const struct run *r)
  * expiry, in the expiring set too. */
 static int put_on_queue(struct bus *b, const struct run *r)
 {
+    /* Queued again (handed back, recovered): pickable again at once. */
+    if (r->started_at != 0 && bus_unpick(b, r->id) != 0)
+        return -1;
     if (r->expires_at != 0 && r->started_at == 0 && bus_expiry_add(b, r->id, r->expires_at) != 0)
         return -1;
     if (r->start_at > clock_now_ms())

@@ -146,9 +146,11 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
         } else if (c[i].expires_at != 0 && c[i].started_at == 0 && now >= c[i].expires_at) {
             runs_expire(rc, c[i].id);
             bus_waiting_remove(rc->bus, jt->name, c[i].id);
-        } else {
+        } else if (bus_pick(rc->bus, c[i].id, rc->cfg->lease_ms) == 1) {
             int t = take_slots(rc, jt, &c[i]);
             key_full |= t == 0;
+            if (t != 1)
+                bus_unpick(rc->bus, c[i].id); /* it waits on: another may start it */
             if (t < 0) {
                 res = PICK_LATER;
             } else if (t == 1) {
