@@ -1,14 +1,15 @@
 /* opstream.fcgi: the FastCGI responder. A keeper holds the socket and
  * keeps a supervisor alive, which keeps responder processes alive (and a
  * new keeper, should the keeper die). In each responder, one thread accepts
- * (doorman.c) and queues every peer that has begun a request for a fixed
- * pool of request_threads, each with its own long-lived SQLite and Redis
- * connections; a long poll moves to a thread of its own, and an event
- * stream, once its replay is sent, to the stream hub (hub.c), so a short
- * request never waits behind open streams or silent peers. A burst waits
- * in the queue (max_requests); only a full house is answered 503. A
- * receive timeout on the listening socket, which accepted sockets inherit,
- * bounds a peer that stops halfway through its head. */
+ * (doorman.c) and queues every peer whose request has arrived whole for a
+ * fixed pool of request_threads, each with its own long-lived SQLite and
+ * Redis connections; a long poll moves to a thread of its own, and an
+ * event stream, once its replay is sent, to the stream hub (hub.c), so a
+ * short request never waits behind open streams or slow peers. A body
+ * too large to wait for in the socket is read on a thread of its own,
+ * under the request's deadline; after the answer, the doorman, not a
+ * thread, waits for the peer to close. A burst waits in the queue
+ * (max_requests); only a full house is answered 503. */
 #define _GNU_SOURCE /* POLLRDHUP: a peer's half-close, seen without reading */
 #include "api.h"
 #include "cgi.h"
@@ -59,10 +60,14 @@ static struct config cfg;
 static struct jobtypes types;
 static struct hub *hub;         /* NULL: streams stay on their threads */
 
+static struct doorman *door;
+
 /* A request and whether its connection went to the hub. */
 struct conn {
     FCGX_Request fr;            /* first: request callbacks get &conn->fr */
     int handed;
+    int watched;                /* its body is read under the doorman's watch */
+    int64_t until_ms;           /* the request's deadline */
 };
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
@@ -93,14 +98,23 @@ static int fcgi_gone(void *ctx)
 
 static const char *fcgi_getenv(void *ctx, const char *name)
 {
-    FCGX_Request *r = ctx;
-    return FCGX_GetParam(name, r->envp);
+    struct conn *c = ctx;
+    return FCGX_GetParam(name, c->fr.envp);
 }
 
+/* A body that ended before its end record (the deadline shut the
+ * socket's reading, or the peer left) is an error, not a short body. */
 static int fcgi_read(void *ctx, char *buf, size_t n)
 {
-    FCGX_Request *r = ctx;
-    return FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, r->in);
+    struct conn *c = ctx;
+    int got = FCGX_GetStr(buf, n > 65536 ? 65536 : (int)n, c->fr.in);
+    if (FCGX_GetError(c->fr.in) != 0)
+        return -1;
+    if (got == 0 && c->watched) {
+        doorman_unwatch(door, c->fr.ipcFd); /* all read: a stream may follow */
+        c->watched = 0;
+    }
+    return got;
 }
 
 /* A stream whose replay is sent goes to the hub with its connection;
@@ -118,25 +132,28 @@ static int hand_off(struct request *req, const char *run_id, const char *cursor,
     return 0;
 }
 
-static void request_bind(struct request *req, FCGX_Request *fr)
+static void request_bind(struct request *req, struct conn *conn)
 {
+    FCGX_Request *fr = &conn->fr;
     memset(req, 0, sizeof *req);
     req->cfg = &cfg;
     req->getenv = fcgi_getenv;
     req->read = fcgi_read;
-    req->ctx = fr;
+    req->ctx = conn;
     req->out.write = fcgi_write;
     req->out.flush = fcgi_flush;
     req->out.gone = fcgi_gone;
     req->out.ctx = fr;
 }
 
+struct ticket;
+
 /* Connections the doorman admitted, waiting for a pool thread, in the
  * order they came: at most max_requests. */
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t ready;
-    int *fds;
+    struct ticket *tickets;
     size_t cap, head, len;
     pthread_cond_t warmed;
     int warm;                   /* pool threads that have their connections */
@@ -154,14 +171,24 @@ static void request_done(void)
     pthread_mutex_unlock(&done_lock);
 }
 
+/* The answer is ended and the connection given up: to the hub, or to
+ * the doorman, which waits for the peer to close without holding a
+ * thread (libfcgi would wait for a quiet peer with no deadline). A
+ * connection the server asked to keep is not reused. */
 static void finish_conn(struct conn *conn)
 {
     FCGX_Request *fr = &conn->fr;
+    if (conn->watched)
+        doorman_unwatch(door, fr->ipcFd);
     if (conn->handed) {
         FCGX_Free(fr, 0); /* the connection is the hub's now */
     } else {
+        fr->keepConnection = 1; /* libfcgi leaves the socket open, to us */
+        FCGX_Detach(fr);        /* and closes it at once where it must (a failed write) */
         FCGX_Finish_r(fr);
-        FCGX_Free(fr, 1); /* a connection the server asked to keep is not reused */
+        if (fr->ipcFd >= 0)
+            doorman_linger(door, fr->ipcFd);
+        fr->ipcFd = -1;
     }
     free(conn);
 }
@@ -171,42 +198,99 @@ static void *serve_long(void *arg)
 {
     struct conn *conn = arg;
     struct request req;
-    request_bind(&req, &conn->fr);
+    request_bind(&req, conn);
     api_handle(&app, &req);
     finish_conn(conn);
     request_done();
     return NULL;
 }
 
-/* One request on a pool thread. libfcgi reads the head from the
- * connection the doorman accepted: with ipcFd set and the connection
- * marked kept, FCGX_Accept_r reads it instead of accepting one. A long
- * poll (a stream too, without a hub) goes on on a thread of its own, so
- * that it never holds the pool. */
-static void serve_fd(int fd)
+/* A connection the doorman handed over, read by libfcgi: with ipcFd set
+ * and the connection marked kept, FCGX_Accept_r reads its head (whole by
+ * now, so without waiting) instead of accepting one. NULL when it could
+ * not be read; the connection is closed then. */
+static struct conn *conn_open(int fd, int64_t until_ms)
 {
     struct conn *conn = calloc(1, sizeof *conn);
     if (conn == NULL || FCGX_InitRequest(&conn->fr, -1, 0) != 0) {
         free(conn);
         close(fd);
-        request_done();
-        return;
+        return NULL;
     }
     conn->fr.ipcFd = fd;
     conn->fr.keepConnection = 1;
+    FCGX_Detach(&conn->fr); /* a head libfcgi refuses is closed at once */
+    conn->until_ms = until_ms;
     if (FCGX_Accept_r(&conn->fr) != 0) {
         free(conn);
-        request_done();
-        return;
+        return NULL;
     }
+    return conn;
+}
+
+/* One request. A long poll (a stream too, without a hub) goes on on a
+ * thread of its own, so that it never holds the pool. */
+static void serve(struct conn *conn, int own_thread)
+{
     struct request req;
-    request_bind(&req, &conn->fr);
+    request_bind(&req, conn);
     pthread_t t;
-    if (api_long_poll(&req, hub == NULL) && pthread_create(&t, &thread_attr, serve_long, conn) == 0)
+    if (!own_thread && api_long_poll(&req, hub == NULL) &&
+        pthread_create(&t, &thread_attr, serve_long, conn) == 0)
         return;
     api_handle(&app, &req);
     finish_conn(conn);
     request_done();
+}
+
+/* What the doorman hands over: a connection, how, and its deadline. */
+struct ticket {
+    int fd;
+    enum door_kind kind;
+    int64_t until_ms;
+};
+
+/* A request from the pool's queue: whole, or late (its body did not come
+ * within request_timeout_ms), which is answered 408 without reading it. */
+static void serve_ticket(const struct ticket *t)
+{
+    struct conn *conn = conn_open(t->fd, t->until_ms);
+    if (conn == NULL) {
+        request_done();
+        return;
+    }
+    if (t->kind != DOOR_LATE) {
+        serve(conn, 0);
+        return;
+    }
+    struct request req;
+    request_bind(&req, conn);
+    reply_problem(&req, 408, "request_timeout", "the request's body did not arrive within %d ms",
+                  cfg.request_timeout_ms);
+    finish_conn(conn);
+    request_done();
+}
+
+#define LARGE_THREADS_MAX 32
+static atomic_int large;        /* threads reading a large body */
+
+/* A request whose body is larger than the socket holds for us, on a
+ * thread of its own: the doorman ends its reading at the deadline, and
+ * its handler answers 408. */
+static void *serve_large(void *arg)
+{
+    struct ticket *t = arg;
+    struct conn *conn = conn_open(t->fd, t->until_ms);
+    if (conn != NULL) {
+        doorman_watch(door, conn->fr.ipcFd, t->until_ms);
+        conn->watched = 1;
+        serve(conn, 1);
+    } else {
+        request_done();
+    }
+    free(t);
+    atomic_fetch_sub(&large, 1);
+    return NULL;
 }
 
 static int pool_size;           /* request_threads; 1 when serving alone */
@@ -229,11 +313,11 @@ static void *pool_thread(void *arg)
             pthread_mutex_unlock(&queue.lock);
             break; /* stopping, and nothing more will come */
         }
-        int fd = queue.fds[queue.head];
+        struct ticket t = queue.tickets[queue.head];
         queue.head = (queue.head + 1) % queue.cap;
         queue.len--;
         pthread_mutex_unlock(&queue.lock);
-        serve_fd(fd);
+        serve_ticket(&t);
     }
     call_thread_end();
     return NULL;
@@ -243,48 +327,68 @@ static void *pool_thread(void *arg)
  * never dropped, on a short-lived thread (a bounded number of them). */
 static void *serve_overflow(void *arg)
 {
-    struct conn *conn = arg;
-    if (FCGX_Accept_r(&conn->fr) == 0) {
+    struct ticket *t = arg;
+    struct conn *conn = conn_open(t->fd, t->until_ms);
+    if (conn != NULL) {
         struct request req;
-        request_bind(&req, &conn->fr);
+        request_bind(&req, conn);
         reply_problem_h(&req, 503, "Retry-After: 1\r\n", "overloaded",
                         "too many requests at once; retry later");
         finish_conn(conn);
-    } else {
-        free(conn);
     }
+    free(t);
     atomic_fetch_sub(&overflow, 1);
     return NULL;
 }
 
-static void refuse(int fd)
+static void refuse(int fd, int64_t until_ms)
 {
-    struct conn *conn = NULL;
+    struct ticket *ticket = NULL;
     pthread_t t;
     if (atomic_fetch_add(&overflow, 1) < OVERFLOW_THREADS_MAX &&
-        (conn = calloc(1, sizeof *conn)) != NULL && FCGX_InitRequest(&conn->fr, -1, 0) == 0) {
-        conn->fr.ipcFd = fd;
-        conn->fr.keepConnection = 1;
-        if (pthread_create(&t, &thread_attr, serve_overflow, conn) == 0)
+        (ticket = malloc(sizeof *ticket)) != NULL) {
+        *ticket = (struct ticket){fd, DOOR_WHOLE, until_ms};
+        if (pthread_create(&t, &thread_attr, serve_overflow, ticket) == 0)
             return;
     }
     atomic_fetch_sub(&overflow, 1);
-    free(conn);
+    free(ticket);
     log_warn("a connection was closed unanswered: %d requests waiting or served, and %d "
              "being refused", atomic_load(&active), OVERFLOW_THREADS_MAX);
     close(fd);
 }
 
-static void hand(int fd, void *ctx)
+/* A large body's request gets a thread of its own, a bounded number of
+ * them; any other waits for the pool. */
+static void hand(int fd, enum door_kind kind, int64_t until_ms, void *ctx)
 {
     (void)ctx;
     pthread_mutex_lock(&queue.lock);
     if (queue.len == queue.cap || atomic_load(&active) >= cfg.max_requests) {
         pthread_mutex_unlock(&queue.lock);
-        refuse(fd);
+        refuse(fd, until_ms);
         return;
     }
-    queue.fds[(queue.head + queue.len) % queue.cap] = fd;
+    if (kind == DOOR_LARGE) {
+        struct ticket *ticket = NULL;
+        pthread_t t;
+        if (atomic_fetch_add(&large, 1) < LARGE_THREADS_MAX &&
+            (ticket = malloc(sizeof *ticket)) != NULL) {
+            *ticket = (struct ticket){fd, kind, until_ms};
+            atomic_fetch_add(&active, 1);
+            if (pthread_create(&t, &thread_attr, serve_large, ticket) == 0) {
+                pthread_mutex_unlock(&queue.lock);
+                return;
+            }
+            atomic_fetch_sub(&active, 1);
+        }
+        atomic_fetch_sub(&large, 1);
+        free(ticket);
+        pthread_mutex_unlock(&queue.lock);
+        refuse(fd, until_ms);
+        return;
+    }
+    queue.tickets[(queue.head + queue.len) % queue.cap] = (struct ticket){fd, kind, until_ms};
     queue.len++;
     atomic_fetch_add(&active, 1);
     pthread_cond_signal(&queue.ready);
@@ -294,7 +398,7 @@ static void hand(int fd, void *ctx)
 static void *doorman(void *arg)
 {
     (void)arg;
-    doorman_run(listen_fd, cfg.request_timeout_ms, hand, NULL, &stopping);
+    doorman_run(door, &stopping);
     pthread_mutex_lock(&queue.lock);
     atomic_store(&accepting, 0);
     pthread_cond_broadcast(&queue.ready); /* idle pool threads end */
@@ -370,9 +474,6 @@ static int open_listener(const char *spec, int activated)
         if (is_unix && close_socket(addr) != 0)
             return -1;
     }
-    struct timeval tv = {cfg.request_timeout_ms / 1000, (cfg.request_timeout_ms % 1000) * 1000};
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
-        log_warn("cannot set a receive timeout; a peer that stops mid-request may hold a thread");
     return fd;
 }
 
@@ -403,8 +504,12 @@ static int respond(const sigset_t *set, pid_t parent)
     if (!alone && cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
         log_warn("cannot start the stream hub; streams stay on their threads");
     app.hand_off = hand_off;
+    if ((door = doorman_new(listen_fd, cfg.request_timeout_ms, hand, NULL)) == NULL) {
+        log_error("out of memory");
+        return 1;
+    }
     queue.cap = (size_t)cfg.max_requests;
-    if ((queue.fds = calloc(queue.cap, sizeof *queue.fds)) == NULL) {
+    if ((queue.tickets = calloc(queue.cap, sizeof *queue.tickets)) == NULL) {
         log_error("out of memory");
         return 1;
     }

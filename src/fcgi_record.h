@@ -34,4 +34,26 @@ struct fcgi_scan {
  * records so far, -1 when they are not FastCGI, else 0. */
 int fcgi_scan_abort(struct fcgi_scan *s, const unsigned char *p, size_t n, int request_id);
 
+/* What the first bytes of a connection say of the request they begin
+ * (FastCGI 1.0, sections 3.3, 5.1 to 5.3). */
+enum fcgi_request_state {
+    FCGI_REQUEST_PARTIAL,  /* more bytes are to come */
+    FCGI_REQUEST_WHOLE,    /* begun, every parameter and the whole body are here */
+    FCGI_REQUEST_REFUSED,  /* not FastCGI, a head over its bound, a pair that
+                            * declares more than the head holds, or aborted */
+};
+struct fcgi_request_scan {
+    int head_done;         /* the empty PARAMS record is among the bytes */
+    size_t head_bytes;     /* bytes up to and with that record */
+    size_t body_bytes;     /* STDIN content after the head, so far */
+};
+/* Reads len bytes from the start of a connection (never past them) and
+ * says how far the request they begin has come. The head (the records up
+ * to the end of PARAMS) may take at most head_max bytes; scratch, of
+ * head_max bytes, gathers the PARAMS stream to check every pair's
+ * declared lengths against what the head really holds, which libfcgi
+ * trusts when it allocates. */
+enum fcgi_request_state fcgi_request_scan(const unsigned char *buf, size_t len, size_t head_max,
+                                          unsigned char *scratch, struct fcgi_request_scan *out);
+
 #endif
