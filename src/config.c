@@ -22,7 +22,7 @@
 #define PKGLIBEXECDIR "/usr/libexec/opstream"
 #endif
 
-enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL };
+enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL, K_RANGE };
 
 struct key {
     const char *name;
@@ -68,6 +68,8 @@ static const struct key keys[] = {
     {"fcgi_socket_group", STR(fcgi_socket_group)},
     {"list_max_bytes", NUM(K_LONG, list_max_bytes, 1024, 1L << 30)},
     {"job_user", STR(job_user)},
+    /* Two longs, min then max: "MIN-MAX", or empty for none. */
+    {"job_uid_range", NUM(K_RANGE, job_uid_min, 1, 4294967294L)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"webhook_allow", STR(webhook_allow)},
     {"webhook_timeout_ms", NUM(K_INT, webhook_timeout_ms, 100, 120000)},
@@ -109,6 +111,9 @@ void config_defaults(struct config *cfg)
     cfg->job_line_max_bytes = 64 * 1024;
     cfg->json_max_depth = 64;
     snprintf(cfg->job_user, sizeof cfg->job_user, "nobody");
+    /* 0x70000000 on: above systemd's container ranges, below the sign bit. */
+    cfg->job_uid_min = 1879048192;
+    cfg->job_uid_max = 1879048192 + 65535;
     cfg->max_active_runs_per_owner = 1000;
     cfg->list_max_bytes = 4L << 20;
     cfg->job_max_events = 100000;
@@ -170,6 +175,26 @@ static const char *set_key(struct config *cfg, const struct key *k, const char *
         else
             return "must be yes or no";
         return NULL;
+    case K_RANGE: {
+        long *range = (long *)(void *)field;
+        if (v[0] == '\0') {
+            range[0] = range[1] = 0;
+            return NULL;
+        }
+        errno = 0;
+        long lo = strtol(v, &end, 10), hi;
+        if (errno != 0 || end == v || *end != '-')
+            return "must be MIN-MAX, or empty";
+        const char *rest = end + 1;
+        hi = strtol(rest, &end, 10);
+        if (errno != 0 || end == rest || *end != '\0')
+            return "must be MIN-MAX, or empty";
+        if (lo < k->min || hi > k->max || lo > hi)
+            return "out of range";
+        range[0] = lo;
+        range[1] = hi;
+        return NULL;
+    }
     case K_AUTH:
         if (!strcmp(v, "token"))
             cfg->auth = AUTH_TOKEN;

@@ -42,6 +42,7 @@ struct config {
     char fcgi_socket_group[64];            /* group of a unix socket made with -s; "" keeps ours */
     long list_max_bytes;                   /* of one page of GET /v1/runs */
     char job_user[64];                     /* jobs of a root worker run as this user */
+    long job_uid_min, job_uid_max;         /* or each as a uid of its own from this range; 0: none */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
     char webhook_allow[1024];              /* URL prefixes webhooks may reach even when internal */

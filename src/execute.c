@@ -333,7 +333,9 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     env[ne++] = env_type;
     env[ne++] = env_attempt;
     env[ne] = NULL;
-    if (spawn_job(jt->argv, j->rc->cfg->job_path, env, jt->cwd, &jt->limits, j->rc->cfg->job_user, &j->child, err,
+    const struct config *cfg = j->rc->cfg;
+    struct spawn_as as = {cfg->job_user, cfg->job_uid_min, cfg->job_uid_max};
+    if (spawn_job(jt->argv, cfg->job_path, env, jt->cwd, &jt->limits, &as, &j->child, err,
                   errsize) != 0)
         return -1;
     fcntl(j->child.in_fd, F_SETFL, O_NONBLOCK);

@@ -1,7 +1,10 @@
 /* Starting and stopping job processes. Each job leads its own process
  * group, so one signal reaches every process it forked, and holds only
  * its three pipes and an allowlisted environment: nothing it inherits
- * lets it reach Redis, the database or another run. */
+ * lets it reach Redis, the database or another run. Under a root worker
+ * each job runs as a uid of its own, so that no job can signal, trace or
+ * read the /proc of another run's job: the kernel's own checks between
+ * users keep them apart. */
 #define _GNU_SOURCE /* close_range */
 #include "spawn.h"
 
@@ -11,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
@@ -106,17 +113,59 @@ static void set_limit(int resource, long value)
     }
 }
 
-/* Who the job runs as: nobody changes when the worker is not root. 0, or
- * -1 for a user that does not exist or is root. */
-static int job_identity(const char *user, struct passwd *who, char *home, size_t homesize,
-                        int *switch_user, char *err, size_t errsize)
+/* A uid of [min, max] that no running job of this host holds, claimed by
+ * binding an abstract unix socket named for it: the kernel gives the name
+ * back when its holder closes it or dies, even by SIGKILL, and no file is
+ * left to clean. The descriptor, or -1 when every uid is taken. */
+#define UID_TRIES_MAX 65536
+static int uid_claim(long min, long max, uid_t *uid)
 {
-    *switch_user = geteuid() == 0 && user != NULL && user[0] != '\0';
+    long n = max - min + 1, start = (long)((unsigned long)time(NULL) ^ (unsigned long)getpid());
+    for (long k = 0; k < n && k < UID_TRIES_MAX; k++) {
+        long u = min + (start + k) % n;
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int len = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "opstream-job-uid-%ld", u);
+        if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) == 0) {
+            *uid = (uid_t)u;
+            return fd;
+        }
+        int e = errno;
+        close(fd);
+        if (e != EADDRINUSE)
+            return -1;
+    }
+    return -1;
+}
+
+/* Who the job runs as: nobody changes when the worker is not root. 0, or
+ * -1 for a user that does not exist or is root, or a range with no uid
+ * left. */
+static int job_identity(const struct spawn_as *as, struct passwd *who, char *home, size_t homesize,
+                        int *switch_user, int *uid_fd, char *err, size_t errsize)
+{
+    *uid_fd = -1;
+    *switch_user = geteuid() == 0 && as != NULL &&
+                   (as->uid_min > 0 || (as->user != NULL && as->user[0] != '\0'));
     if (!*switch_user)
         return 0;
-    struct passwd *pw = getpwnam(user);
+    if (as->uid_min > 0) {
+        uid_t uid;
+        if ((*uid_fd = uid_claim(as->uid_min, as->uid_max, &uid)) < 0) {
+            snprintf(err, errsize, "job_uid_range: no uid is free");
+            return -1;
+        }
+        memset(who, 0, sizeof *who);
+        who->pw_uid = uid;
+        who->pw_gid = (gid_t)uid;
+        snprintf(home, homesize, "HOME=/");
+        return 0;
+    }
+    struct passwd *pw = getpwnam(as->user);
     if (pw == NULL || pw->pw_uid == 0) {
-        snprintf(err, errsize, "job_user %s: %s", user, pw ? "must not be root" : "no such user");
+        snprintf(err, errsize, "job_user %s: %s", as->user, pw ? "must not be root" : "no such user");
         return -1;
     }
     *who = *pw;
@@ -132,34 +181,32 @@ static int become(const struct passwd *who)
 }
 
 int spawn_job(const char *const argv[], const char *dir, char *const env[],
-              const char *cwd, const struct job_limits *limits, const char *user,
+              const char *cwd, const struct job_limits *limits, const struct spawn_as *as,
               struct child *out, char *err, size_t errsize)
 {
     struct passwd who = {0};
     char home[HOME_SIZE];
-    int switch_user;
-    if (job_identity(user, &who, home, sizeof home, &switch_user, err, errsize) != 0)
+    int switch_user, uid_fd;
+    if (job_identity(as, &who, home, sizeof home, &switch_user, &uid_fd, err, errsize) != 0)
         return -1;
     char path[1024];
     if (strchr(argv[0], '/') != NULL)
         snprintf(path, sizeof path, "%s", argv[0]);
     else
         snprintf(path, sizeof path, "%s/%s", dir, argv[0]);
+    int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
     if (access(path, X_OK) != 0) {
         snprintf(err, errsize, "%s: not executable: %s", path, strerror(errno));
-        return -1;
+        goto fail;
     }
-    int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
     if (cloexec_pipe(in) != 0 || cloexec_pipe(o) != 0 || cloexec_pipe(e) != 0) {
         snprintf(err, errsize, "pipe: %s", strerror(errno));
-        close_pair(in), close_pair(o), close_pair(e);
-        return -1;
+        goto fail;
     }
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errsize, "fork: %s", strerror(errno));
-        close_pair(in), close_pair(o), close_pair(e);
-        return -1;
+        goto fail;
     }
     if (pid == 0) {
         setpgid(0, 0);
@@ -175,6 +222,10 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
         close_others();
         if (switch_user && become(&who) != 0)
             _exit(126);
+        /* The uid is this job's alone from now on: whatever still runs
+         * under it escaped an earlier job's end, and goes. */
+        if (uid_fd >= 0)
+            kill(-1, SIGKILL);
         char *envp[SPAWN_ENV_MAX + 2];
         job_environment(env, switch_user ? home : NULL, envp);
         if (cwd != NULL && chdir(cwd) != 0)
@@ -193,7 +244,13 @@ int spawn_job(const char *const argv[], const char *dir, char *const env[],
     out->in_fd = in[1];
     out->out_fd = o[0];
     out->err_fd = e[0];
+    out->uid_fd = uid_fd;
     return 0;
+fail:
+    close_pair(in), close_pair(o), close_pair(e);
+    if (uid_fd >= 0)
+        close(uid_fd);
+    return -1;
 }
 
 int spawn_signal(const struct child *c, int sig)
@@ -203,8 +260,8 @@ int spawn_signal(const struct child *c, int sig)
 
 void spawn_close(struct child *c)
 {
-    int *fds[] = {&c->in_fd, &c->out_fd, &c->err_fd};
-    for (size_t i = 0; i < 3; i++) {
+    int *fds[] = {&c->in_fd, &c->out_fd, &c->err_fd, &c->uid_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
         *fds[i] = -1;

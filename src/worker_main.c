@@ -370,9 +370,12 @@ int main(int argc, char **argv)
     char err[CONFIG_ERR_SIZE];
     if (startup("opstream-worker", conf, &cfg) != 0)
         return 1;
-    if (geteuid() == 0 && cfg.job_user[0] == '\0')
-        log_warn("running as root with job_user empty: jobs run as root and can read "
-                 "the database, the config and Redis");
+    if (geteuid() == 0 && cfg.job_uid_min == 0 && cfg.job_user[0] == '\0')
+        log_warn("running as root with job_uid_range and job_user empty: jobs run as root and "
+                 "can read the database, the config and Redis");
+    else if (geteuid() == 0 && cfg.job_uid_min == 0)
+        log_warn("job_uid_range is empty: the jobs of every run share the user %s and can "
+                 "signal and trace one another", cfg.job_user);
     struct jobtypes types;
     if (jobtypes_load(cfg.jobtypes_dir, &types, err, sizeof err) != 0) {
         log_error("%s", err);

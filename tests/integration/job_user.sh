@@ -17,6 +17,7 @@ jq -n --arg s "$script" --arg t "$T" '{name: "intruder", description: "tries wha
     command: ["/bin/sh", "-c", $s], env: {STATE: $t}}' > "$JOBTYPES_DIR/intruder.json"
 start_stack <<'CONF'
 job_user = nobody
+job_uid_range =
 CONF
 victim=$(create_run '{"type":"asker"}')
 wait_until "the other run waits for input" 20 run_is "$victim" input_required

@@ -128,6 +128,7 @@ worker_poll_ms = 200
 kill_grace_ms = 2000
 shutdown_grace_ms = 500
 job_user =
+job_uid_range =
 CONF
     [ -t 0 ] || cat >> "$T/opstream.conf"
 }

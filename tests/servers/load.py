@@ -20,6 +20,7 @@ import os
 import selectors
 import socket
 import sys
+import threading
 import time
 
 DEADLINE_S = 60
@@ -151,12 +152,72 @@ def vanish(host, port, path, n):
     print(json.dumps({"dropped": n}))
 
 
+def slow_bodies(host, port, prefix, n, hold_s):
+    """n clients POST a body of 500 declared bytes: 10 at once, then one
+    every 300 ms, half to an unknown route and half to create; health is
+    asked every 50 ms meanwhile. Each client's answer status and the
+    seconds until it came (None: no answer before the client gave up at
+    hold_s, or the connection closed unanswered)."""
+    ready = threading.Barrier(n + 1)
+    results = []
+    lock = threading.Lock()
+
+    def client(i):
+        path = f"{prefix}/v1/nope" if i % 2 else f"{prefix}/v1/runs"
+        start = time.monotonic()
+        got, status, took = b"", None, None
+        try:
+            try:
+                s = socket.create_connection((host, port))
+                auth = f"Authorization: Bearer {os.environ['TOKEN']}\r\n" if os.environ.get("TOKEN") else ""
+                s.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}"
+                          "Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+                          '{"type": "x'.encode())
+            finally:
+                ready.wait()
+            s.settimeout(0.3)
+            while time.monotonic() - start < hold_s and b"\r\n" not in got:
+                try:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+                except socket.timeout:
+                    s.send(b" ")
+            if b"\r\n" in got:
+                status, took = int(got.split(b" ", 2)[1]), time.monotonic() - start
+            s.close()
+        except OSError:
+            pass
+        with lock:
+            results.append({"status": status, "s": took})
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    slowest, asked, failed = 0.0, 0, 0
+    start = time.monotonic()
+    while time.monotonic() - start < hold_s:
+        st, ms = timed(host, port, "GET", f"{prefix}/v1/health")
+        asked += 1
+        failed += st != 200
+        slowest = max(slowest, ms)
+        time.sleep(0.05)  # paces the health requests
+    for t in threads:
+        t.join()
+    print(json.dumps({"clients": results, "health_slowest_ms": round(slowest, 1),
+                      "health_asked": asked, "health_failed": failed}))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "hold_and_burst":
         hold_and_burst(args[0], int(args[1]), args[2], args[3], args[4], int(args[5]), int(args[6]), args[7])
     elif cmd == "first_events":
         first_events(args[0], int(args[1]), args[2])
+    elif cmd == "slow_bodies":
+        slow_bodies(args[0], int(args[1]), args[2], int(args[3]), float(args[4]))
     elif cmd == "vanish":
         vanish(args[0], int(args[1]), args[2], int(args[3]))
     else:
