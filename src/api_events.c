@@ -270,6 +270,11 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
          * event boundary and the client resumes elsewhere with its id. */
         if (c->api->stopping != NULL && atomic_load(c->api->stopping))
             break;
+        /* A stream a signed link opened ends when the link does. */
+        if (proof.link && proof.exp < clock_now_ms() / 1000) {
+            log_info("stream %s: its link expired", run_id);
+            break;
+        }
         /* Busy or quiet, the stream asks now and then whether a
          * credential was revoked since; only then are its own checked. */
         if (clock_mono_ms() - last_check >= sse_recheck_ms(cfg->keepalive_ms)) {

@@ -124,6 +124,11 @@ int call_json_body(struct call *c, json_t **body)
     case BODY_BAD_JSON:
         reply_problem(req, 400, "invalid_json", "malformed JSON: %s", why);
         return -1;
+    case BODY_INCOMPLETE:
+        reply_problem(req, 408, "request_timeout",
+                      "the body ended before its declared length or did not arrive within %d ms",
+                      req->cfg->request_timeout_ms);
+        return -1;
     }
     return -1;
 }

@@ -304,8 +304,7 @@ static json_t *exit_error(const struct job *j, int wstatus)
     }
     json_object_set_new(e, "code", json_string("job_failed"));
     json_object_set_new(e, "message", json_string(msg));
-    json_t *tail = json_stringn(j->tail, j->tail_len);
-    json_object_set_new(e, "stderr_tail", tail ? tail : json_string(""));
+    json_object_set_new(e, "stderr_tail", protocol_text(j->tail, j->tail_len));
     return e;
 }
 

@@ -563,6 +563,17 @@ static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
     }
 }
 
+/* A stream a signed link opened ends when the link does: the client
+ * comes back and is asked for a fresh link (401). */
+static void end_expired(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    const long long *now_s = ctx;
+    if (!s->ending && s->proof.link && s->proof.exp < *now_s) {
+        log_info("stream %s: its link expired", s->run_id);
+        end_stream(h, s, NULL);
+    }
+}
+
 /* Now and then (sse_recheck_ms) the hub asks whether a credential was revoked;
  * only then are the streams' own checked (each once per revocation). */
 static void check_revocations(struct hub *h)
@@ -587,6 +598,8 @@ static void tick(struct hub *h)
     if (h->cmd == NULL && h->lost_ms != 0 && now - h->lost_ms >= REDIS_PATIENCE_MS)
         each_stream(h, end_stream, NULL);
     each_stream(h, keepalive, NULL);
+    long long now_s = clock_now_ms() / 1000;
+    each_stream(h, end_expired, &now_s);
     if (h->cmd != NULL && now >= h->next_check_ms) {
         h->next_check_ms = now + sse_recheck_ms(h->cfg->keepalive_ms);
         check_revocations(h);

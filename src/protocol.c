@@ -58,23 +58,20 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-/* JSON strings must be UTF-8; each byte that is not part of a valid
- * sequence becomes U+FFFD, as a browser's decoder would show it. */
-static json_t *text_value(const char *s, size_t len)
+json_t *protocol_text(const char *s, size_t len)
 {
-    json_t *j = json_stringn(s, len);
+    json_t *j = memchr(s, '\0', len) == NULL ? json_stringn(s, len) : NULL;
     if (j != NULL)
         return j;
-    static const char replacement[] = "\xef\xbf\xbd";
-    char *copy = malloc(3 * len + 1);
+    char *copy = malloc(4 * len + 1);
     if (copy == NULL)
         return json_string("");
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        size_t n = s[i] == '\0' ? 0 : utf8_seq((const unsigned char *)s + i, len - i);
         if (n == 0) {
-            memcpy(copy + o, replacement, 3);
-            o += 3, i += 1;
+            o += (size_t)snprintf(copy + o, 5, "\\x%02x", (unsigned char)s[i]);
+            i += 1;
         } else {
             memcpy(copy + o, s + i, n);
             o += n, i += n;
@@ -92,7 +89,7 @@ static void make_log(const char *line, size_t len, int from_stderr,
     strcpy(out->name, "log");
     out->data = json_object();
     json_object_set_new(out->data, "stream", json_string(from_stderr ? "stderr" : "stdout"));
-    json_object_set_new(out->data, "line", text_value(line, len));
+    json_object_set_new(out->data, "line", protocol_text(line, len));
     if (truncated)
         json_object_set_new(out->data, "truncated", json_true());
     if (rejected != NULL)

@@ -33,4 +33,10 @@ int protocol_name_reserved(const char *name);
  * the run (result, input_required), which only its job may send. */
 int protocol_publishable(const char *name);
 
+/* Bytes a job wrote, as a JSON string kept faithfully: valid UTF-8 as
+ * it is, and each NUL byte or byte that is not part of valid UTF-8 as
+ * the four characters \xNN, so that nothing is dropped and the string
+ * reads back as it was stored. */
+json_t *protocol_text(const char *s, size_t len);
+
 #endif

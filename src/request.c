@@ -19,11 +19,16 @@ int request_accepts(const struct request *req, const char *type)
     return a != NULL && strstr(a, type) != NULL;
 }
 
-/* uri[0, at) is the base the client used, uri[at, len) the API path. */
+/* uri[0, at) is the base the client used, uri[at, len) the API path.
+ * The base goes into Location headers: a control byte (a CR or LF a
+ * server let through) refuses the request rather than reach a header. */
 static int request_split(struct request *req, const char *uri, size_t at, size_t len)
 {
     if (len - at >= sizeof req->path || at >= sizeof req->base)
         return -1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)uri[i] < 0x20 || uri[i] == 0x7f)
+            return -1;
     memcpy(req->base, uri, at);
     req->base[at] = '\0';
     memcpy(req->path, uri + at, len - at);
@@ -171,7 +176,11 @@ enum body_status request_json_body(struct request *req, json_t **out,
     size_t len = 0;
     for (;;) {
         int n = req->read(req->ctx, buf + len, cap - len);
-        if (n <= 0)
+        if (n < 0 || (n == 0 && req->content_length >= 0 && len < (size_t)req->content_length)) {
+            free(buf);
+            return BODY_INCOMPLETE;
+        }
+        if (n == 0)
             break;
         len += (size_t)n;
         if (len == cap)

@@ -55,10 +55,12 @@ int request_query_int(const struct request *req, const char *name, long min,
  * absent. 0, or -1 when malformed or below 1. */
 int request_query_limit(const struct request *req, long max, long dflt, long *out);
 
-enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING, BODY_TOO_DEEP };
+enum body_status { BODY_OK, BODY_TOO_LARGE, BODY_BAD_JSON, BODY_MISSING, BODY_TOO_DEEP, BODY_INCOMPLETE };
 /* Reads and parses a JSON body within cfg->body_max_bytes and nested no
  * deeper than cfg->json_max_depth; a declared length over the limit is
- * refused before reading anything, a nesting before parsing. */
+ * refused before reading anything, a nesting before parsing. A body that
+ * ends before its declared length, or whose reading fails (its deadline
+ * passed), is BODY_INCOMPLETE. */
 enum body_status request_json_body(struct request *req, json_t **out,
                                    char *why, size_t whysize);
 

@@ -14,12 +14,17 @@
 /* Once per process, before any other call here (libcurl's global init). */
 int webhook_init(void);
 
-/* Whether a run or a type may name url: http or https, and either under
- * one of webhook_allow's prefixes or not internal by its host's name
- * (localhost, or an address literal that is not public). 0, or -1 with
- * why. A name that resolves to an internal address is refused later, when
- * a delivery connects. */
+/* Whether a run or a type may name url: http or https, no user name or
+ * password, and either taken in by a webhook_allow entry or not internal
+ * by its host's name (localhost, or an address literal that is not
+ * public, whatever IPv4 address an IPv6 one carries). 0, or -1 with why.
+ * A name that resolves to an internal address is refused later, when a
+ * delivery connects, unless it is one an allowed entry names. */
 int webhook_url_check(const struct config *cfg, const char *url, char *why, size_t size);
+/* Whether a webhook_allow entry takes url in: the same scheme, host and
+ * port, and a path (dot segments removed, none of '.', '/' or '\'
+ * percent-encoded) at or below the entry's, on a segment boundary. */
+int webhook_allowed(const struct config *cfg, const char *url);
 
 /* What one attempt came to. */
 struct webhook_attempt {

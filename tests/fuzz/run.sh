@@ -8,16 +8,16 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_BUILD:-$PWD/fuzz-build}
 secs=${FUZZ_SECONDS:-30}
 mkdir -p "$out"
-cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$src/src"
+cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DPACKAGE_VERSION='"fuzz"' -I"$src/src"
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 files=()
-for m in request out event protocol json_depth config schema doorman fcgi_record log clock; do files+=("$src/src/$m.c"); done
+for m in request out event protocol json_depth config schema doorman fcgi_record log clock webhook; do files+=("$src/src/$m.c"); done
 failed=0
-for h in query event_id body job_line config json_depth fcgi_params; do
+for h in query event_id body job_line config json_depth fcgi_params webhook_url; do
     bin=$out/fuzz_$h
     rm -f "$bin"
     clang "${cflags[@]}" "$src/tests/fuzz/fuzz_$h.c" "${files[@]}" -o "$bin" \
-        $(pkg-config --cflags --libs jansson) || true
+        $(pkg-config --cflags --libs jansson libcurl libsodium) -lpthread || true
     [ -x "$bin" ] || { echo "not ok - fuzz_$h does not build"; failed=1; continue; }
     work=$out/corpus-$h
     rm -rf "$work" && mkdir -p "$work"

@@ -68,4 +68,17 @@ check_eq "once its expiry has passed, the same link is refused" 401 \
 exp=$(( $(date +%s) + 30 * 86400 ))
 check_eq "one expiring 30 days ahead, past link_ttl_s, is refused" 401 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/v1/runs/$run/events?exp=$exp&sig=$(sign "$run" "$exp")")"
+# A stream a link opened ends when the link expires, not at the run's end.
+long=$(api POST /v1/runs -H "Authorization: Bearer $alice" -H 'Content-Type: application/json' \
+    -d '{"type":"countdown","input":{"n":600,"interval_ms":100}}' | jq -r .id)
+exp=$(( $(date +%s) + 2 ))
+curl -sN --max-time 20 "$BASE/api/v1/runs/$long/events?exp=$exp&sig=$(sign "$long" "$exp")" > "$T/expiring.sse" || true
+ended=$(date +%s%3N)
+echo "# a stream whose link expired at ${exp}000 ms ended at $ended ms"
+check "a stream opened by a link ends once the link has expired (within 2 s of it)" \
+    test "$ended" -gt "$((exp * 1000))" -a "$ended" -le "$((exp * 1000 + 2000))"
+check "it had read events of the run, which goes on" \
+    sh -c "grep -q '^event: progress' '$T/expiring.sse' && ! grep -q '^event: run_finished' '$T/expiring.sse'"
+check_eq "the run itself goes on" running "$(api GET "/v1/runs/$long" -H "Authorization: Bearer $alice" | jq -r .status)"
+api POST "/v1/runs/$long/cancel" -H "Authorization: Bearer $alice" > /dev/null
 finish

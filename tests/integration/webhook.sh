@@ -10,11 +10,18 @@ PIDS+=($!)
 wait_until "the receiver listens" 20 test -s "$T/hook.port"
 port=$(cat "$T/hook.port")
 hook=http://127.0.0.1:$port
+# A second receiver: a port webhook_allow does not list, and a proxy no
+# delivery may use.
+mkdir "$T/other"
+/usr/bin/python3 "$abs_top_srcdir/tests/integration/webhook_receiver.py" "$T/other/hooks.jsonl" "$T/other/hook.port" &
+PIDS+=($!)
+wait_until "the second receiver listens" 20 test -s "$T/other/hook.port"
+port2=$(cat "$T/other/hook.port")
 use_test_types
 jq -n --arg h "$hook/fail/0" '{name: "hooked", description: "tells its end", webhook: $h, command: ["/bin/true"]}' \
     > "$JOBTYPES_DIR/hooked.json"
 write_config <<CONF
-webhook_allow = $hook/
+webhook_allow = $hook/fail/, $hook/hooks/
 webhook_backoff_ms = 200
 webhook_max_attempts = 3
 CONF
@@ -80,12 +87,34 @@ check_eq "delivered at its second attempt, once" "500 200" "$(hooks /fail/1 | jq
 
 # --- Destinations: internal ones only where webhook_allow lists them.
 for url in "http://127.0.0.1:9/" "http://localhost:$port/" "http://[::1]:$port/" "http://169.254.169.254/latest" \
-    "http://10.0.0.1/" "http://192.168.1.1/" "http://0.0.0.0:$port/" "ftp://example.com/" "file:///etc/passwd" "not a url"; do
+    "http://10.0.0.1/" "http://192.168.1.1/" "http://0.0.0.0:$port/" "ftp://example.com/" "file:///etc/passwd" "not a url" \
+    "http://127.0.0.1:$port@127.0.0.1:$port2/bypass" "http://127.0.0.1:$port@169.254.169.254/latest/meta-data/" \
+    "http://user:pw@example.com/" "$hook/hooks/../admin" "$hook/hooks/%2e%2e/admin" "$hook/hooks/%2E%2e%2fadmin" \
+    "$hook/hooksX/" "$hook/hook" "http://127.0.0.1:$port2/hooks/" "https://127.0.0.1:$port/hooks/" \
+    "http://[64:ff9b::7f00:1]:$port/" "http://[64:ff9b::a9fe:a9fe]/" "http://[2002:7f00:1::1]/" \
+    "http://[::127.0.0.1]:$port/" "http://[::ffff:0:a9fe:a9fe]/" "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/" \
+    "http://[64:ff9b:1::a]/"; do
     api POST /v1/runs "${json[@]}" --data "{\"type\":\"countdown\",\"webhook\":\"$url\"}" > /dev/null
     check_eq "webhook $url refused" "422 webhook_not_allowed" "$(status) $(jq -r .code "$T/body")"
 done
 api POST /v1/runs "${json[@]}" --data '{"type":"countdown","webhook":7}' > /dev/null
 check_eq "a webhook that is no string: 422" "422 invalid_field" "$(status) $(jq -r .code "$T/body")"
+# Where the allow-list means it: below an entry's path, delivered.
+below=$(create_run "{\"type\":\"countdown\",\"input\":{\"n\":1,\"interval_ms\":0},\"webhook\":\"$hook/hooks/a/./b/../ok\"}")
+wait_until "delivered below an allowed path" 30 sh -c "[ \"\$(curl -s '$BASE/api/v1/runs/$below' | jq -r .webhook.state)\" = delivered ]"
+check_eq "an allowed path's dot segments are resolved before it is delivered: once, to /hooks/a/ok" 1 \
+    "$(hooks /hooks/a/ok | jq -s length)"
+check_eq "and the unlisted port got nothing" 0 "$( [ -s "$T/other/hooks.jsonl" ] && wc -l < "$T/other/hooks.jsonl" || echo 0)"
+# A proxy in the worker's environment is not used: the delivery goes
+# straight to its destination, which is checked at connect.
+kill -TERM "$WORKER_PID"
+wait "$WORKER_PID" 2>/dev/null || true
+http_proxy=http://127.0.0.1:$port2 HTTP_PROXY=http://127.0.0.1:$port2 ALL_PROXY=http://127.0.0.1:$port2 \
+    https_proxy=http://127.0.0.1:$port2 start_worker
+direct=$(create_run "{\"type\":\"countdown\",\"input\":{\"n\":1,\"interval_ms\":0},\"webhook\":\"$hook/hooks/direct\"}")
+wait_until "delivered with a proxy in the environment" 30 sh -c "[ \"\$(curl -s '$BASE/api/v1/runs/$direct' | jq -r .webhook.state)\" = delivered ]"
+check_eq "with http_proxy set, the destination got it straight, once" 1 "$(hooks /hooks/direct | jq -s length)"
+check_eq "and the proxy got nothing" 0 "$( [ -s "$T/other/hooks.jsonl" ] && wc -l < "$T/other/hooks.jsonl" || echo 0)"
 # A name not internal by itself, that resolves inside: refused when it connects.
 name=$(hostname)
 if getent hosts "$name" | awk '{print $1}' | grep -Eq '^(127\.|::1$)'; then
