@@ -76,17 +76,16 @@ START_TEST(test_protocol_other_lines_are_logs)
 }
 END_TEST
 
-START_TEST(test_protocol_invalid_utf8_becomes_replacement_characters)
+START_TEST(test_protocol_invalid_utf8_and_nul_are_escaped)
 {
     struct job_msg m;
     /* A stray continuation byte, a cut sequence, an overlong '/', a
-     * surrogate; valid multi-byte text around them is kept. */
-    const char line[] = "a\x80" "b\xc3 \xc0\xaf \xed\xa0\x80 \xc3\xa9\xe2\x82\xac";
+     * surrogate, a NUL; valid multi-byte text around them is kept. */
+    const char line[] = "a\x80" "b\xc3 \xc0\xaf \xed\xa0\x80 \xc3\xa9\xe2\x82\xac \0z";
     protocol_parse_line(line, sizeof line - 1, 1, 0, 64, &m);
     ck_assert_int_eq(m.kind, JOB_LOG);
     ck_assert_str_eq(json_string_value(json_object_get(m.data, "line")),
-                     "a\xef\xbf\xbd" "b\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
-                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xc3\xa9\xe2\x82\xac");
+                     "a\\x80b\\xc3 \\xc0\\xaf \\xed\\xa0\\x80 \xc3\xa9\xe2\x82\xac \\x00z");
     job_msg_clear(&m);
 }
 END_TEST
@@ -126,5 +125,5 @@ UNIT_MAIN("protocol",
           test_protocol_event_lines_become_events,
           test_protocol_refuses_reserved_and_bad_names,
           test_protocol_other_lines_are_logs,
-          test_protocol_invalid_utf8_becomes_replacement_characters,
+          test_protocol_invalid_utf8_and_nul_are_escaped,
           test_protocol_a_line_nested_too_deep_is_a_cut_flagged_log)
