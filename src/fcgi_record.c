@@ -148,8 +148,7 @@ enum fcgi_request_state fcgi_request_scan(const unsigned char *buf, size_t len, 
             if (content > 0) {
                 memcpy(scratch + plen, c, content); /* fits: plen + content < end <= head_max */
                 plen += content;
-            }
-            if (content == 0) {
+            } else {
                 if (pairs_check(scratch, plen, head_max, 1) != 0)
                     return FCGI_REQUEST_REFUSED;
                 out->head_done = 1;

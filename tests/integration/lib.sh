@@ -152,6 +152,17 @@ start_fcgi() {
     wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
 }
 
+# start_socket_responders: opstream.fcgi with no web server, on a TCP
+# port of its own ($FPORT, on 127.0.0.1) and on $T/fcgi.sock, as
+# spawn-fcgi, nginx or Apache mod_proxy_fcgi use it.
+start_socket_responders() {
+    FPORT=$((20000 + RANDOM % 12000))
+    "$FCGI" -c "$T/opstream.conf" -s "127.0.0.1:$FPORT" 2>>"$T/fcgi-tcp.log" &
+    PIDS+=($!)
+    "$FCGI" -c "$T/opstream.conf" -s "unix:$T/fcgi.sock" 2>>"$T/fcgi-unix.log" &
+    PIDS+=($!)
+}
+
 # fcgi_pids ROLE: the pids of this test's opstream.fcgi processes in ROLE
 # (fcgi-keeper, fcgi-supervisor, fcgi-responder; see src/fcgi_main.c).
 fcgi_pids() {

@@ -8,11 +8,7 @@ request_timeout_ms = 1000
 CONF
 start_redis
 
-FPORT=$((20000 + RANDOM % 12000))
-"$FCGI" -c "$T/opstream.conf" -s "127.0.0.1:$FPORT" 2>>"$T/fcgi-tcp.log" &
-PIDS+=($!)
-"$FCGI" -c "$T/opstream.conf" -s "unix:$T/fcgi.sock" 2>>"$T/fcgi-unix.log" &
-PIDS+=($!)
+start_socket_responders
 
 tcp_up() { fcgi "127.0.0.1:$FPORT" GET /api/v1/health | grep -q '^Status: 200'; }
 unix_up() { fcgi "$T/fcgi.sock" GET /api/v1/health | grep -q '^Status: 200'; }

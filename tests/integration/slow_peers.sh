@@ -14,11 +14,7 @@ write_config <<'CONF'
 request_timeout_ms = 2000
 CONF
 start_redis
-FPORT=$((20000 + RANDOM % 12000))
-"$FCGI" -c "$T/opstream.conf" -s "127.0.0.1:$FPORT" 2>>"$T/fcgi-tcp.log" &
-PIDS+=($!)
-"$FCGI" -c "$T/opstream.conf" -s "unix:$T/fcgi.sock" 2>>"$T/fcgi-unix.log" &
-PIDS+=($!)
+start_socket_responders
 healthy() { fcgi "$1" GET /api/v1/health | grep -q '^Status: 200'; }
 wait_until "tcp responder" 20 healthy "127.0.0.1:$FPORT"
 wait_until "unix responder" 20 healthy "$T/fcgi.sock"
