@@ -17,11 +17,14 @@ mkdir "$T/other"
 PIDS+=($!)
 wait_until "the second receiver listens" 20 test -s "$T/other/hook.port"
 port2=$(cat "$T/other/hook.port")
+# An allowed origin with no path, where nothing listens: only what create
+# says of URLs that start with it is looked at.
+port3=$((port2 < 31999 ? port2 + 1 : port2 - 1))
 use_test_types
 jq -n --arg h "$hook/fail/0" '{name: "hooked", description: "tells its end", webhook: $h, command: ["/bin/true"]}' \
     > "$JOBTYPES_DIR/hooked.json"
 write_config <<CONF
-webhook_allow = $hook/fail/, $hook/hooks/
+webhook_allow = $hook/fail/, $hook/hooks/ http://127.0.0.1:$port3
 webhook_backoff_ms = 200
 webhook_max_attempts = 3
 CONF
@@ -88,7 +91,7 @@ check_eq "delivered at its second attempt, once" "500 200" "$(hooks /fail/1 | jq
 # --- Destinations: internal ones only where webhook_allow lists them.
 for url in "http://127.0.0.1:9/" "http://localhost:$port/" "http://[::1]:$port/" "http://169.254.169.254/latest" \
     "http://10.0.0.1/" "http://192.168.1.1/" "http://0.0.0.0:$port/" "ftp://example.com/" "file:///etc/passwd" "not a url" \
-    "http://127.0.0.1:$port@127.0.0.1:$port2/bypass" "http://127.0.0.1:$port@169.254.169.254/latest/meta-data/" \
+    "http://127.0.0.1:$port3@127.0.0.1:$port2/bypass" "http://127.0.0.1:$port3@169.254.169.254/latest/meta-data/" \
     "http://user:pw@example.com/" "$hook/hooks/../admin" "$hook/hooks/%2e%2e/admin" "$hook/hooks/%2E%2e%2fadmin" \
     "$hook/hooksX/" "$hook/hook" "http://127.0.0.1:$port2/hooks/" "https://127.0.0.1:$port/hooks/" \
     "http://[64:ff9b::7f00:1]:$port/" "http://[64:ff9b::a9fe:a9fe]/" "http://[2002:7f00:1::1]/" \
