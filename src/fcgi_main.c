@@ -67,7 +67,6 @@ struct conn {
     FCGX_Request fr;            /* first: request callbacks get &conn->fr */
     int handed;
     int watched;                /* its body is read under the doorman's watch */
-    int64_t until_ms;           /* the request's deadline */
 };
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
@@ -209,7 +208,7 @@ static void *serve_long(void *arg)
  * and the connection marked kept, FCGX_Accept_r reads its head (whole by
  * now, so without waiting) instead of accepting one. NULL when it could
  * not be read; the connection is closed then. */
-static struct conn *conn_open(int fd, int64_t until_ms)
+static struct conn *conn_open(int fd)
 {
     struct conn *conn = calloc(1, sizeof *conn);
     if (conn == NULL || FCGX_InitRequest(&conn->fr, -1, 0) != 0) {
@@ -220,7 +219,6 @@ static struct conn *conn_open(int fd, int64_t until_ms)
     conn->fr.ipcFd = fd;
     conn->fr.keepConnection = 1;
     FCGX_Detach(&conn->fr); /* a head libfcgi refuses is closed at once */
-    conn->until_ms = until_ms;
     if (FCGX_Accept_r(&conn->fr) != 0) {
         free(conn);
         return NULL;
@@ -254,7 +252,7 @@ struct ticket {
  * within request_timeout_ms), which is answered 408 without reading it. */
 static void serve_ticket(const struct ticket *t)
 {
-    struct conn *conn = conn_open(t->fd, t->until_ms);
+    struct conn *conn = conn_open(t->fd);
     if (conn == NULL) {
         request_done();
         return;
@@ -280,7 +278,7 @@ static atomic_int large;        /* threads reading a large body */
 static void *serve_large(void *arg)
 {
     struct ticket *t = arg;
-    struct conn *conn = conn_open(t->fd, t->until_ms);
+    struct conn *conn = conn_open(t->fd);
     if (conn != NULL) {
         doorman_watch(door, conn->fr.ipcFd, t->until_ms);
         conn->watched = 1;
@@ -328,7 +326,7 @@ static void *pool_thread(void *arg)
 static void *serve_overflow(void *arg)
 {
     struct ticket *t = arg;
-    struct conn *conn = conn_open(t->fd, t->until_ms);
+    struct conn *conn = conn_open(t->fd);
     if (conn != NULL) {
         struct request req;
         request_bind(&req, conn);
