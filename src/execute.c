@@ -42,6 +42,7 @@ struct job {
     int over_limit;     /* past job_max_events or job_max_output_bytes */
     int ended;          /* the run's stream ended without us (recovery took us for dead) */
     char key_slot[KEY_SLOT_SIZE]; /* its concurrency_key's slots; "" when none */
+    int64_t next_connect_ms;      /* the control read's next try at a lost Redis */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
@@ -201,12 +202,37 @@ static int give_input(struct job *j, const json_t *value)
     return 0;
 }
 
+/* The control read is all a quiet job asks of Redis: a connection that
+ * broke (a Redis restart) must not pass for "no message" for ever. It
+ * tries to connect anew once per worker_poll_ms, each try bounded by
+ * that too, so the job's supervision never waits longer. 1 when it got
+ * a connection now. */
+static int control_reconnect(struct job *j)
+{
+    const struct config *cfg = j->rc->cfg;
+    int64_t now = clock_mono_ms();
+    if (now < j->next_connect_ms)
+        return 0;
+    j->next_connect_ms = now + cfg->worker_poll_ms;
+    char err[CONFIG_ERR_SIZE];
+    struct bus *b = bus_connect(cfg, cfg->worker_poll_ms, err, sizeof err);
+    if (b == NULL)
+        return 0;
+    bus_free(j->rc->bus);
+    j->rc->bus = b;
+    log_info("run %s: Redis answers again; its control messages are read again", j->run_id);
+    return 1;
+}
+
 /* Reads one control message for the run, if any: what the responders ask
  * of a running job (cancel, or resume input for its next stdin line). */
 static enum ending read_control(struct job *j)
 {
     char *msg = NULL;
-    if (bus_control_pop(j->rc->bus, j->run_id, &msg) != 1)
+    int got = bus_control_pop(j->rc->bus, j->run_id, &msg);
+    if (got < 0 && control_reconnect(j))
+        got = bus_control_pop(j->rc->bus, j->run_id, &msg);
+    if (got != 1)
         return END_EXIT;
     json_t *m = json_loads(msg, 0, NULL);
     free(msg);
