@@ -13,10 +13,8 @@
 #include "fcgi_record.h"
 #include "log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,38 +59,6 @@ struct doorman {
     unsigned char peek[PEEK_BYTES];               /* the doorman thread's only */
     unsigned char scratch[FCGI_HEAD_MAX_BYTES];
 };
-
-int fcgi_abort_waiting(int fd, int request_id)
-{
-    unsigned char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-    struct fcgi_scan scan = {0};
-    return n > 0 && fcgi_scan_abort(&scan, buf, (size_t)n, request_id) == 1;
-}
-
-/* libfcgi's own rule, which accepting here bypasses: over TCP, only the
- * addresses FCGI_WEB_SERVER_ADDRS lists (when it is set) may connect. */
-static int peer_allowed(int fd, const char *allowed)
-{
-    struct sockaddr_storage sa;
-    socklen_t salen = sizeof sa;
-    if (allowed == NULL || allowed[0] == '\0' ||
-        getpeername(fd, (struct sockaddr *)&sa, &salen) != 0 || sa.ss_family != AF_INET)
-        return 1;
-    char ip[INET_ADDRSTRLEN];
-    if (inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof ip) == NULL)
-        return 0;
-    size_t n = strlen(ip);
-    for (const char *p = allowed; *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        while (len > 0 && p[0] == ' ')
-            p++, len--;
-        if (len == n && strncmp(p, ip, n) == 0)
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
 
 struct doorman *doorman_new(int listen_fd, int timeout_ms, doorman_hand_fn hand, void *ctx)
 {
@@ -168,7 +134,7 @@ static void accept_peers(struct doorman *d, int64_t now)
         int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN: another responder took it; else retried next round */
-        if (!peer_allowed(fd, d->allowed)) {
+        if (!fcgi_peer_allowed(fd, d->allowed)) {
             close(fd);
             continue;
         }

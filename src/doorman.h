@@ -48,9 +48,4 @@ void doorman_unwatch(struct doorman *d, int fd);
  * most a linger bound, then it is closed. No thread waits for that. */
 void doorman_linger(struct doorman *d, int fd);
 
-/* True when the web server has sent FCGI_ABORT_REQUEST for request_id on
- * fd, among the records waiting there (peeked, never consumed; records
- * that do not parse as FastCGI tell nothing). */
-int fcgi_abort_waiting(int fd, int request_id);
-
 #endif

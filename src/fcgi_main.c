@@ -1,6 +1,5 @@
-/* opstream.fcgi: the FastCGI responder. A keeper holds the socket and
- * keeps a supervisor alive, which keeps responder processes alive (and a
- * new keeper, should the keeper die). In each responder, one thread accepts
+/* opstream.fcgi: the FastCGI responder. A master holds the socket and
+ * keeps responder processes alive (proctree.c). In each responder, one thread accepts
  * (doorman.c) and queues every peer whose request has arrived whole for a
  * fixed pool of request_threads, each with its own long-lived SQLite and
  * Redis connections; a long poll moves to a thread of its own, and an
@@ -15,6 +14,7 @@
 #include "cgi.h"
 #include "config.h"
 #include "doorman.h"
+#include "fcgi_record.h"
 #include "hub.h"
 #include "log.h"
 #include "proctree.h"
@@ -408,7 +408,7 @@ static void *doorman(void *arg)
 }
 /* A unix socket is for the web server's group only: mode 0660, group
  * fcgi_socket_group when set. */
-static int close_socket(const char *path)
+static int socket_restrict(const char *path)
 {
     if (cfg.fcgi_socket_group[0] != '\0') {
         struct group *g = getgrnam(cfg.fcgi_socket_group);
@@ -469,7 +469,7 @@ static int open_listener(const char *spec, int activated)
             log_error("cannot listen on %s", spec);
             return -1;
         }
-        if (is_unix && close_socket(addr) != 0)
+        if (is_unix && socket_restrict(addr) != 0)
             return -1;
     }
     return fd;
@@ -480,13 +480,13 @@ static int open_listener(const char *spec, int activated)
  * it accepts no more (the other responders and the backlog take new
  * connections), its streams end at an event boundary so that their
  * clients resume elsewhere, and short requests get STOP_GRACE_MS. */
-static int respond(const sigset_t *set, pid_t parent)
+static int respond(const sigset_t *set, pid_t master)
 {
 #ifdef __linux__
-    /* A responder never outlives its supervisor (nor one that died
-     * before this line). */
+    /* A responder stops gracefully when its master dies (also one that
+     * died before this line): the next master's responders take over. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (parent > 0 && getppid() != parent)
+    if (master > 0 && getppid() != master)
         return 0;
 #endif
     pthread_attr_init(&thread_attr);
@@ -533,7 +533,7 @@ static int respond(const sigset_t *set, pid_t parent)
     int sig = 0;
     do
         sigwait(set, &sig);
-    while (sig == SIGCHLD || sig == SIGUSR2);
+    while (sig == SIGCHLD);
     log_info("responder stopping on signal %d with %d open requests", sig, atomic_load(&active));
     atomic_store(&stopping, 1);
     struct timespec until;
@@ -623,7 +623,6 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* responder_processes = 0: this process serves alone, for servers that

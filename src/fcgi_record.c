@@ -1,30 +1,40 @@
-/* FastCGI records written and read outside libfcgi (see fcgi_record.h). */
+/* Every FastCGI byte opstream reads or writes itself, outside libfcgi
+ * (see fcgi_record.h): the spec's names from libfcgi's <fastcgi.h>. */
+#define _GNU_SOURCE /* MSG_DONTWAIT */
 #include "fcgi_record.h"
 
+#include <arpa/inet.h>
+#include <fastcgi.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
-enum {
-    FCGI_VERSION = 1,
-    TYPE_BEGIN = 1,
-    TYPE_ABORT = 2,
-    TYPE_END_REQUEST = 3,
-    TYPE_PARAMS = 4,
-    TYPE_STDIN = 5,
-    TYPE_STDOUT = 6,
-    TYPE_MAX = 11,
-    ROLE_RESPONDER = 1,
-};
+_Static_assert(FCGI_HEADER_BYTES == FCGI_HEADER_LEN, "a record header is 8 bytes");
+_Static_assert(FCGI_END_BYTES == 2 * FCGI_HEADER_LEN + sizeof(FCGI_EndRequestBody),
+               "the end of a response: two headers and an end body");
 
-static void header(unsigned char *h, int type, int request_id, size_t len)
+static int request_id_of(const FCGI_Header *h)
 {
-    h[0] = FCGI_VERSION;
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)((request_id >> 8) & 0xff);
-    h[3] = (unsigned char)(request_id & 0xff);
-    h[4] = (unsigned char)((len >> 8) & 0xff);
-    h[5] = (unsigned char)(len & 0xff);
-    h[6] = 0; /* no padding */
-    h[7] = 0;
+    return (h->requestIdB1 << 8) | h->requestIdB0;
+}
+
+static size_t content_of(const FCGI_Header *h)
+{
+    return ((size_t)h->contentLengthB1 << 8) | h->contentLengthB0;
+}
+
+static void header(unsigned char *out, int type, int request_id, size_t len)
+{
+    FCGI_Header h = {
+        .version = FCGI_VERSION_1,
+        .type = (unsigned char)type,
+        .requestIdB1 = (unsigned char)((request_id >> 8) & 0xff),
+        .requestIdB0 = (unsigned char)(request_id & 0xff),
+        .contentLengthB1 = (unsigned char)((len >> 8) & 0xff),
+        .contentLengthB0 = (unsigned char)(len & 0xff),
+        .paddingLength = 0,
+    };
+    memcpy(out, &h, sizeof h);
 }
 
 size_t fcgi_stdout_size(size_t n)
@@ -37,7 +47,7 @@ size_t fcgi_stdout(unsigned char *out, int request_id, const char *p, size_t n)
     size_t w = 0;
     while (n > 0) {
         size_t take = n < FCGI_CHUNK_BYTES ? n : FCGI_CHUNK_BYTES;
-        header(out + w, TYPE_STDOUT, request_id, take);
+        header(out + w, FCGI_STDOUT, request_id, take);
         memcpy(out + w + FCGI_HEADER_BYTES, p, take);
         w += FCGI_HEADER_BYTES + take;
         p += take;
@@ -48,9 +58,10 @@ size_t fcgi_stdout(unsigned char *out, int request_id, const char *p, size_t n)
 
 void fcgi_end(unsigned char out[FCGI_END_BYTES], int request_id)
 {
-    header(out, TYPE_STDOUT, request_id, 0); /* the end of the stdout stream */
-    header(out + 8, TYPE_END_REQUEST, request_id, 8);
-    memset(out + 16, 0, 8); /* appStatus 0, FCGI_REQUEST_COMPLETE */
+    header(out, FCGI_STDOUT, request_id, 0); /* the end of the stdout stream */
+    header(out + FCGI_HEADER_LEN, FCGI_END_REQUEST, request_id, sizeof(FCGI_EndRequestBody));
+    FCGI_EndRequestBody end = {.protocolStatus = FCGI_REQUEST_COMPLETE}; /* appStatus 0 */
+    memcpy(out + 2 * FCGI_HEADER_LEN, &end, sizeof end);
 }
 
 int fcgi_scan_abort(struct fcgi_scan *s, const unsigned char *p, size_t n, int request_id)
@@ -68,12 +79,13 @@ int fcgi_scan_abort(struct fcgi_scan *s, const unsigned char *p, size_t n, int r
         s->have += k, p += k, n -= k;
         if (s->have < FCGI_HEADER_BYTES)
             return 0;
-        const unsigned char *h = s->head;
-        if (h[0] != FCGI_VERSION || h[1] == 0 || h[1] > TYPE_MAX)
+        FCGI_Header h;
+        memcpy(&h, s->head, sizeof h);
+        if (h.version != FCGI_VERSION_1 || h.type == 0 || h.type > FCGI_MAXTYPE)
             return -1;
-        if (h[1] == TYPE_ABORT && ((h[2] << 8) | h[3]) == request_id)
+        if (h.type == FCGI_ABORT_REQUEST && request_id_of(&h) == request_id)
             return 1;
-        s->skip = (((size_t)h[4] << 8) | h[5]) + h[6];
+        s->skip = content_of(&h) + h.paddingLength;
         s->have = 0;
     }
     return 0;
@@ -122,27 +134,30 @@ enum fcgi_request_state fcgi_request_scan(const unsigned char *buf, size_t len, 
     memset(out, 0, sizeof *out);
     size_t plen = 0;
     int begun = 0;
-    for (size_t off = 0; off + FCGI_HEADER_BYTES <= len;) {
-        const unsigned char *h = buf + off;
-        size_t content = ((size_t)h[4] << 8) | h[5], end = off + FCGI_HEADER_BYTES + content + h[6];
-        if (h[0] != FCGI_VERSION)
+    for (size_t off = 0; off + FCGI_HEADER_LEN <= len;) {
+        FCGI_Header h;
+        memcpy(&h, buf + off, sizeof h);
+        size_t content = content_of(&h), end = off + FCGI_HEADER_LEN + content + h.paddingLength;
+        if (h.version != FCGI_VERSION_1)
             return FCGI_REQUEST_REFUSED;
         if (!out->head_done && end > head_max)
             return FCGI_REQUEST_REFUSED; /* the head would pass its bound */
         if (end > len)
             break; /* the record is not whole yet */
-        const unsigned char *c = h + FCGI_HEADER_BYTES;
-        int ours = ((h[2] << 8) | h[3]) != 0; /* id 0: a management record */
-        if (h[1] == TYPE_BEGIN && ours) {
-            if (begun || content < 8)
+        const unsigned char *c = buf + off + FCGI_HEADER_LEN;
+        int ours = request_id_of(&h) != FCGI_NULL_REQUEST_ID; /* else a management record */
+        if (h.type == FCGI_BEGIN_REQUEST && ours) {
+            FCGI_BeginRequestBody begin;
+            if (begun || content < sizeof begin)
                 return FCGI_REQUEST_REFUSED;
+            memcpy(&begin, c, sizeof begin);
             begun = 1;
             /* libfcgi answers another role at once (FCGI_UNKNOWN_ROLE). */
-            if (((c[0] << 8) | c[1]) != ROLE_RESPONDER)
+            if (((begin.roleB1 << 8) | begin.roleB0) != FCGI_RESPONDER)
                 return FCGI_REQUEST_WHOLE;
-        } else if (h[1] == TYPE_ABORT && ours) {
+        } else if (h.type == FCGI_ABORT_REQUEST && ours) {
             return FCGI_REQUEST_REFUSED; /* the web server's client has gone */
-        } else if (h[1] == TYPE_PARAMS && ours && !out->head_done) {
+        } else if (h.type == FCGI_PARAMS && ours && !out->head_done) {
             if (!begun)
                 return FCGI_REQUEST_REFUSED;
             if (content > 0) {
@@ -154,11 +169,11 @@ enum fcgi_request_state fcgi_request_scan(const unsigned char *buf, size_t len, 
                 out->head_done = 1;
                 out->head_bytes = end;
             }
-        } else if (h[1] == TYPE_STDIN && ours && out->head_done) {
+        } else if (h.type == FCGI_STDIN && ours && out->head_done) {
             if (content == 0)
                 return FCGI_REQUEST_WHOLE;
             out->body_bytes += content;
-        } else if (ours && (h[1] == TYPE_STDIN || h[1] == TYPE_PARAMS)) {
+        } else if (ours && (h.type == FCGI_STDIN || h.type == FCGI_PARAMS)) {
             return FCGI_REQUEST_REFUSED; /* out of order */
         }
         off = end;
@@ -168,4 +183,70 @@ enum fcgi_request_state fcgi_request_scan(const unsigned char *buf, size_t len, 
     if (!out->head_done && pairs_check(scratch, plen, head_max, 0) != 0)
         return FCGI_REQUEST_REFUSED;
     return FCGI_REQUEST_PARTIAL;
+}
+
+int fcgi_abort_waiting(int fd, int request_id)
+{
+    unsigned char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+    struct fcgi_scan scan = {0};
+    return n > 0 && fcgi_scan_abort(&scan, buf, (size_t)n, request_id) == 1;
+}
+
+/* An address as FCGI_WEB_SERVER_ADDRS spells it: IPv4 dotted, IPv6 in
+ * inet_ntop's form; an IPv4 peer on an IPv6 socket (::ffff:a.b.c.d) is
+ * its IPv4 address. */
+static int peer_text(int fd, char *ip, size_t size)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &salen) != 0)
+        return -1;
+    if (sa.ss_family == AF_INET)
+        return inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, (socklen_t)size)
+                   ? 0 : -1;
+    if (sa.ss_family != AF_INET6)
+        return 1; /* a unix socket: no address to check */
+    const struct in6_addr *a6 = &((struct sockaddr_in6 *)&sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+        return inet_ntop(AF_INET, a6->s6_addr + 12, ip, (socklen_t)size) ? 0 : -1;
+    return inet_ntop(AF_INET6, a6, ip, (socklen_t)size) ? 0 : -1;
+}
+
+/* The same address in another spelling (an IPv6 one written otherwise)
+ * is the same address. */
+static int same_address(const char *listed, size_t len, const char *ip)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (len >= sizeof a)
+        return 0;
+    memcpy(a, listed, len);
+    a[len] = '\0';
+    if (strcmp(a, ip) == 0)
+        return 1;
+    struct in6_addr x, y;
+    return inet_pton(AF_INET6, a, &x) == 1 && inet_pton(AF_INET6, ip, &y) == 1 &&
+           memcmp(&x, &y, sizeof x) == 0;
+}
+
+int fcgi_peer_allowed(int fd, const char *allowed)
+{
+    if (allowed == NULL || allowed[0] == '\0')
+        return 1;
+    char ip[INET6_ADDRSTRLEN];
+    int r = peer_text(fd, ip, sizeof ip);
+    if (r != 0)
+        return r > 0;
+    for (const char *p = allowed; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        const char *next = p + len + (p[len] == ',');
+        while (len > 0 && *p == ' ')
+            p++, len--;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0 && same_address(p, len, ip))
+            return 1;
+        p = next;
+    }
+    return 0;
 }

@@ -3,10 +3,11 @@
 
 #include <stddef.h>
 
-/* FastCGI records for a response that has left libfcgi: libfcgi serves
- * one request per thread, so a stream handed to the hub (hub.c) is
- * answered with records written here (FastCGI 1.0, sections 3.3, 5.3,
- * 5.5). */
+/* Every FastCGI byte opstream reads or writes itself; libfcgi serves the
+ * requests. libfcgi serves one request per thread, so a stream handed to
+ * the hub (hub.c) is answered with records written here (FastCGI 1.0,
+ * sections 3.3, 5.3, 5.5); the doorman (doorman.c) reads here how far a
+ * request has arrived, and whom libfcgi would let connect. */
 
 #define FCGI_HEADER_BYTES 8
 /* Content per FCGI_STDOUT record: the most a record can say, kept a
@@ -33,6 +34,15 @@ struct fcgi_scan {
 /* Feeds the next n bytes read: 1 when an abort of request_id is among the
  * records so far, -1 when they are not FastCGI, else 0. */
 int fcgi_scan_abort(struct fcgi_scan *s, const unsigned char *p, size_t n, int request_id);
+
+/* Whether an FCGI_ABORT_REQUEST for request_id is among the bytes waiting
+ * on fd (peeked, not read): its client went away. */
+int fcgi_abort_waiting(int fd, int request_id);
+
+/* libfcgi's rule, which accepting outside it bypasses: over TCP, only the
+ * addresses FCGI_WEB_SERVER_ADDRS lists (allowed, comma-separated, IPv4
+ * or IPv6; when it is set) may connect. 1 when fd's peer may. */
+int fcgi_peer_allowed(int fd, const char *allowed);
 
 /* What the first bytes of a connection say of the request they begin
  * (FastCGI 1.0, sections 3.3, 5.1 to 5.3). */

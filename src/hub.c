@@ -277,9 +277,7 @@ static void deliver(struct hub *h, struct hub_run *r, const char *id, const char
     if (event_id_parse(id, &eid) != 0 || event_id_cmp(&eid, &r->read) <= 0)
         return;
     r->read = eid;
-    /* Each byte of data becomes at most 7 ("data: " and a line break). */
-    size_t need = strlen(id) + strlen(name) + 7 * strlen(data) + 64;
-    if (grow(&h->frame, &h->frame_cap, need) != 0)
+    if (grow(&h->frame, &h->frame_cap, sse_event_max(id, name, data) + 1) != 0) /* and a NUL */
         return;
     struct membuf m = {.data = h->frame, .cap = h->frame_cap};
     struct out o;
@@ -541,8 +539,11 @@ static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
     int quiet_ms = sse_quiet_ms(h->cfg->keepalive_ms);
     if (s->ending || clock_mono_ms() - s->last_write_ms < quiet_ms)
         return;
-    static const char ka[] = ": keepalive\n\n";
-    if (send_sse(h, s, ka, sizeof ka - 1) != 0)
+    char buf[32];
+    struct membuf m = {.data = buf, .cap = sizeof buf};
+    struct out o;
+    membuf_out(&m, &o);
+    if (sse_comment(&o, "keepalive") != 0 || send_sse(h, s, m.data, m.len) != 0)
         drop(h, s);
 }
 

@@ -52,6 +52,13 @@ int sse_event(struct out *o, const char *id, const char *name, const char *data)
     return out_flush(o);
 }
 
+size_t sse_event_max(const char *id, const char *name, const char *data)
+{
+    /* "id: " and "\nevent: " and "\n", the closing "\n"; each byte of
+     * data becomes at most 7 ("data: " and its line break). */
+    return 4 + strlen(id) + 8 + strlen(name) + 1 + 7 * strlen(data) + 7 + 1;
+}
+
 int sse_comment(struct out *o, const char *text)
 {
     if (has_newline(text))

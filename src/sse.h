@@ -11,6 +11,8 @@ int sse_headers(struct out *o, const char *extra);
 int sse_retry(struct out *o, int retry_ms);
 int sse_event(struct out *o, const char *id, const char *name, const char *data);
 int sse_comment(struct out *o, const char *text);
+/* The most bytes sse_event writes for these fields (a frame's buffer). */
+size_t sse_event_max(const char *id, const char *name, const char *data);
 
 /* A stream's cadence, alike on its own thread and in the hub: a keepalive
  * after keepalive_ms/3 of silence (a web server may see its client gone

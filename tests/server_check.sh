@@ -3,7 +3,8 @@
 # up the stack; a countdown of 20 events is read with curl -N, interrupted,
 # resumed with Last-Event-ID (exactly the rest, then the stream closes), a
 # further reconnect gets 204; stopping leaves no process behind; starting
-# again keeps the runs. Run by script/test from the top, after the build,
+# again keeps the runs and the user's edit of opstream.conf; Ctrl-C during
+# a run hands it back (worker_stopped) with every event of the grace period. Run by script/test from the top, after the build,
 # once per web server (OPSTREAM_SERVER, as script/server takes it).
 set -euo pipefail
 echo "# behind ${OPSTREAM_SERVER:-lighttpd}"
@@ -73,9 +74,44 @@ expect "a further reconnect gets 204" test "$(curl -s -o /dev/null -w '%{http_co
 
 stop
 expect "stopping leaves no process behind" wait_for 10 left
+# The config is the user's once it is written: an edit survives a restart.
+conf=$state/opstream.conf
+[ "${OPSTREAM_SERVER:-lighttpd}" != apache-fcgid ] || conf=$state/opstream-fcgid.conf
+echo "retry_ms = 1234" >> "$conf"
 start
 expect "starting again works and keeps the run" \
     test "$(curl -s "$base/api/v1/runs/$run" | jq -r .status)" = succeeded
+expect "an edited opstream.conf is kept across a restart" grep -qx "retry_ms = 1234" "$conf"
+expect "and it is what the stack reads (the stream's retry: line)" \
+    sh -c "curl -s -m 10 -H 'Last-Event-ID: $last' '$base/api/v1/runs/$run/events' | grep -qx 'retry: 1234'"
+
+# Ctrl-C during a run: the worker gets shutdown_grace_ms (2 s) with Redis
+# still there, then hands the run back; every line the job wrote in the
+# grace period is in the stream.
+run=$(curl -s -X POST -H 'Content-Type: application/json' \
+    --data '{"type":"countdown","input":{"n":300,"interval_ms":100}}' "$base/api/v1/runs" | jq -r .id)
+events() { curl -s -H 'Accept: application/json' "$base/api/v1/runs/$run/events?limit=1000"; }
+wait_for 30 sh -c "[ \$(curl -s -H 'Accept: application/json' '$base/api/v1/runs/$run/events?limit=1000' | jq '[.data[] | select(.event == \"progress\")] | length') -ge 5 ]"
+interrupted_at=$(date +%s%3N)
+kill -INT "$server"
+wait "$server" 2>/dev/null || true
+server=
+expect "Ctrl-C stops everything" wait_for 10 left
+expect "the worker handed the run back" grep -q "run $run: handed back to the queue" "$state/log/worker.log"
+expect "and wrote every event (none 'could not be written')" \
+    sh -c "! grep -q 'could not be written' '$state/log/worker.log'"
+start
+events > "$state/handed"
+# The first attempt's events: progress 1..k without a hole, then the hand-back.
+first=$(jq -c '[.data[] | {ms: (.id | split("-")[0] | tonumber), event, data}] |
+    (map(.event == "run_queued" and .data.reason == "worker_stopped") | index(true)) as $at |
+    {end: $at, progress: [.[:$at][] | select(.event == "progress") | {ms, current: .data.current}]}' "$state/handed")
+expect "the run went back to the queue with reason worker_stopped" \
+    test "$(jq '.end != null' <<<"$first")" = true
+expect "its progress before that has no hole" \
+    test "$(jq '[.progress[].current] == [range(1; (.progress | length) + 1)]' <<<"$first")" = true
+expect "and holds what the job wrote in the grace period (>= 10 events after Ctrl-C)" \
+    test "$(jq --argjson t "$interrupted_at" '[.progress[] | select(.ms > $t)] | length' <<<"$first")" -ge 10
 stop
 expect "and stops cleanly again" wait_for 10 left
 [ "$fails" -eq 0 ]

@@ -39,17 +39,8 @@ runs = {}                           # run id -> {"type", "expect"}
 reads = collections.defaultdict(list)   # run id -> [ids seen by each reader]
 reader_slots = threading.BoundedSemaphore(MAX_READERS)
 stop_killing = threading.Event()
-holder_kills = []                   # when a keeper or a supervisor was killed
-last_holder_kills = []              # when one was killed while the other was gone
-# The keeper and the supervisor replace one another: only both killed
-# within this long of each other may end the tree (soak.sh restarts it);
-# or one killed while the other, killed at most REPLACE_S before, had no
-# replacement yet (which a loaded machine with an instrumented build can
-# take longer than DOUBLE_KILL_S to start). A replacement that never came
-# is still a violation.
-DOUBLE_KILL_S = 0.5
-REPLACE_S = 2.0
-
+effects = []                        # seconds from a resume's or cancel's 202 to its effect
+EFFECT_S = 15  # a 202's effect, through Redis restarts and kills of the run's processes
 
 def violation(text):
     with lock:
@@ -214,12 +205,16 @@ def scenario():
             status, _ = call("POST", f"/v1/runs/{run_id}/resume", {"input": {"answer": "yes"}},
                              ok=(200, 202, 409))
             count(f"resume {status}")
+            if status == 202:
+                took_effect(run_id, "resume", lambda: has_event(run_id, "input_received"))
     elif kind == "cancel":
         run_id = create({"type": "sleep", "input": {"seconds": 30}})
         if run_id:
             time.sleep(random.uniform(0, 1.5))
             status, _ = call("POST", f"/v1/runs/{run_id}/cancel", {}, ok=(200, 202, 409))
             count(f"cancel {status}")
+            if status == 202:
+                took_effect(run_id, "cancel", lambda: ended(run_id))
     else:
         thread = "t-" + uuid.uuid4().hex[:8]
         for strategy in ("enqueue", "interrupt", "enqueue"):
@@ -228,6 +223,30 @@ def scenario():
 
 
 ENDED = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+def has_event(run_id, name):
+    events = event_page(run_id)
+    return events is not None and any(e == name or e == "run_finished" for _, e in events)
+
+
+def ended(run_id):
+    status, run = call("GET", f"/v1/runs/{run_id}")
+    return status == 200 and run["status"] in ENDED
+
+
+def took_effect(run_id, what, effect):
+    """A 202's promise: its message reaches the job (a resume's input is
+    read, a cancel ends the run) within EFFECT_S, Redis restarts and kills
+    included; the time is recorded for the summary."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < EFFECT_S:
+        if effect():
+            with lock:
+                effects.append(time.monotonic() - t0)
+            return
+        time.sleep(0.1)
+    violation(f"{run_id}: a {what} answered 202 had no effect within {EFFECT_S} s")
 
 
 def creator():
@@ -262,14 +281,13 @@ def kinds():
     workers = {pid for pid, comm, _ in ours if comm == "opstream-worker"}
     runners = {pid for pid, comm, ppid in ours if pid in workers and ppid in workers}
     by = lambda name: [pid for pid, comm, _ in ours if comm == name]
-    return {"keeper": by("fcgi-keeper"), "supervisor": by("fcgi-supervisor"),
-            "responder": by("fcgi-responder"), "worker": sorted(workers - runners),
+    return {"master": by("fcgi-master"), "responder": by("fcgi-responder"), "worker": sorted(workers - runners),
             "runner": sorted(runners),
             "job": [pid for pid, _, ppid, _ in procs if ppid in runners]}
 
 
 def killer():
-    weights = {"keeper": 1, "supervisor": 1, "responder": 4, "worker": 2, "runner": 2, "job": 2}
+    weights = {"master": 2, "responder": 4, "worker": 2, "runner": 2, "job": 2}
     next_redis = time.monotonic() + REDIS_EVERY_S
     while not stop_killing.is_set() and time.monotonic() < DEADLINE:
         time.sleep(random.expovariate(1 / KILL_EVERY_S))
@@ -285,13 +303,6 @@ def killer():
             try:
                 os.kill(random.choice(victims), signal.SIGKILL)
                 count(f"killed {kind}")
-                if kind in ("keeper", "supervisor"):
-                    other = now["supervisor" if kind == "keeper" else "keeper"]
-                    at = time.time()
-                    with lock:
-                        holder_kills.append(at)
-                        if not other:
-                            last_holder_kills.append(at)
             except ProcessLookupError:
                 pass
 
@@ -371,25 +382,6 @@ def leaks():
         count("leaks")
 
 
-def fcgi_restarts():
-    """How often soak.sh found no keeper and no supervisor left; each time
-    must follow two kills of them within DOUBLE_KILL_S of each other, or
-    the kill of one while the other was gone."""
-    try:
-        with open(os.path.join(STATE, "fcgi-restarts")) as f:
-            times = [float(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        return 0
-    for t in times:
-        before = [k for k in holder_kills if t - 2 * REPLACE_S < k <= t]
-        pairs = list(zip(before, before[1:]))
-        if not any(b - a <= DOUBLE_KILL_S or (b in last_holder_kills and b - a <= REPLACE_S)
-                   for a, b in pairs):
-            violation(f"opstream.fcgi ended at {t:.3f} without its keeper and supervisor "
-                      f"both killed at once (kills before: {[round(t - k, 3) for k in before]})")
-    return len(times)
-
-
 def main():
     creators = [threading.Thread(target=creator, daemon=True) for _ in range(3)]
     kill = threading.Thread(target=killer, daemon=True)
@@ -408,12 +400,12 @@ def main():
     answers = ", ".join(f"{k[7:]}: {v}" for k, v in sorted(stats.items()) if k.startswith("answer "))
     streams = ", ".join(f"{k[14:]}: {v}" for k, v in sorted(stats.items())
                         if k.startswith("stream answer "))
-    restarts = fcgi_restarts()
-    kills += f"; opstream.fcgi restarted {restarts} times (keeper and supervisor killed at once)"
+    slowest = f"{max(effects):.1f} s" if effects else "none"
     types = ", ".join(f"{k[5:]} {v}" for k, v in sorted(stats.items()) if k.startswith("runs "))
     print(f"soak: {SECONDS:.0f} s, {len(runs)} runs ({types}); {stats['events read']} events read by "
           f"{sum(len(v) for v in reads.values())} readers ({stats['stream reconnects']} reconnects; "
           f"streams {streams}); requests {answers}; SIGKILLed {kills}; "
+          f"{len(effects)} resumes and cancels took effect (slowest {slowest} from its 202); "
           f"{'no' if not stats['leaks'] else stats['leaks']} leaks (jobs, leases, pending queue "
           f"entries); {len(violations)} violations", flush=True)
     return 1 if violations else 0

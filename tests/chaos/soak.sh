@@ -27,20 +27,10 @@ chmod +x "$T/restart-redis"
 "$T/restart-redis"
 stop_redis() { kill "$(cat "$T/redis.pid")" 2>/dev/null || true; }
 trap 'rc=$?; set +e; touch "$T/stop"; stop_redis; (exit $rc); cleanup' EXIT
+# opstream.fcgi as script/server runs it: its socket held and its master
+# started anew by script/supervise.
+start_fcgi_supervised
 start_lighttpd
-# opstream.fcgi kept alive as systemd's Restart=always would, should the
-# soak kill its keeper and its supervisor, which replace one another, in
-# the same moment (the README says so): when none of the two is left.
-keep_fcgi() {
-    while [ ! -e "$T/stop" ]; do
-        if [ -z "$(fcgi_pids fcgi-keeper; fcgi_pids fcgi-supervisor)" ]; then
-            date +%s.%N >> "$T/fcgi-restarts"
-            "$FCGI" -c "$T/opstream.conf" -s "unix:$SOCK" 2>>"$T/fcgi.log" &
-        fi
-        sleep 0.1  # a process manager's restart delay
-    done
-}
-keep_fcgi & PIDS+=($!)
 # Workers kept alive as systemd's Restart=always would, until the end.
 keep_worker() {
     while [ ! -e "$T/stop" ]; do "$WORKER" -c "$T/opstream.conf" 2>>"$T/worker.log" || true; done

@@ -44,8 +44,8 @@ parked=$(create_run '{"type":"countdown","input":{"n":1},"thread_id":"t","multit
 fault_arm '{"command": "EVAL", "args": ["cancel_requested"], "do": "kill"}'
 api POST "/v1/runs/$parked/cancel" -H 'Content-Type: application/json' --data '{}' > /dev/null || true
 wait_until "the responder to be killed after the cancel reached the ledger" 20 fault_fired
-check "the process killed was a responder (its parent is the supervisor)" \
-    grep -qx "$(jq -r .ppid "$T/fault.fired")" <(fcgi_pids fcgi-supervisor)
+check "the process killed was a responder (its parent is the master)" \
+    grep -qx "$(jq -r .ppid "$T/fault.fired")" <(fcgi_pids fcgi-master)
 ends_once() { stream_events "$parked" > "$T/names" && [ "$(grep -cx run_finished "$T/names")" = 1 ]; }
 wait_until "run_finished to be written for the cancelled run" 20 ends_once
 check_eq "cancel_requested, then run_finished, last" "run_queued cancel_requested run_finished" "$(xargs < "$T/names")"

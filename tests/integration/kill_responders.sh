@@ -16,7 +16,7 @@
 start_stack <<'CONF'
 retry_ms = 100
 CONF
-supervisor=$(fcgi_pids fcgi-supervisor)
+master=$(fcgi_pids fcgi-master)
 
 run=$(create_run '{"type":"countdown","input":{"n":2000,"interval_ms":4}}')
 follow "$BASE/api/v1/runs/$run/events" "$T/got" > "$T/follow.out" 2>&1 &
@@ -36,5 +36,5 @@ cat "$T/follow.out"
 echo "# responder processes killed: $kills"
 check "responders were killed many times over" test "$kills" -ge 20
 check_stream_complete "$T/got" 2000
-check "the supervisor outlived every kill" kill -0 "$supervisor"
+check "the master outlived every kill" kill -0 "$master"
 finish

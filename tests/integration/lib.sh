@@ -51,9 +51,8 @@ cleanup() {
     local dog=$!
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     kill "$dog" 2>/dev/null || true
-    # Whatever is left of the stack: processes a kill replaced (a keeper or
-    # supervisor the test's SIGKILLs made anew, which replace each other
-    # while pkill goes), and any job left behind. Until none is left.
+    # Whatever is left of the stack: processes a kill replaced, and any
+    # job left behind. Until none is left.
     local round
     for round in $(seq 50); do
         pkill -KILL -f "$T/" 2>/dev/null || break
@@ -142,11 +141,26 @@ start_redis() { # also restarts it on the same socket and AOF
     wait_until "redis-server" 10 redis-cli -s "$T/redis.sock" ping
 }
 
-# opstream.fcgi on its own unix socket, as every shipped configuration
-# runs it: the keeper is FCGI_PID.
+# opstream.fcgi on its own unix socket, as spawn-fcgi or -s run it: the
+# master is FCGI_PID.
 start_fcgi() {
     SOCK=$T/opstream.fcgi.sock
     "${AS[@]}" "$FCGI" -c "$T/opstream.conf" -s "unix:$SOCK" 2>>"$T/fcgi.log" &
+    FCGI_PID=$!
+    PIDS+=($FCGI_PID)
+    wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
+}
+
+# start_fcgi_supervised: opstream.fcgi as script/server runs it, under
+# script/supervise, which holds its socket (as systemd's socket unit does)
+# and starts a master anew when one dies. FCGI_PID is the supervisor.
+start_fcgi_supervised() {
+    SOCK=$T/opstream.fcgi.sock
+    jq -n --arg sock "$SOCK" --arg fcgi "$FCGI" --arg conf "$T/opstream.conf" --arg log "$T/fcgi.log" \
+        '{socket: {path: $sock, mode: "0600"},
+          processes: [{name: "opstream.fcgi", socket: true, argv: [$fcgi, "-c", $conf], log: $log}]}' \
+        > "$T/supervise.json"
+    "${AS[@]}" /usr/bin/python3 "$abs_top_srcdir/script/supervise" "$T/supervise.json" 2>>"$T/supervise.log" &
     FCGI_PID=$!
     PIDS+=($FCGI_PID)
     wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
@@ -164,7 +178,7 @@ start_socket_responders() {
 }
 
 # fcgi_pids ROLE: the pids of this test's opstream.fcgi processes in ROLE
-# (fcgi-keeper, fcgi-supervisor, fcgi-responder; see src/fcgi_main.c).
+# (fcgi-master, fcgi-responder; see src/proctree.c).
 fcgi_pids() {
     local pid
     for pid in $(pgrep -x "$1"); do

@@ -23,7 +23,7 @@ SERVER=${OPSTREAM_SERVER:?}
 here=$abs_top_srcdir/tests/servers
 conf_dir=$abs_top_srcdir/fcgi-conf
 case $SERVER in
-lighttpd) need=(lighttpd spawn-fcgi) ;;
+lighttpd) need=(lighttpd) ;;
 apache|apache-fcgid|cgi) need=(apache2) ;;
 nginx) need=(nginx) ;;
 *) echo "unknown server: $SERVER" >&2; exit 2 ;;
@@ -78,15 +78,24 @@ start_apache() { # start_apache SNIPPET
     PIDS+=($!)
 }
 
+# opstream.fcgi as systemd runs opstream-fcgi.socket and its service: the
+# socket held across every death, the master started anew when it dies.
+socket_unit() {
+    "${AS[@]}" "$PYTHON" "$here/socket_unit.py" "$SOCK" "$FCGI" -c "$T/opstream.conf" \
+        >>"$T/socket-unit.log" 2>>"$T/fcgi.log" &
+    UNIT_PID=$!
+    PIDS+=($UNIT_PID)
+    wait_until "opstream.fcgi's socket" 30 test -S "$SOCK"
+}
+
 case $SERVER in
 lighttpd)
-    # spawn-fcgi makes the socket, starts opstream.fcgi on it and leaves.
-    "${AS[@]}" spawn-fcgi -s "$SOCK" -M 0660 -- "$FCGI" -c "$T/opstream.conf" >>"$T/spawn-fcgi.log" 2>&1
-    FCGI_PID=$(fcgi_pids fcgi-keeper)
+    socket_unit
+    FCGI_PID=$UNIT_PID
     start_lighttpd
     ;;
 apache)
-    start_fcgi
+    socket_unit
     start_apache "$conf_dir/apache-proxy-fcgi.conf"
     ;;
 apache-fcgid)
@@ -102,11 +111,7 @@ cgi)
     start_apache "$conf_dir/apache-cgi.conf"
     ;;
 nginx)
-    # As systemd would run opstream-fcgi.socket and its service.
-    "${AS[@]}" "$PYTHON" "$here/socket_unit.py" "$SOCK" "$FCGI" -c "$T/opstream.conf" \
-        >>"$T/socket-unit.log" 2>>"$T/fcgi.log" &
-    UNIT_PID=$!
-    PIDS+=($UNIT_PID)
+    socket_unit
     sed -e "s|/run/opstream/fcgi.sock|$SOCK|g" -e "s|/usr/share/opstream/www|$T/www|" \
         -e "s|127.0.0.1:8080|127.0.0.1:$PORT|" "$conf_dir/nginx.conf" > "$T/opstream-nginx.conf"
     cp "$conf_dir/nginx-standalone.conf" "$T/nginx.conf"
@@ -303,14 +308,11 @@ if [ "$SERVER" = lighttpd ] || [ "$SERVER" = apache ] || [ "$SERVER" = nginx ]; 
     curl -sN --max-time 30 -o "$T/one.sse" "$BASE$link" &
     one=$!
     wait_until "reading" 20 grep -q '^event: progress' "$T/one.sse"
-    keeper=$(fcgi_pids fcgi-keeper | head -n 1)
-    kill -USR1 "$keeper"
+    kill -USR1 "$(fcgi_pids fcgi-master | head -n 1)"
     check "on reload a stream's response ends cleanly (curl exit 0)" wait "$one"
-    if [ "$SERVER" = nginx ]; then
-        # SIGTERM as a process manager sends it; the unit starts it again.
-        kill -TERM "$(fcgi_pids fcgi-keeper | head -n 1)"
-        wait_until "the service restarted" 20 grep -q restarted "$T/socket-unit.log"
-    fi
+    # SIGTERM as a process manager sends it; the unit starts it again.
+    kill -TERM "$(fcgi_pids fcgi-master | head -n 1)"
+    wait_until "the service restarted" 20 grep -q restarted "$T/socket-unit.log"
     check "the follower read on" wait "$follower"
     check_stream_complete "$T/reloaded" 400
 fi
@@ -333,7 +335,7 @@ if command -v node >/dev/null && [ -d "$modules/playwright-core" ] && [ -x "$chr
     # A CGI process streams once it holds its Redis connection: a third
     # socket beside its stdin and stdout (the same one, from mod_cgid).
     cgi) roles=opstream.fcgi pace=(EVENT_EVERY_MS=10 KILL_EVERY_MS=300 KILL_PICK=busiest KILL_MIN_SOCKETS=3) ;;
-    *) roles=fcgi-responder,fcgi-keeper,fcgi-responder,fcgi-supervisor ;;
+    *) roles=fcgi-responder,fcgi-master ;;
     esac
     env "${pace[@]}" HOME=$T CHROMIUM=$chromium TOKEN=$TOKEN node "$abs_top_srcdir/tests/contract/eventsource.mjs" \
         "$BASE" "$T/" 600 "$roles" > "$T/browser.out" 2>&1 || true

@@ -35,7 +35,29 @@ START_TEST(test_sse_retry_and_keepalive)
 }
 END_TEST
 
+/* sse_event_max bounds what sse_event writes, for the worst data (every
+ * byte a line break) and the best: a buffer of that size (and a NUL)
+ * always holds the frame, and one byte less may not. */
+START_TEST(test_sse_event_max_bounds_the_frame)
+{
+    const char *datas[] = {"", "{}", "\n\n\n\n", "\r\n\r\n", "a\rb\nc"};
+    for (size_t i = 0; i < sizeof datas / sizeof *datas; i++) {
+        size_t max = sse_event_max("12-3", "progress", datas[i]);
+        char buf[128];
+        ck_assert_uint_lt(max, sizeof buf);
+        struct membuf m = {.data = buf, .cap = max + 1};
+        struct out to;
+        membuf_out(&m, &to);
+        ck_assert_int_eq(sse_event(&to, "12-3", "progress", datas[i]), 0);
+        ck_assert_uint_le(m.len, max);
+        if (i == 0 || i == 2) /* no data and all line feeds: the bound is exact */
+            ck_assert_uint_eq(m.len, max);
+    }
+}
+END_TEST
+
 UNIT_MAIN("sse",
+          test_sse_event_max_bounds_the_frame,
           test_sse_event_frame_and_flush,
           test_sse_cannot_be_injected,
           test_sse_retry_and_keepalive)
