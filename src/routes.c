@@ -1,5 +1,6 @@
 /* The route table: read it and you know the API. A new endpoint is one
- * row here and one handler; this file only dispatches. */
+ * row here and one handler. Besides dispatch, this file holds the
+ * authorization policy the rows' flags stand for (who may call what). */
 #include "api.h"
 #include "auth.h"
 #include "crypto.h"

@@ -22,21 +22,22 @@
 
 static json_t *time_or_null(int64_t ms);
 
+/* Every status change, from where to where. Each is ledger-first: the
+ * ledger changes, then the transition's events are written to the stream
+ * (the ones named after each row). */
 static const struct transition transitions[RUN_OPS] = {
-    [OP_CREATE] = {"create", 0, BIT(RUN_QUEUED), "run_queued", 1},
-    [OP_CLAIM] = {"claim", BIT(RUN_QUEUED), BIT(RUN_RUNNING), "run_started", 1},
-    [OP_INPUT_REQUEST] = {"input request", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED),
-                          EVENT_INPUT_REQUIRED, 1},
+    [OP_CREATE] = {"create", 0, BIT(RUN_QUEUED)},                         /* run_queued */
+    [OP_CLAIM] = {"claim", BIT(RUN_QUEUED), BIT(RUN_RUNNING)},           /* run_started */
+    [OP_INPUT_REQUEST] = {"input request", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED)}, /* input_required */
     /* input_received follows when the job has the input on its stdin. */
-    [OP_RESUME] = {"resume", BIT(RUN_INPUT_REQUIRED), BIT(RUN_RUNNING), "", 1},
-    [OP_RESUME_UNDO] = {"resume undo", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED), "", 1},
-    [OP_REQUEUE] = {"requeue", STATUS_CLAIMED, BIT(RUN_QUEUED), "run_queued", 1},
-    [OP_CANCEL_QUEUED] = {"cancel", BIT(RUN_QUEUED), BIT(RUN_CANCELLED),
-                          "cancel_requested run_finished", 1},
+    [OP_RESUME] = {"resume", BIT(RUN_INPUT_REQUIRED), BIT(RUN_RUNNING)},
+    [OP_RESUME_UNDO] = {"resume undo", BIT(RUN_RUNNING), BIT(RUN_INPUT_REQUIRED)},
+    [OP_REQUEUE] = {"requeue", STATUS_CLAIMED, BIT(RUN_QUEUED)},         /* run_queued */
+    [OP_CANCEL_QUEUED] = {"cancel", BIT(RUN_QUEUED), BIT(RUN_CANCELLED)}, /* cancel_requested run_finished */
     /* A run that started can no longer expire. */
-    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED), "run_finished", 1},
-    [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED), "", 1},
-    [OP_EXPIRE] = {"expire", BIT(RUN_QUEUED), BIT(RUN_EXPIRED), "run_expired run_finished", 1},
+    [OP_FINISH] = {"finish", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED)}, /* run_finished */
+    [OP_REPAIR] = {"repair", STATUS_CLAIMED, STATUS_TERMINAL & ~BIT(RUN_EXPIRED)},
+    [OP_EXPIRE] = {"expire", BIT(RUN_QUEUED), BIT(RUN_EXPIRED)},         /* run_expired run_finished */
 };
 
 const struct transition *runs_transition(enum run_op op)

@@ -28,8 +28,6 @@ struct transition {
     const char *name;
     run_status_set from;   /* 0: the run does not exist yet */
     run_status_set to;
-    const char *events;    /* what it writes to the stream, in order */
-    int ledger_first;      /* the ledger changes before the events are written */
 };
 
 const struct transition *runs_transition(enum run_op op);

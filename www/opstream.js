@@ -325,7 +325,8 @@ export class RunStream {
     return false;
   }
 
-  // The same rules as the run's steps[] (DESIGN: steps from step_* events).
+  // The same rules as the run's steps[] (src/runs.c, from step_* events;
+  // the README's Decisions say them).
   step(event) {
     const d = event.data || {};
     if (typeof d.name !== "string" || d.name === "") return;
