@@ -14,6 +14,26 @@ static const char *const status_names[RUN_STATUS_COUNT] = {
     [RUN_EXPIRED] = "expired",
 };
 
+static const char *const webhook_names[WEBHOOK_STATE_COUNT] = {
+    [WEBHOOK_NONE] = NULL,
+    [WEBHOOK_PENDING] = "pending",
+    [WEBHOOK_DELIVERED] = "delivered",
+    [WEBHOOK_GIVEN_UP] = "given_up",
+};
+
+const char *webhook_state_name(enum webhook_state w)
+{
+    return (unsigned)w < WEBHOOK_STATE_COUNT ? webhook_names[w] : NULL;
+}
+
+enum webhook_state webhook_state_parse(const char *name)
+{
+    for (int w = WEBHOOK_NONE + 1; name != NULL && w < WEBHOOK_STATE_COUNT; w++)
+        if (strcmp(name, webhook_names[w]) == 0)
+            return (enum webhook_state)w;
+    return WEBHOOK_NONE;
+}
+
 const char *run_status_name(enum run_status s)
 {
     return (unsigned)s < RUN_STATUS_COUNT ? status_names[s] : "unknown";

@@ -42,10 +42,25 @@ typedef unsigned run_status_set;
 /* Held by a worker: the run has a lease. */
 #define STATUS_CLAIMED (STATUS_BIT(RUN_RUNNING) | STATUS_BIT(RUN_INPUT_REQUIRED))
 
+/* Where a run's webhook stands. Their names live in run.c's table and
+ * nowhere else, as the statuses' do. */
+enum webhook_state {
+    WEBHOOK_NONE,       /* the run names no webhook */
+    WEBHOOK_PENDING,    /* to be delivered (again) */
+    WEBHOOK_DELIVERED,
+    WEBHOOK_GIVEN_UP,   /* after webhook_max_attempts */
+    WEBHOOK_STATE_COUNT
+};
+
 const char *run_status_name(enum run_status s);
 /* 0 with *out set, or -1 for a name that is no status. */
 int run_status_parse(const char *name, enum run_status *out);
 int run_status_terminal(enum run_status s);
+
+/* NULL for WEBHOOK_NONE. */
+const char *webhook_state_name(enum webhook_state w);
+/* The state a name stands for; WEBHOOK_NONE for NULL or any other name. */
+enum webhook_state webhook_state_parse(const char *name);
 
 /* What a client of a run in this status does next: "provide_input"
  * (resume), "none" (it has ended), else "wait". */
@@ -74,7 +89,7 @@ struct run {
     int priority;           /* PRIORITY_MIN..PRIORITY_MAX, default 0 */
     char concurrency_key[CONCURRENCY_KEY_SIZE]; /* "" when none */
     char webhook[WEBHOOK_URL_SIZE]; /* told of the run's end; "" when none */
-    char webhook_state[16]; /* pending, delivered or given_up; "" when none */
+    enum webhook_state webhook_state;
     json_t *webhook_attempts; /* [{at, status, error, duration_ms}] */
 };
 

@@ -340,7 +340,7 @@ static int settle_ended(struct runs_ctx *rc, const struct run *r)
     if (r->delete_on_finish) /* rolled back: gone, with its events */
         return store_run_delete(rc->st, r->id) == 0 ? bus_delete_run(rc->bus, r->id) : -1;
     /* Its webhook is due now; once only, however often it is settled. */
-    if (strcmp(r->webhook_state, "pending") == 0 &&
+    if (r->webhook_state == WEBHOOK_PENDING &&
         bus_webhook_schedule(rc->bus, r->id, clock_now_ms()) != 0)
         return -1;
     return store_run_lease_clear(rc->st, r->id, STATUS_TERMINAL) < 0 ? -1 : 0;
@@ -696,7 +696,8 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
     json_object_set_new(view, "concurrency_key",
                         r->concurrency_key[0] ? json_string(r->concurrency_key) : json_null());
     json_object_set_new(view, "webhook", r->webhook[0] == '\0' ? json_null() :
-        json_pack("{s:s, s:s, s:o}", "url", r->webhook, "state", r->webhook_state, "attempts",
+        json_pack("{s:s, s:s?, s:o}", "url", r->webhook, "state",
+                  webhook_state_name(r->webhook_state), "attempts",
                   r->webhook_attempts ? json_incref(r->webhook_attempts) : json_array()));
     return view;
 }

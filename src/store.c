@@ -440,7 +440,7 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
         " start_at, expires_at, priority, concurrency_key, webhook, webhook_state)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
         " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18,"
-        " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE 'pending' END)") != 0)
+        " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE ?20 END)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -461,8 +461,8 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     bind_int(&s, 17, r->priority);
     bind_text(&s, 18, r->concurrency_key[0] ? r->concurrency_key : NULL);
     bind_text(&s, 19, r->webhook[0] ? r->webhook : NULL);
-    if (r->webhook[0] != '\0')
-        snprintf(r->webhook_state, sizeof r->webhook_state, "pending");
+    bind_text(&s, 20, webhook_state_name(WEBHOOK_PENDING));
+    r->webhook_state = r->webhook[0] != '\0' ? WEBHOOK_PENDING : WEBHOOK_NONE;
     return step_done(st, &s) == 1 ? 0 : -1;
 }
 
@@ -769,7 +769,7 @@ static int read_run(sqlite3_stmt *q, struct run *r)
     r->priority = sqlite3_column_int(q, 26);
     copy_col(q, 27, r->concurrency_key, sizeof r->concurrency_key);
     copy_col(q, 28, r->webhook, sizeof r->webhook);
-    copy_col(q, 29, r->webhook_state, sizeof r->webhook_state);
+    r->webhook_state = webhook_state_parse((const char *)sqlite3_column_text(q, 29));
     r->webhook_attempts = json_col(q, 30);
     return 0;
 }
@@ -1245,15 +1245,16 @@ int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE])
 }
 
 int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
-                          const char *state)
+                          enum webhook_state state)
 {
     struct stmt s;
     if (prepare(st, &s,
         "UPDATE runs SET webhook_attempts = json_insert(webhook_attempts, '$[#]', json(?2)),"
-        " webhook_state = ?3 WHERE id = ?1 AND webhook_state = 'pending'") != 0)
+        " webhook_state = ?3 WHERE id = ?1 AND webhook_state = ?4") != 0)
         return -1;
     bind_text(&s, 1, id);
     bind_json(&s, 2, attempt);
-    bind_text(&s, 3, state);
+    bind_text(&s, 3, webhook_state_name(state));
+    bind_text(&s, 4, webhook_state_name(WEBHOOK_PENDING));
     return step_change(st, &s);
 }

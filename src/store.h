@@ -185,6 +185,6 @@ int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE]);
 /* Records a delivery attempt of a pending webhook and its state after it
  * (pending, delivered, given_up): 0, 1 when it was not pending, -1. */
 int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
-                          const char *state);
+                          enum webhook_state state);
 
 #endif

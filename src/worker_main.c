@@ -199,7 +199,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         store_close(st);
         return 1;
     }
-    if (strcmp(r.webhook_state, "pending") != 0) {
+    if (r.webhook_state != WEBHOOK_PENDING) {
         bus_webhook_done(b, run_id);
     } else if (store_webhook_secret(st, secret) == 0) {
         int n = (int)json_array_size(r.webhook_attempts) + 1;
@@ -208,7 +208,9 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         struct webhook_attempt a = {.at_ms = clock_now_ms()};
         snprintf(a.error, sizeof a.error, "the run could not be encoded");
         int ok = body != NULL && webhook_deliver(cfg, r.webhook, secret, r.id, n, body, &a);
-        const char *state = ok ? "delivered" : n >= cfg->webhook_max_attempts ? "given_up" : "pending";
+        enum webhook_state state = ok ? WEBHOOK_DELIVERED
+                                   : n >= cfg->webhook_max_attempts ? WEBHOOK_GIVEN_UP
+                                                                    : WEBHOOK_PENDING;
         char at[CLOCK_RFC3339_SIZE];
         clock_rfc3339(a.at_ms, at, sizeof at);
         json_t *rec = json_pack("{s:i, s:s, s:o, s:o, s:I}", "attempt", n, "at", at,
@@ -216,13 +218,13 @@ static int deliver_one(const struct config *cfg, const char *run_id)
                                 "error", a.error[0] ? json_string(a.error) : json_null(),
                                 "duration_ms", (json_int_t)a.duration_ms);
         if (body != NULL && store_webhook_attempt(st, run_id, rec, state) >= 0) {
-            if (strcmp(state, "pending") != 0)
+            if (state != WEBHOOK_PENDING)
                 bus_webhook_done(b, run_id);
             else
                 bus_webhook_later(b, run_id, clock_now_ms() + backoff_ms(cfg, n));
         }
         log_info("run %s: webhook attempt %d: %s", run_id, n,
-                 ok ? "delivered" : a.error[0] ? a.error : "not acknowledged");
+                 ok ? webhook_state_name(WEBHOOK_DELIVERED) : a.error[0] ? a.error : "not acknowledged");
         json_decref(rec);
         json_decref(view);
         free(body);

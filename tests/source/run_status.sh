@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The run lifecycle has one home. Run status names are spelled in the
-# status table (src/run.c) only, so code compares enum values and SQL binds
+# The run lifecycle has one home. Run status names and webhook states are
+# spelled in their tables (src/run.c) only, so code compares enum values and SQL binds
 # the names; and a run's status is written only by the store functions that
 # take a status change, which only runs.c calls. The job programs of
 # src/jobs speak the job protocol from outside and are not part of this.
@@ -21,6 +21,13 @@ say "$hits" $r "status names appear in the status table only"
 hits=$(grep -nE "status *(=|!=|<>) *'|status +IN *\( *'" "$src"/*.c)
 [ -z "$hits" ] && r=ok || r=bad
 say "$hits" $r "the store writes and filters statuses through bound names only"
+
+# Webhook states likewise (bus.c's "pending" is a field of Redis's own
+# XINFO answer, not a state).
+hits=$(grep -nE "[\"'](pending|delivered|given_up)[\"']" "$src"/*.c "$src"/*.h | grep -v "^$src/run.c:" |
+       grep -v "info_int(c, \"pending\")")
+[ -z "$hits" ] && r=ok || r=bad
+say "$hits" $r "webhook state names appear in their table only"
 
 writers='store_run_(claim|await_input|resume|requeue|cancel_queued|expire|finish)\('
 hits=$(grep -nE "$writers" "$src"/*.c | grep -v "^$src/runs.c:" | grep -v "^$src/store.c:[0-9]*:int store_run_")

@@ -25,4 +25,20 @@ if grep -q '^ExecStart=.*opstream.fcgi -c [^ ]*$' "$T/opstream-fcgi.service"; th
 else
     echo "not ok - the service opens a socket of its own"; fails=1
 fi
+# systemd stops units in the reverse of their start order: the web
+# server first, then the worker (whose runs go back while Redis answers),
+# then opstream-fcgi, Redis last, as script/server does.
+order() { # order UNIT KEY UNIT...: every UNIT is named on a KEY= line of the first
+    local unit=$1 key=$2; shift 2
+    local line; line=$(grep "^$key=" "$T/$unit" | tr '\n' ' ')
+    for u in "$@"; do case " ${line#*=} " in *" $u "*) ;; *) return 1 ;; esac; done
+}
+if order opstream-worker.service After redis-server.service opstream-fcgi.service &&
+   order opstream-fcgi.service After redis-server.service &&
+   order opstream-worker.service Before lighttpd.service apache2.service nginx.service &&
+   order opstream-fcgi.service Before lighttpd.service apache2.service nginx.service; then
+    echo "ok - stop order: web server, worker, opstream-fcgi, Redis"
+else
+    echo "not ok - the units do not stop in script/server's order"; fails=1
+fi
 [ "$fails" -eq 0 ]
