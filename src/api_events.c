@@ -1,4 +1,5 @@
-/* GET /v1/runs/{id}/events: the SSE stream, and its JSON page form.
+/* GET /v1/runs/{id}/events: the SSE stream (its replay, and its live part
+ * where there is no hub: stream_rules.h), and its JSON page form.
  *
  * One loop serves replay and live alike: XREAD BLOCK from the last id sent
  * returns what is already there at once and waits only when the client is
@@ -10,6 +11,7 @@
 #include "reply.h"
 #include "runs.h"
 #include "sse.h"
+#include "stream_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,6 @@
 /* Entries read per round trip for a JSON page: a types filter may skip
  * most of them, and the page stops where it is full. */
 #define PAGE_READ_BATCH 1000
-#define RECONNECT_TRIES 5
 #define STOP_SLICE_MS 500
 
 /* Where a reader of a run's events is: its cursor, and whether the run's
@@ -100,20 +101,22 @@ static int read_cursor(struct request *req, struct event_id *out, char text[EVEN
     return 0;
 }
 
-/* Redis went away mid-stream: try again with backoff, bounded so the
+/* Redis went away mid-stream: try again with backoff, for as long as
+ * the stream rules give Redis (STREAM_REDIS_PATIENCE_MS), so that the
  * client is let go (and reconnects later) rather than left hanging. */
 static int reconnect(struct call *c)
 {
     bus_free(c->bus);
     c->bus = NULL;
-    int wait_ms = 100;
-    for (int i = 0; i < RECONNECT_TRIES; i++) {
+    int64_t until = clock_mono_ms() + STREAM_REDIS_PATIENCE_MS;
+    for (int wait_ms = 100;; wait_ms = wait_ms < 800 ? wait_ms * 2 : 800) {
         if (call_bus(c) != NULL)
             return 0;
-        clock_sleep_ms(wait_ms);
-        wait_ms *= 2;
+        int64_t left = until - clock_mono_ms();
+        if (left <= 0)
+            return -1;
+        clock_sleep_ms(wait_ms < left ? wait_ms : (int)left);
     }
-    return -1;
 }
 
 #define ARCHIVE_PAGE 500
@@ -187,51 +190,32 @@ static int stream_later(struct call *c)
     return sse_comment(o, "event bus unavailable; reconnect later");
 }
 
-/* Checks the stream's credentials again, as the request that opened it
- * was checked: a revoked token, or a link made before its owner's last
- * revocation, no longer holds. A ledger that cannot tell does not cut it. */
-static int still_allowed(struct call *c, const struct run *r, const struct auth_proof *proof)
+/* The ledger the stream rules ask whether a credential was revoked: the
+ * request's, or one opened for the question. */
+static int revoked(struct call *c, struct stream_watch *w, long long now)
 {
-    char err[CONFIG_ERR_SIZE];
-    struct store *st = store_open(c->req->cfg->database, err, sizeof err);
-    if (st == NULL)
-        return 1;
-    int ok = auth_proof_holds(st, r->id, proof) != 0;
-    store_close(st);
-    return ok;
-}
-
-/* The client of a create-and-stream under on_disconnect: cancel has gone
- * before the run's end: the run is cancelled, as it would be from its
- * Cancel button. */
-static void cancel_abandoned(struct call *c, const struct run *r)
-{
+    if (now < 0 || now == w->revocations)
+        return 0;
     char err[CONFIG_ERR_SIZE];
     struct store *st = c->st ? c->st : store_open(c->req->cfg->database, err, sizeof err);
-    struct runs_ctx rc = {.cfg = c->req->cfg, .st = st, .bus = c->bus};
-    json_t *why = json_pack("{s:s}", "reason", "client_disconnected");
-    if (st == NULL || c->bus == NULL || runs_cancel(&rc, r->id, why) == CANCEL_ERROR)
-        log_warn("run %s: its client left, but it could not be cancelled", r->id);
-    else
-        log_info("run %s: its client left; cancelled (on_disconnect: cancel)", r->id);
-    json_decref(why);
+    int r = stream_revoked(w, now, st);
     if (st != c->st)
         store_close(st);
+    return r;
 }
 
-/* A keepalive comment goes out after keepalive_ms/3 of silence (two
- * writes may be needed before a web server sees its client gone), and the
- * connection is checked for a hang-up every keepalive_ms/4: the web
- * server notices a vanished client on the write after it vanished and then
- * closes our connection, so the stream is freed within keepalive_ms. With
- * cancel_on_gone the stream stays on this thread (the hub would not know
- * to cancel) and a client gone before the end cancels the run. */
+/* The replay, then, once it is sent, the stream goes to the hub where
+ * there is one; else (no hub, or a full one) this thread drives it by the
+ * same rules (stream_rules.h): a keepalive after stream_quiet_ms of
+ * silence, a look for a hang-up every slice (the web server notices a
+ * vanished client on the write after it vanished and then closes our
+ * connection), the early ends, revocations, Redis's patience, and
+ * on_disconnect: cancel. */
 static int stream_events(struct call *c, const struct run *r, const char *cursor,
                          const char *headers, int cancel_on_gone)
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
-    int quiet_ms = sse_quiet_ms(cfg->keepalive_ms);
     /* A slice is at most STOP_SLICE_MS so that a stopping process ends
      * its streams promptly. */
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
@@ -241,7 +225,8 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     struct auth_proof proof;
     auth_proof_take(c->req, c->link_ok, r->owner, &proof);
-    long long revocations = bus_revocations(c->bus);
+    struct stream_watch w;
+    stream_watch_init(&w, run_id, &proof, bus_revocations(c->bus), cancel_on_gone);
     if (sse_headers(s.out, headers) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
         catch_up(c, r, &s) != 0)
         return -1;
@@ -251,64 +236,57 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     while (n == READ_BATCH && !s.finished && !s.gone)
         n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, 0, send_entry, &s);
     /* (Redis gone meanwhile, n < 0: the loop below reconnects.) */
-    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL && !cancel_on_gone) {
-        int h = c->api->hand_off(c->req, run_id, s.cursor, revocations, &proof);
+    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL) {
+        int h = c->api->hand_off(c->req, &w, s.cursor);
         if (h == 0)
             return 0;
         /* A full hub: the stream ends here and its client comes back
-         * after the retry delay, from its last event. */
-        if (h > 0)
+         * after the retry delay, from its last event. A create-and-stream
+         * stays here instead: its response is the only one it gets. */
+        if (h > 0 && !cancel_on_gone)
             return sse_comment(s.out, "server busy; reconnect later");
     }
     /* A stream may stay open for hours and needs only Redis from here on:
      * its SQLite connection and page cache go now, not at the end. */
     store_close(c->st);
     c->st = NULL;
-    int64_t last_write = clock_mono_ms(), last_check = last_write;
+    int64_t last_check = clock_mono_ms();
+    w.last_write_ms = last_check;
+    const char *why = NULL;
     while (!s.finished && !s.gone) {
-        /* The process stops (SIGTERM, a reload): the response ends at an
-         * event boundary and the client resumes elsewhere with its id. */
-        if (c->api->stopping != NULL && atomic_load(c->api->stopping))
+        int stopping = c->api->stopping != NULL && atomic_load(c->api->stopping);
+        if ((why = stream_end_reason(&w, stopping, clock_now_ms() / 1000)) != NULL)
             break;
-        /* A stream a signed link opened ends when the link does. */
-        if (proof.link && proof.exp < clock_now_ms() / 1000) {
-            log_info("stream %s: its link expired", run_id);
-            break;
-        }
-        /* Busy or quiet, the stream asks now and then whether a
-         * credential was revoked since; only then are its own checked. */
-        if (clock_mono_ms() - last_check >= sse_recheck_ms(cfg->keepalive_ms)) {
+        if (clock_mono_ms() - last_check >= stream_recheck_ms(cfg->keepalive_ms)) {
             last_check = clock_mono_ms();
-            long long now = bus_revocations(c->bus);
-            if (now != revocations && now >= 0) {
-                revocations = now;
-                if (!still_allowed(c, r, &proof)) {
-                    log_info("stream %s: its credentials were revoked", run_id);
-                    break;
-                }
+            if (revoked(c, &w, bus_revocations(c->bus))) {
+                why = "its credentials were revoked";
+                break;
             }
         }
-        int64_t wait = quiet_ms - (clock_mono_ms() - last_write);
-        if (wait <= 0) {
+        if (stream_keepalive_due(&w, cfg->keepalive_ms, clock_mono_ms())) {
             s.gone = sse_comment(s.out, "keepalive") != 0;
-            last_write = clock_mono_ms();
+            w.last_write_ms = clock_mono_ms();
             continue;
         }
+        int64_t wait = stream_quiet_ms(cfg->keepalive_ms) - (clock_mono_ms() - w.last_write_ms);
         n = bus_read(c->bus, run_id, s.cursor, READ_BATCH,
-                     wait < slice_ms ? (int)wait : slice_ms, send_entry, &s);
+                     wait < slice_ms ? (int)(wait > 0 ? wait : 0) : slice_ms, send_entry, &s);
         if (n > 0)
-            last_write = clock_mono_ms();
+            w.last_write_ms = clock_mono_ms();
         if (n >= 0 && out_gone(s.out))
             s.gone = 1;
         /* Back from a Redis outage, the stream may have moved on (trimmed
          * or expired) while we were away. */
         if (n < 0 && (reconnect(c) != 0 || catch_up(c, r, &s) != 0)) {
-            log_warn("stream %s: redis unreachable, closing", run_id);
+            why = "redis unreachable, closing";
             break;
         }
     }
-    if (cancel_on_gone && s.gone && !s.finished)
-        cancel_abandoned(c, r);
+    if (why != NULL && strcmp(why, "the process stops") != 0)
+        log_info("stream %s: %s", run_id, why);
+    if (s.gone && !s.finished)
+        stream_client_gone(&w, cfg, c->st, c->bus);
     return 0;
 }
 

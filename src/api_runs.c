@@ -132,9 +132,18 @@ static int wants_stream(struct request *req)
     return request_accepts(req, "text/event-stream");
 }
 
-/* Checks the create body's shape; answers and returns -1 on the first
- * problem found. */
-static int check_create(struct call *c, json_t *body)
+/* What a create body asks for, read once while it is checked. */
+struct create_body {
+    const struct jobtype *jt;
+    enum multitask strategy;
+    const char *webhook;          /* the body's, else the type's; NULL for none */
+    int producer;                 /* producer_token: true */
+    int cancel_on_disconnect;     /* on_disconnect: cancel */
+};
+
+/* Checks the create body's shape and reads it into out; answers and
+ * returns -1 on the first problem found. */
+static int check_create(struct call *c, json_t *body, struct create_body *out)
 {
     struct request *req = c->req;
     if (!json_is_object(body))
@@ -180,8 +189,8 @@ static int check_create(struct call *c, json_t *body)
         return reply_problem(req, 422, "invalid_field",
                              "/producer_token: a stream has no room for it; ask opstream token create --run"), -1;
     json_t *mt = json_object_get(body, "multitask_strategy");
-    enum multitask ignored;
-    if (mt != NULL && (!json_is_string(mt) || parse_strategy(json_string_value(mt), &ignored) != 0))
+    out->strategy = MT_REJECT;
+    if (mt != NULL && (!json_is_string(mt) || parse_strategy(json_string_value(mt), &out->strategy) != 0))
         return reply_problem(req, 422, "invalid_field",
                              "/multitask_strategy: must be reject, enqueue, interrupt or rollback"), -1;
     if (mt != NULL && !json_is_string(thread))
@@ -195,6 +204,10 @@ static int check_create(struct call *c, json_t *body)
     json_decref(empty);
     if (bad)
         return reply_problem(req, 422, "invalid_input", "%s", why), -1;
+    out->jt = jt;
+    out->webhook = webhook_of(body, jt);
+    out->producer = json_is_true(producer);
+    out->cancel_on_disconnect = od != NULL && strcmp(json_string_value(od), "cancel") == 0;
     return 0;
 }
 
@@ -290,7 +303,8 @@ int api_create_run(struct call *c)
     json_t *body;
     if (call_json_body(c, &body) != 0)
         return -1;
-    if (check_create(c, body) != 0) {
+    struct create_body want;
+    if (check_create(c, body, &want) != 0) {
         json_decref(body);
         return -1;
     }
@@ -306,15 +320,12 @@ int api_create_run(struct call *c)
         crypto_hash_text(canon, hash);
         free(canon);
     }
-    struct create_opts opts = {.idem_key = key, .body_hash = hash, .strategy = MT_REJECT,
+    struct create_opts opts = {.idem_key = key, .body_hash = hash, .strategy = want.strategy,
                                .max_active = req->cfg->max_active_runs_per_owner};
-    json_t *mt = json_object_get(body, "multitask_strategy");
-    if (json_is_string(mt))
-        parse_strategy(json_string_value(mt), &opts.strategy);
     struct run r;
     memset(&r, 0, sizeof r);
     snprintf(r.owner, sizeof r.owner, "%s", req->owner);
-    snprintf(r.type, sizeof r.type, "%s", json_string_value(json_object_get(body, "type")));
+    snprintf(r.type, sizeof r.type, "%s", want.jt->name);
     json_t *thread = json_object_get(body, "thread_id");
     if (json_is_string(thread))
         snprintf(r.thread_id, sizeof r.thread_id, "%s", json_string_value(thread));
@@ -323,14 +334,12 @@ int api_create_run(struct call *c)
     r.input = input ? json_incref(input) : json_object();
     r.metadata = meta ? json_incref(meta) : json_object();
     take_schedule(&r, body);
-    const char *hook = webhook_of(body, jobtypes_find(c->api->types, r.type));
-    if (hook != NULL)
-        snprintf(r.webhook, sizeof r.webhook, "%s", hook);
-    json_t *od = json_object_get(body, "on_disconnect");
+    if (want.webhook != NULL)
+        snprintf(r.webhook, sizeof r.webhook, "%s", want.webhook);
     struct create_answer how = {
-        .producer = json_is_true(json_object_get(body, "producer_token")),
+        .producer = want.producer,
         .stream = wants_stream(req),
-        .cancel_on_disconnect = json_is_string(od) && strcmp(json_string_value(od), "cancel") == 0,
+        .cancel_on_disconnect = want.cancel_on_disconnect,
     };
     json_decref(body);
 

@@ -6,6 +6,7 @@
 #include "jobtypes.h"
 #include "request.h"
 #include "store.h"
+#include "stream_rules.h"
 
 #include <stdatomic.h>
 
@@ -19,10 +20,9 @@ struct api {
      * (the FastCGI responder's hub): 0 when it did, and the response is no
      * longer the request's; 1 when it is full (the stream ends, its client
      * comes back later); -1: the stream stays on the request's thread.
-     * NULL where there is none (CGI). revocations is the count the stream
-     * was authorized under. */
-    int (*hand_off)(struct request *req, const char *run_id, const char *cursor,
-                    long long revocations, const struct auth_proof *proof);
+     * NULL where there is none (CGI). w: what the stream is watched
+     * under (stream_rules.h). */
+    int (*hand_off)(struct request *req, const struct stream_watch *w, const char *cursor);
 };
 
 /* One request's resources, opened by the router and closed after; the

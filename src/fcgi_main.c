@@ -67,6 +67,7 @@ struct conn {
     FCGX_Request fr;            /* first: request callbacks get &conn->fr */
     int handed;
     int watched;                /* its body is read under the doorman's watch */
+    struct request req;         /* bound (and routed) once, whichever thread serves it */
 };
 
 static int fcgi_write(void *ctx, const char *p, size_t n)
@@ -118,14 +119,12 @@ static int fcgi_read(void *ctx, char *buf, size_t n)
 
 /* A stream whose replay is sent goes to the hub with its connection;
  * libfcgi keeps nothing of it (FCGX_Free without closing, finish_conn()). */
-static int hand_off(struct request *req, const char *run_id, const char *cursor,
-                    long long revocations, const struct auth_proof *proof)
+static int hand_off(struct request *req, const struct stream_watch *w, const char *cursor)
 {
     struct conn *c = req->ctx;
     if (hub == NULL)
         return -1;
-    if (FCGX_FFlush(c->fr.out) != 0 ||
-        hub_adopt(hub, c->fr.ipcFd, c->fr.requestId, run_id, cursor, revocations, proof) != 0)
+    if (FCGX_FFlush(c->fr.out) != 0 || hub_adopt(hub, c->fr.ipcFd, c->fr.requestId, w, cursor) != 0)
         return 1;
     c->handed = 1;
     return 0;
@@ -192,13 +191,12 @@ static void finish_conn(struct conn *conn)
     free(conn);
 }
 
-/* The rest of a long poll, on a thread of its own. */
+/* The rest of a long poll, on a thread of its own, with the request as
+ * serve() bound and routed it. */
 static void *serve_long(void *arg)
 {
     struct conn *conn = arg;
-    struct request req;
-    request_bind(&req, conn);
-    api_handle(&app, &req);
+    api_handle(&app, &conn->req);
     finish_conn(conn);
     request_done();
     return NULL;
@@ -230,13 +228,12 @@ static struct conn *conn_open(int fd)
  * thread of its own, so that it never holds the pool. */
 static void serve(struct conn *conn, int own_thread)
 {
-    struct request req;
-    request_bind(&req, conn);
+    request_bind(&conn->req, conn);
     pthread_t t;
-    if (!own_thread && api_long_poll(&req, hub == NULL) &&
+    if (!own_thread && api_long_poll(&conn->req, hub == NULL) &&
         pthread_create(&t, &thread_attr, serve_long, conn) == 0)
         return;
-    api_handle(&app, &req);
+    api_handle(&app, &conn->req);
     finish_conn(conn);
     request_done();
 }

@@ -12,8 +12,9 @@
  *   subscription (start, reconnect) reads every run again, as an
  *   announcement may have been missed while there was none.
  * - Keepalives, hang-ups (the web server closes the connection or aborts
- *   the request), revocations and the process stopping work as on a
- *   request's thread (api_events.c). A stream that cannot go on here
+ *   the request), revocations, a link's expiry, the process stopping and
+ *   on_disconnect: cancel follow the stream rules (stream_rules.h), as
+ *   on a request's thread (api_events.c). A stream that cannot go on here
  *   (Redis away too long, its events trimmed past its cursor, a socket
  *   that takes nothing) is ended cleanly: its client resumes from its last
  *   event on a new request, whose replay comes from the archive if need be.
@@ -29,6 +30,7 @@
 #include "out.h"
 #include "sse.h"
 #include "store.h"
+#include "stream_rules.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,6 @@
 #define READ_COUNT 100          /* entries per run per round */
 #define READ_RUNS 256           /* runs per pipelined round */
 #define PENDING_MAX (1 << 20)   /* bytes held back for a slow socket before it is let go */
-#define REDIS_PATIENCE_MS 3000  /* without Redis this long, streams end and clients come back */
 #define TICK_MAX_MS 100
 
 struct hub_run;
@@ -58,14 +59,12 @@ struct hub_stream {
     int fd;
     int request_id;
     int ending;                 /* its end is written once pending drains */
+    int ended;                  /* the hub ended it (the run's end, a rule): not its client */
     struct event_id cursor;     /* the last event sent */
-    int64_t last_write_ms;
-    long long revocations;
-    struct auth_proof proof;
+    struct stream_watch w;      /* its run, credentials and last write */
     unsigned char *pending;     /* NULL unless the socket would block */
     size_t pending_len, pending_off;
     struct fcgi_scan scan;
-    char run_id[ID_SIZE];
 };
 
 struct hub_run {
@@ -158,9 +157,13 @@ static void run_release(struct hub *h, struct hub_run *r)
     free(r);
 }
 
-/* The stream's socket is closed and its state freed. */
+/* The stream's socket is closed and its state freed. A stream the hub
+ * did not end lost its client: under on_disconnect: cancel, its run is
+ * cancelled. */
 static void drop(struct hub *h, struct hub_stream *s)
 {
+    if (!s->ended)
+        stream_client_gone(&s->w, h->cfg, NULL, h->cmd);
     struct hub_run *r = s->run;
     if (s->prev != NULL)
         s->prev->next = s->next;
@@ -218,7 +221,7 @@ static int send_sse(struct hub *h, struct hub_stream *s, const char *p, size_t n
     if (grow(&h->scratch, &h->scratch_cap, fcgi_stdout_size(n)) != 0)
         return -1;
     size_t len = fcgi_stdout(h->scratch, s->request_id, p, n);
-    s->last_write_ms = clock_mono_ms();
+    s->w.last_write_ms = clock_mono_ms();
     return put(h, s, h->scratch, len);
 }
 
@@ -226,6 +229,7 @@ static int send_sse(struct hub *h, struct hub_stream *s, const char *p, size_t n
  * stops after run_finished); the socket closes once it took the end. */
 static void finish(struct hub *h, struct hub_stream *s)
 {
+    s->ended = 1;
     unsigned char end[FCGI_END_BYTES];
     fcgi_end(end, s->request_id);
     if (put(h, s, end, sizeof end) != 0 || s->pending == NULL) {
@@ -501,9 +505,9 @@ static void take_inbox(struct hub *h)
     pthread_mutex_unlock(&h->lock);
     for (struct hub_stream *s = in, *next; s != NULL; s = next) {
         next = s->inbox_next;
-        struct hub_run *r = run_find(h, s->run_id);
+        struct hub_run *r = run_find(h, s->w.run_id);
         if (r == NULL && (r = calloc(1, sizeof *r)) != NULL) {
-            snprintf(r->id, sizeof r->id, "%s", s->run_id);
+            snprintf(r->id, sizeof r->id, "%s", s->w.run_id);
             r->read = s->cursor;
             struct hub_run **b = bucket(h, r->id);
             r->next = *b;
@@ -532,12 +536,10 @@ static void take_inbox(struct hub *h)
     }
 }
 
-/* A comment after sse_quiet_ms without a write (why: sse.h). */
 static void keepalive(struct hub *h, struct hub_stream *s, void *ctx)
 {
     (void)ctx;
-    int quiet_ms = sse_quiet_ms(h->cfg->keepalive_ms);
-    if (s->ending || clock_mono_ms() - s->last_write_ms < quiet_ms)
+    if (s->ending || !stream_keepalive_due(&s->w, h->cfg->keepalive_ms, clock_mono_ms()))
         return;
     char buf[32];
     struct membuf m = {.data = buf, .cap = sizeof buf};
@@ -555,28 +557,15 @@ struct check {
 static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
 {
     struct check *c = ctx;
-    if (s->ending || s->revocations == c->now)
-        return;
-    s->revocations = c->now;
-    if (c->st != NULL && auth_proof_holds(c->st, s->run_id, &s->proof) == 0) {
-        log_info("stream %s: its credentials were revoked", s->run_id);
+    if (!s->ending && stream_revoked(&s->w, c->now, c->st)) {
+        log_info("stream %s: its credentials were revoked", s->w.run_id);
         end_stream(h, s, NULL);
     }
 }
 
-/* A stream a signed link opened ends when the link does: the client
- * comes back and is asked for a fresh link (401). */
-static void end_expired(struct hub *h, struct hub_stream *s, void *ctx)
-{
-    const long long *now_s = ctx;
-    if (!s->ending && s->proof.link && s->proof.exp < *now_s) {
-        log_info("stream %s: its link expired", s->run_id);
-        end_stream(h, s, NULL);
-    }
-}
-
-/* Now and then (sse_recheck_ms) the hub asks whether a credential was revoked;
- * only then are the streams' own checked (each once per revocation). */
+/* Now and then (stream_recheck_ms) the hub asks whether a credential was
+ * revoked; only then are the streams' own checked (each once per
+ * revocation). */
 static void check_revocations(struct hub *h)
 {
     long long now = bus_revocations(h->cmd);
@@ -591,18 +580,34 @@ static void check_revocations(struct hub *h)
     store_close(c.st);
 }
 
+/* Keepalives and early ends, in one walk of the streams. */
+struct tick_walk {
+    long long now_s;
+};
+
+static void tick_stream(struct hub *h, struct hub_stream *s, void *ctx)
+{
+    struct tick_walk *t = ctx;
+    const char *why = s->ending ? NULL : stream_end_reason(&s->w, 0, t->now_s);
+    if (why != NULL) {
+        log_info("stream %s: %s", s->w.run_id, why);
+        end_stream(h, s, NULL);
+        return;
+    }
+    keepalive(h, s, NULL);
+}
+
 static void tick(struct hub *h)
 {
     int64_t now = clock_mono_ms();
     if (h->cmd == NULL && now >= h->next_connect_ms)
         redis_connect(h, now);
-    if (h->cmd == NULL && h->lost_ms != 0 && now - h->lost_ms >= REDIS_PATIENCE_MS)
+    if (h->cmd == NULL && h->lost_ms != 0 && now - h->lost_ms >= STREAM_REDIS_PATIENCE_MS)
         each_stream(h, end_stream, NULL);
-    each_stream(h, keepalive, NULL);
-    long long now_s = clock_now_ms() / 1000;
-    each_stream(h, end_expired, &now_s);
+    struct tick_walk t = {clock_now_ms() / 1000};
+    each_stream(h, tick_stream, &t);
     if (h->cmd != NULL && now >= h->next_check_ms) {
-        h->next_check_ms = now + sse_recheck_ms(h->cfg->keepalive_ms);
+        h->next_check_ms = now + stream_recheck_ms(h->cfg->keepalive_ms);
         check_revocations(h);
     }
 }
@@ -699,8 +704,7 @@ void hub_stop(struct hub *h)
     free(h);
 }
 
-int hub_adopt(struct hub *h, int fd, int request_id, const char *run_id, const char *cursor,
-              long long revocations, const struct auth_proof *proof)
+int hub_adopt(struct hub *h, int fd, int request_id, const struct stream_watch *w, const char *cursor)
 {
     if (atomic_load(h->stopping) || atomic_fetch_add(&h->count, 1) >= h->cfg->max_streams) {
         atomic_fetch_sub(&h->count, 1);
@@ -715,10 +719,8 @@ int hub_adopt(struct hub *h, int fd, int request_id, const char *run_id, const c
     }
     s->fd = fd;
     s->request_id = request_id;
-    s->revocations = revocations;
-    s->proof = *proof;
-    s->last_write_ms = clock_mono_ms();
-    snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
+    s->w = *w;
+    s->w.last_write_ms = clock_mono_ms();
     pthread_mutex_lock(&h->lock);
     s->inbox_next = h->inbox;
     h->inbox = s;

@@ -3,6 +3,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "stream_rules.h"
 
 #include <stdatomic.h>
 
@@ -20,11 +21,10 @@ struct hub *hub_start(const struct config *cfg, const atomic_int *stopping);
 void hub_stop(struct hub *h);
 
 /* The stream on fd (a FastCGI connection, request_id, headers and replay
- * already written and flushed) goes on from cursor, the last event sent.
- * revocations and proof are what it was authorized under. 0: the hub owns
- * fd now; -1: full or stopping, fd is still the caller's. */
-int hub_adopt(struct hub *h, int fd, int request_id, const char *run_id, const char *cursor,
-              long long revocations, const struct auth_proof *proof);
+ * already written and flushed) goes on from cursor, the last event sent,
+ * watched under w (stream_rules.h). 0: the hub owns fd now; -1: full or
+ * stopping, fd is still the caller's. */
+int hub_adopt(struct hub *h, int fd, int request_id, const struct stream_watch *w, const char *cursor);
 
 /* Streams held or on their way in. */
 int hub_streams(struct hub *h);

@@ -27,7 +27,10 @@ struct request {
     int (*read)(void *ctx, char *buf, size_t n);  /* bytes read, 0 at end */
     void *ctx;
 
-    /* Filled by the router. */
+    /* Filled by the router, which matches a request once (routes.c). */
+    int routed;                     /* 0 not yet; 1 matched (route may be NULL); -1 no path */
+    const void *route;              /* its struct route, NULL when none matched */
+    char allow[64];                 /* with no route: the methods the path takes, or "" */
     char args[ROUTE_ARGS_MAX][ROUTE_ARG_SIZE];
     char owner[OWNER_SIZE];
 };

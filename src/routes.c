@@ -147,10 +147,21 @@ static int authorize(struct call *c, const struct route *rt)
     return -1;
 }
 
+/* The request's route, matched once however often it is asked: NULL
+ * when none matches (req->routed -1: the URI is not below the API). */
+static const struct route *route_of(struct request *req)
+{
+    if (req->routed == 0) {
+        req->routed = request_init(req) == 0 ? 1 : -1;
+        req->allow[0] = '\0';
+        req->route = req->routed == 1 ? route_find(req, req->allow, sizeof req->allow) : NULL;
+    }
+    return req->route;
+}
+
 int api_long_poll(struct request *req, int streams_hold)
 {
-    char allow[64];
-    const struct route *rt = request_init(req) == 0 ? route_find(req, allow, sizeof allow) : NULL;
+    const struct route *rt = route_of(req);
     long wait = 0;
     return rt != NULL && ((rt->flags & ROUTE_LONG_POLL) ||
                           ((rt->flags & ROUTE_STREAM) && streams_hold) ||
@@ -162,16 +173,11 @@ int api_long_poll(struct request *req, int streams_hold)
 
 void api_handle(const struct api *api, struct request *req)
 {
-    if (request_init(req) != 0) {
-        reply_problem(req, 404, "route_not_found", "no such endpoint");
-        return;
-    }
-    char allow[64];
-    const struct route *rt = route_find(req, allow, sizeof allow);
-    if (rt == NULL && allow[0] != '\0') {
+    const struct route *rt = route_of(req);
+    if (rt == NULL && req->allow[0] != '\0') {
         char hdr[96];
-        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-        reply_problem_h(req, 405, hdr, "method_not_allowed", "use %s", allow);
+        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", req->allow);
+        reply_problem_h(req, 405, hdr, "method_not_allowed", "use %s", req->allow);
         return;
     }
     if (rt == NULL) {

@@ -1,7 +1,9 @@
 // Chromium's EventSource follows a run while one process of the stack is
-// SIGKILLed at random every KILL_EVERY_MS for KILL_SECONDS: an opstream
-// process (master, responder, worker, runner) or the web server; every
-// REDIS_EVERY_S Redis is stopped instead, by SIGTERM and SIGKILL in turn.
+// SIGKILLed at random every KILL_EVERY_MS for KILL_SECONDS, of the KINDS
+// (comma-separated; default: master, responder, worker, runner and web,
+// the web server); every REDIS_EVERY_S (0: never) Redis is stopped
+// instead, by SIGTERM and SIGKILL in turn. TOKEN, when set, is the bearer
+// token of the API calls (the EventSource follows the run's signed link).
 // After every kill /api/v1/health must answer 200 again within 3 s. Then
 // the EventSource must have been closed by the 204, and have seen every
 // event of the run's stream once, in order.
@@ -17,6 +19,10 @@ const killEvery = Number(process.env.KILL_EVERY_MS || 1000);
 const killFor = Number(process.env.KILL_SECONDS || 120) * 1000;
 const redisEvery = Number(process.env.REDIS_EVERY_S || 20) * 1000;
 const eventEvery = Number(process.env.EVENT_EVERY_MS || 50);
+const kindsToKill = (process.env.KINDS || "master,responder,responder,worker,runner,web").split(",");
+const token = process.env.TOKEN || "";
+const auth = token ? { Authorization: `Bearer ${token}` } : {};
+const apiBase = process.env.API_BASE || "/api";
 const HEALTH_MS = 3000;
 let passed = 0;
 let failed = 0;
@@ -52,7 +58,7 @@ function stack() {
 
 async function healthy() {
   try {
-    const r = await fetch(`${base}/api/v1/health`, { signal: AbortSignal.timeout(1000) });
+    const r = await fetch(`${base}${apiBase}/v1/health`, { signal: AbortSignal.timeout(1000) });
     return r.status === 200;
   } catch { return false; }
 }
@@ -69,9 +75,9 @@ async function healthAfter(t0) {
 const browser = await launchChromium();
 const page = await browser.newPage();
 await page.goto(`${base}/`);
-const runId = await page.evaluate(async ([count, t, interval]) => {
-  const res = await fetch("/api/v1/runs", {
-    method: "POST", headers: { "Content-Type": "application/json" },
+const runId = await page.evaluate(async ([count, t, interval, api, tok]) => {
+  const res = await fetch(`${api}/v1/runs`, {
+    method: "POST", headers: { "Content-Type": "application/json", ...(tok ? { Authorization: `Bearer ${tok}` } : {}) },
     body: JSON.stringify({ type: t, input: { n: count, interval_ms: interval } }),
   });
   const run = await res.json();
@@ -85,7 +91,7 @@ const runId = await page.evaluate(async ([count, t, interval]) => {
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
   });
   return run.id;
-}, [n, type, eventEvery]);
+}, [n, type, eventEvery, apiBase, token]);
 await page.waitForFunction(() => window.got.length > 2);
 
 const killed = {};
@@ -93,7 +99,7 @@ const slow = [];
 let worst = 0;
 let redisKills = 0;
 const start = Date.now();
-let nextRedis = start + redisEvery;
+let nextRedis = redisEvery > 0 ? start + redisEvery : Infinity;
 while (Date.now() - start < killFor) {
   await new Promise((r) => setTimeout(r, killEvery));
   const procs = stack();
@@ -104,7 +110,7 @@ while (Date.now() - start < killFor) {
     signal = redisKills++ % 2 === 0 ? "SIGTERM" : "SIGKILL";
     nextRedis += redisEvery;
   } else {
-    const kinds = ["master", "responder", "responder", "worker", "runner", "web"].filter((k) => procs[k].length);
+    const kinds = kindsToKill.filter((k) => procs[k].length);
     kind = kinds[Math.floor(Math.random() * kinds.length)];
   }
   const victims = procs[kind] || [];
@@ -127,18 +133,18 @@ await browser.close();
 // The run's whole stream, as the JSON form pages it.
 let stream = [];
 for (let after = "0-0"; ;) {
-  const r = await fetch(`${base}/api/v1/runs/${runId}/events?after=${after}&limit=1000`,
-                        { headers: { Accept: "application/json" } });
+  const r = await fetch(`${base}${apiBase}/v1/runs/${runId}/events?after=${after}&limit=1000`,
+                        { headers: { Accept: "application/json", ...auth } });
   const body = await r.json();
   stream = stream.concat(body.data.map((e) => [e.id, e.event]));
   if (!body.data.length || body.next_cursor === null) break;
   after = body.next_cursor;
 }
-const status = (await (await fetch(`${base}/api/v1/runs/${runId}`)).json()).status;
+const status = (await (await fetch(`${base}${apiBase}/v1/runs/${runId}`, { headers: auth })).json()).status;
 console.log(`# the run ${runId}: ${status}, ${stream.length} events in its stream ` +
             `(${stream.filter(([, t]) => t === "run_started").length} attempts); EventSource opened ${opens} times`);
 ok(slow.length === 0, "/api/v1/health answered 200 within 3 s after every kill", slow.join("; "));
-ok(["master", "responder", "worker", "runner", "web", "redis SIGTERM", "redis SIGKILL"].every((k) => killed[k] > 0),
+ok(kindsToKill.concat(redisEvery > 0 ? ["redis SIGTERM", "redis SIGKILL"] : []).every((k) => killed[k] > 0),
    "every kind of process was killed", JSON.stringify(killed));
 ok(state === "closed", "the EventSource was closed by the 204 after the run", `state ${state}`);
 ok(status === "succeeded", "the run succeeded", status);

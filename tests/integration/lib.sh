@@ -222,6 +222,26 @@ start_worker() {
     WORKER_PID=$!
 }
 
+# start_worker_supervised: the worker under script/supervise, started anew
+# when it dies, as script/server and systemd run it. WORKER_PID is the
+# supervisor.
+start_worker_supervised() {
+    jq -n --arg w "$WORKER" --arg conf "$T/opstream.conf" --arg log "$T/worker.log" \
+        '{processes: [{name: "worker", argv: [$w, "-c", $conf], log: $log, stop_s: 30}]}' \
+        > "$T/supervise-worker.json"
+    "${AS[@]}" /usr/bin/python3 "$abs_top_srcdir/script/supervise" "$T/supervise-worker.json" \
+        2>>"$T/supervise.log" &
+    WORKER_PID=$!
+    PIDS+=($WORKER_PID)
+}
+
+# add_retrying_countdown NAME: the shipped countdown as a type tried again
+# (up to 100 times) when its worker or runner dies.
+add_retrying_countdown() {
+    jq --arg n "$1" '. + {name: $n, retries: 100}' "$abs_top_srcdir/src/jobs/countdown.json" \
+        > "$JOBTYPES_DIR/$1.json"
+}
+
 start_stack() {
     write_config
     start_redis

@@ -30,9 +30,9 @@ left() { ! pgrep -f "$T/" > /dev/null; }
 # dies, and leases short enough for a test.
 server
 ctrl_c
-mkdir -p "$T/types"
-jq '. + {name: "recount", retries: 100}' \
-    "$abs_top_srcdir/src/jobs/countdown.json" > "$T/types/recount.json"
+JOBTYPES_DIR=$T/types
+mkdir -p "$JOBTYPES_DIR"
+add_retrying_countdown recount
 cat >> "$state/opstream.conf" <<CONF
 jobtypes_dir = $T/types
 lease_ms = 1000

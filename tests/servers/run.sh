@@ -13,7 +13,9 @@
 #   a long poll through a killed responder: nginx retries it, elsewhere
 #   the client does;
 #   Chromium's EventSource follows a 600-event run to its end while
-#   opstream's processes, the socket's holder included, are SIGKILLed.
+#   opstream's processes, the master included, are SIGKILLed in turn, and
+#   again while one of them (the worker and its runners too) is SIGKILLed
+#   at random every second.
 # FastCGI servers also show a graceful reload (SIGUSR1) and stop (SIGTERM).
 # The whole stack runs as the web server's user (www-data), as it does
 # where the web server starts opstream itself.
@@ -46,6 +48,7 @@ BIN=$T/bin
 FCGI=$BIN/opstream.fcgi
 WORKER=$BIN/opstream-worker
 use_test_types
+add_retrying_countdown recount
 # A job that writes the time it writes each event, for the latency check.
 add_type stamp 'read -r input
 i=0
@@ -121,7 +124,8 @@ nginx)
     ;;
 esac
 wait_until "$SERVER on $PORT" 30 up
-start_worker
+# The worker as script/server and systemd run it: started anew when it dies.
+start_worker_supervised
 
 auth=(-H "Authorization: Bearer $TOKEN")
 json=(-H 'Content-Type: application/json')
@@ -341,6 +345,21 @@ if command -v node >/dev/null && [ -d "$modules/playwright-core" ] && [ -x "$chr
         "$BASE" "$T/" 600 "$roles" > "$T/browser.out" 2>&1 || true
     cat "$T/browser.out"
     check "Chromium followed the run through the kills" grep -q '^5 passed, 0 failed' "$T/browser.out"
+    # The kill sequence of make check's stack_kills.sh, opstream's
+    # processes only: one at random every second (the master, a
+    # responder, the worker, a runner; behind mod_fcgid and CGI, whose
+    # processes Apache starts and the pass above kills, the worker and
+    # its runners), health 200 again within 3 s of each.
+    case $SERVER in
+    apache-fcgid|cgi) kinds=worker,runner ;;
+    *) kinds=master,responder,responder,worker,runner ;;
+    esac
+    KINDS=$kinds REDIS_EVERY_S=0 KILL_SECONDS=${KILL_SECONDS:-30} EVENT_EVERY_MS=20 HOME=$T \
+        CHROMIUM=$chromium TOKEN=$TOKEN node "$abs_top_srcdir/tests/contract/stack_kills.mjs" \
+        "$BASE" "$T/" 600 recount > "$T/kills.out" 2>&1 || true
+    cat "$T/kills.out"
+    check "Chromium followed a run through random kills of opstream's processes" \
+        grep -q '^6 passed, 0 failed' "$T/kills.out"
 else
     echo "# SKIP the browser check: node, playwright-core or $chromium missing"
 fi

@@ -1,0 +1,57 @@
+/* The rules of a live SSE stream, for both loops that drive one (see
+ * stream_rules.h). */
+#include "stream_rules.h"
+#include "log.h"
+#include "runs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void stream_watch_init(struct stream_watch *w, const char *run_id, const struct auth_proof *proof,
+                       long long revocations, int cancel_on_gone)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
+    w->proof = *proof;
+    w->revocations = revocations;
+    w->cancel_on_gone = cancel_on_gone;
+}
+
+int stream_keepalive_due(const struct stream_watch *w, int keepalive_ms, int64_t now_ms)
+{
+    return now_ms - w->last_write_ms >= stream_quiet_ms(keepalive_ms);
+}
+
+const char *stream_end_reason(const struct stream_watch *w, int stopping, long long now_s)
+{
+    if (stopping)
+        return "the process stops";
+    if (w->proof.link && w->proof.exp < now_s)
+        return "its link expired";
+    return NULL;
+}
+
+int stream_revoked(struct stream_watch *w, long long revocations, struct store *st)
+{
+    if (revocations < 0 || revocations == w->revocations || st == NULL)
+        return 0;
+    w->revocations = revocations;
+    return auth_proof_holds(st, w->run_id, &w->proof) == 0;
+}
+
+void stream_client_gone(const struct stream_watch *w, const struct config *cfg, struct store *st,
+                        struct bus *bus)
+{
+    if (!w->cancel_on_gone)
+        return;
+    char err[CONFIG_ERR_SIZE];
+    struct store *own = st != NULL ? NULL : store_open(cfg->database, err, sizeof err);
+    struct runs_ctx rc = {.cfg = cfg, .st = st != NULL ? st : own, .bus = bus};
+    json_t *why = json_pack("{s:s}", "reason", "client_disconnected");
+    if (rc.st == NULL || bus == NULL || runs_cancel(&rc, w->run_id, why) == CANCEL_ERROR)
+        log_warn("run %s: its client left, but it could not be cancelled", w->run_id);
+    else
+        log_info("run %s: its client left; cancelled (on_disconnect: cancel)", w->run_id);
+    json_decref(why);
+    store_close(own);
+}
