@@ -226,11 +226,12 @@ start_worker() {
 # when it dies, as script/server and systemd run it. WORKER_PID is the
 # supervisor.
 start_worker_supervised() {
-    jq -n --arg w "$WORKER" --arg conf "$T/opstream.conf" --arg log "$T/worker.log" \
-        '{processes: [{name: "worker", argv: [$w, "-c", $conf], log: $log, stop_s: 30}]}' \
-        > "$T/supervise-worker.json"
-    "${AS[@]}" /usr/bin/python3 "$abs_top_srcdir/script/supervise" "$T/supervise-worker.json" \
-        2>>"$T/supervise.log" &
+    # (The supervisor as whoever runs the test, as systemd runs as root;
+    # the worker as the stack's user.)
+    python3 -c 'import json, sys; print(json.dumps({"processes": [{"name": "worker",
+        "argv": sys.argv[2:], "log": sys.argv[1], "stop_s": 30}]}))' \
+        "$T/worker.log" "${AS[@]}" "$WORKER" -c "$T/opstream.conf" > "$T/supervise-worker.json"
+    /usr/bin/python3 "$abs_top_srcdir/script/supervise" "$T/supervise-worker.json" 2>>"$T/supervise.log" &
     WORKER_PID=$!
     PIDS+=($WORKER_PID)
 }
