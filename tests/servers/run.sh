@@ -54,7 +54,8 @@ add_type stamp 'read -r input
 i=0
 while [ $i -lt 12 ]; do echo "{\"event\":\"stamp\",\"data\":{\"t\":$(date +%s%3N)}}"; i=$((i + 1)); sleep 0.25; done
 echo "{\"event\":\"result\",\"data\":{}}"'
-extra="retry_ms = 100"
+extra="retry_ms = 100
+lease_ms = 1000"
 [ "$SERVER" != apache-fcgid ] || extra="$extra
 responder_processes = 0"
 KEEPALIVE_MS=2000 AUTH=token write_config <<<"$extra"
