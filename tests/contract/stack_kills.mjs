@@ -1,7 +1,8 @@
 // Chromium's EventSource follows a run while one process of the stack is
 // SIGKILLed at random every KILL_EVERY_MS for KILL_SECONDS, of the KINDS
 // (comma-separated; default: master, responder, worker, runner and web,
-// the web server); every REDIS_EVERY_S (0: never) Redis is stopped
+// the web server); every REDIS_EVERY_S (0: never; default 20, or a third
+// of the kill phase when that is shorter) Redis is stopped
 // instead, by SIGTERM and SIGKILL in turn. TOKEN, when set, is the bearer
 // token of the API calls (the EventSource follows the run's signed link).
 // After every kill /api/v1/health must answer 200 again within 3 s. Then
@@ -17,7 +18,9 @@ const [base, mark, nArg, type, webName] = process.argv.slice(2);
 const n = Number(nArg);
 const killEvery = Number(process.env.KILL_EVERY_MS || 1000);
 const killFor = Number(process.env.KILL_SECONDS || 120) * 1000;
-const redisEvery = Number(process.env.REDIS_EVERY_S || 20) * 1000;
+// (At least twice in the kill phase, so that both signals are sent.)
+const redisEvery = process.env.REDIS_EVERY_S !== undefined ? Number(process.env.REDIS_EVERY_S) * 1000
+                                                          : Math.min(20000, killFor / 3);
 const eventEvery = Number(process.env.EVENT_EVERY_MS || 50);
 const kindsToKill = (process.env.KINDS || "master,responder,responder,worker,runner,web").split(",");
 const token = process.env.TOKEN || "";
