@@ -21,3 +21,27 @@ export function pidsOf(role, mark) {
     try { return readFileSync(`/proc/${pid}/cmdline`).toString().includes(mark); } catch { return false; }
   });
 }
+
+// In the page: creates a run (POST api/v1/runs with body, as token when
+// set) and follows it with EventSource, recording [id, event, data] of
+// each event in window.got, its opens in window.opens; window.done
+// resolves "closed" once the EventSource gave up for good. The run's id.
+export function followNewRun(page, api, token, body) {
+  return page.evaluate(async ([api, token, body]) => {
+    const res = await fetch(`${api}/v1/runs`, {
+      method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const run = await res.json();
+    window.got = [];
+    window.opens = 0;
+    window.done = new Promise((resolve) => {
+      const es = new EventSource(run.links.events);
+      es.onopen = () => window.opens++;
+      for (const type of ["run_queued", "run_started", "progress", "result", "run_finished", "gap"])
+        es.addEventListener(type, (e) => window.got.push([e.lastEventId, type, e.data]));
+      es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
+    });
+    return run.id;
+  }, [api, token, body]);
+}

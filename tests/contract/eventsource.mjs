@@ -7,7 +7,7 @@
 // fcgi-responder) whose command line holds MARK (the test's directory).
 // PAGE is the path of a page on the same origin (default /).
 import { readdirSync, readlinkSync } from "node:fs";
-import { launchChromium, pidsOf } from "./browser.mjs";
+import { followNewRun, launchChromium, pidsOf } from "./browser.mjs";
 
 const [base, mark, nArg, rolesArg, pagePath] = process.argv.slice(2);
 const n = Number(nArg);
@@ -49,22 +49,8 @@ const page = await browser.newPage();
 await page.goto(`${base}${pagePath || "/"}`);
 
 // In the page: create the run, follow it with EventSource, record events.
-await page.evaluate(async ([count, api, token, interval]) => {
-  const res = await fetch(`${api}/v1/runs`, {
-    method: "POST", headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ type: "countdown", input: { n: count, interval_ms: interval } }),
-  });
-  const run = await res.json();
-  window.got = [];
-  window.opens = 0;
-  window.done = new Promise((resolve) => {
-    const es = new EventSource(run.links.events);
-    es.onopen = () => window.opens++;
-    for (const type of ["run_queued", "run_started", "progress", "run_finished", "gap"])
-      es.addEventListener(type, (e) => window.got.push([e.lastEventId, type, e.data]));
-    es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
-  });
-}, [n, apiBase, process.env.TOKEN || "", eventEvery]);
+await followNewRun(page, apiBase, process.env.TOKEN || "",
+                   { type: "countdown", input: { n, interval_ms: eventEvery } });
 await page.waitForFunction(() => window.got.length > 2);
 
 // Every killEvery ms, every process of the next role, until the

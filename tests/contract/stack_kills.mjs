@@ -12,7 +12,7 @@
 // MARK: a string on the command line of every process of the stack (the
 // test's directory); the process manager (python3) is never a victim.
 import { readdirSync, readFileSync } from "node:fs";
-import { launchChromium } from "./browser.mjs";
+import { followNewRun, launchChromium } from "./browser.mjs";
 
 const [base, mark, nArg, type, webName] = process.argv.slice(2);
 const n = Number(nArg);
@@ -78,23 +78,7 @@ async function healthAfter(t0) {
 const browser = await launchChromium();
 const page = await browser.newPage();
 await page.goto(`${base}/`);
-const runId = await page.evaluate(async ([count, t, interval, api, tok]) => {
-  const res = await fetch(`${api}/v1/runs`, {
-    method: "POST", headers: { "Content-Type": "application/json", ...(tok ? { Authorization: `Bearer ${tok}` } : {}) },
-    body: JSON.stringify({ type: t, input: { n: count, interval_ms: interval } }),
-  });
-  const run = await res.json();
-  window.got = [];
-  window.opens = 0;
-  window.done = new Promise((resolve) => {
-    const es = new EventSource(run.links.events);
-    es.onopen = () => window.opens++;
-    for (const name of ["run_queued", "run_started", "progress", "result", "run_finished", "gap"])
-      es.addEventListener(name, (e) => window.got.push([e.lastEventId, name]));
-    es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve("closed"); };
-  });
-  return run.id;
-}, [n, type, eventEvery, apiBase, token]);
+const runId = await followNewRun(page, apiBase, token, { type, input: { n, interval_ms: eventEvery } });
 await page.waitForFunction(() => window.got.length > 2);
 
 const killed = {};
