@@ -179,15 +179,11 @@ static int catch_up(struct call *c, const struct run *r, struct stream *s)
     return rc;
 }
 
-/* Redis is away as an EventSource (re)connects. Any status but 200 would
- * make it give up for good, so it gets an empty stream: the retry delay,
- * a comment saying why, and the end, after which it reconnects. */
+/* Redis is away as a stream starts: an empty one, which its client
+ * comes back from (call_unavailable). */
 static int stream_later(struct call *c)
 {
-    struct out *o = &c->req->out;
-    if (sse_headers(o, NULL) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
-        return -1;
-    return sse_comment(o, "event bus unavailable; reconnect later");
+    return call_stream_later(c, "event bus unavailable; reconnect later");
 }
 
 /* The ledger the stream rules ask whether a credential was revoked: the
@@ -346,7 +342,7 @@ static int events_page(struct call *c, const struct run *r, const struct page_qu
     return reply_json(c->req, 200, json_pack("{s:o, s:o}", "data", s.page, "next_cursor", next), NULL);
 }
 
-static int wants_json(struct request *req)
+static int wants_json(const struct request *req)
 {
     return request_accepts(req, "application/json") && !request_accepts(req, "text/event-stream");
 }

@@ -2,6 +2,7 @@
  * GET /v1/openapi.json: the job type catalog, the health check and the
  * API document. */
 #include "api.h"
+#include "ledger.h"
 #include "openapi.h"
 #include "reply.h"
 
@@ -54,8 +55,11 @@ int api_health(struct call *c)
     struct bus *b = call_bus(c);
     int redis_ok = b != NULL && bus_ping(b) == 0;
     int ok = store_ok && redis_ok;
-    json_t *body = json_pack("{s:s, s:s, s:s}", "status", ok ? "ok" : "unavailable",
-                             "sqlite", store_ok ? "ok" : "unreachable",
+    const char *ledger = store_ok ? "ok" : "unreachable";
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", ok ? "ok" : "unavailable",
+                             "ledger", ledger,
+                             "ledger_engine", ledger_engine_for(c->api->cfg->database)->name,
+                             "sqlite", ledger,
                              "redis", redis_ok ? "ok" : "unreachable");
     return reply_json(c->req, ok ? 200 : 503, body, NULL);
 }

@@ -1,8 +1,10 @@
 /* The helpers every handler shares, below the route table: a request's
  * ledger and bus, its body, and the run its path names. */
 #include "call.h"
+#include "api.h"
 #include "log.h"
 #include "reply.h"
+#include "sse.h"
 
 #include <string.h>
 
@@ -138,7 +140,7 @@ int call_owned_run(struct call *c, struct run *r)
     const char *id = c->req->args[0];
     int rc = crypto_id_valid(id) ? store_run_get(c->st, id, r) : 1;
     if (rc < 0) {
-        reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
+        call_unavailable(c, "store_unavailable", "the run ledger cannot be read");
         return -1;
     }
     if (rc == 0 && (c->link_ok || c->producer_ok || strcmp(r->owner, c->req->owner) == 0))
@@ -147,4 +149,28 @@ int call_owned_run(struct call *c, struct run *r)
         run_clear(r);
     reply_problem(c->req, 404, "run_not_found", "no run with this id");
     return -1;
+}
+
+/* An event stream's request: its route streams, and the client takes an
+ * event stream (not the JSON form). */
+static int wants_stream(const struct request *req)
+{
+    const struct route *rt = req->route;
+    return rt != NULL && (rt->flags & ROUTE_STREAM) &&
+           !(request_accepts(req, "application/json") && !request_accepts(req, "text/event-stream"));
+}
+
+int call_stream_later(struct call *c, const char *detail)
+{
+    struct out *o = &c->req->out;
+    if (sse_headers(o, NULL) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0)
+        return -1;
+    return sse_comment(o, detail);
+}
+
+int call_unavailable(struct call *c, const char *code, const char *detail)
+{
+    if (!wants_stream(c->req))
+        return reply_problem(c->req, 503, code, "%s", detail);
+    return call_stream_later(c, detail);
 }

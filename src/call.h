@@ -61,5 +61,13 @@ int call_json_body(struct call *c, json_t **body);
 /* Loads the run named by the path if the caller may see it. 0, or -1
  * after answering (404 looks the same for "absent" and "not yours"). */
 int call_owned_run(struct call *c, struct run *r);
+/* A part of the stack (code: store_unavailable, redis_unavailable) is
+ * away: 503 with Retry-After. An EventSource takes any 5xx for the end,
+ * so a request for an event stream gets an empty stream instead: the
+ * retry delay, a comment saying why, and its end, after which it comes
+ * back. */
+int call_unavailable(struct call *c, const char *code, const char *detail);
+/* That empty stream, for a stream already promised. */
+int call_stream_later(struct call *c, const char *detail);
 
 #endif

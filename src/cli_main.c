@@ -10,9 +10,11 @@
 #include "startup.h"
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct cli {
     struct config cfg;
@@ -27,7 +29,39 @@ static int cmd_init(struct cli *c, int argc, char **argv)
         fprintf(stderr, "opstream: cannot write the database\n");
         return 1;
     }
-    printf("database ready: %s\n", c->cfg.database);
+    /* A connection string may hold a password: it is not printed. */
+    if (strcmp(store_engine(c->st), "sqlite") == 0)
+        printf("database ready: %s\n", c->cfg.database);
+    else
+        printf("database ready: the %s ledger\n", store_engine(c->st));
+    return 0;
+}
+
+/* Moves a SQLite ledger into the configured one (PostgreSQL, for more
+ * than one host): every run, event, token and key, at once or not at all. */
+static int cmd_migrate_ledger(struct cli *c, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: opstream migrate-ledger SQLITE_FILE\n");
+        return 2;
+    }
+    char err[CONFIG_ERR_SIZE];
+    if (access(argv[0], R_OK) != 0) {
+        fprintf(stderr, "opstream: %s: %s\n", argv[0], strerror(errno));
+        return 1;
+    }
+    struct store *from = store_open(argv[0], err, sizeof err);
+    if (from == NULL) {
+        fprintf(stderr, "opstream: %s\n", err);
+        return 1;
+    }
+    int r = store_copy(c->st, from, err, sizeof err);
+    store_close(from);
+    if (r != 0) {
+        fprintf(stderr, "opstream: nothing copied: %s\n", err);
+        return 1;
+    }
+    printf("ledger copied from %s\n", argv[0]);
     return 0;
 }
 
@@ -227,6 +261,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"init", cmd_init, "create and migrate the database"},
+    {"migrate-ledger", cmd_migrate_ledger, "SQLITE_FILE: copy a SQLite ledger into the configured\n"
+                                           "           (empty) one, such as PostgreSQL"},
     {"token", cmd_token, "token create OWNER [NAME]: make an API token (printed once);\n"
                          "           token create --run RUN_ID: the run's producer credential;\n"
                          "           token list; token revoke ID (also ends its owner's links)"},

@@ -43,9 +43,31 @@ struct job {
     int ended;          /* the run's stream ended without us (recovery took us for dead) */
     char key_slot[KEY_SLOT_SIZE]; /* its concurrency_key's slots; "" when none */
     int64_t next_connect_ms;      /* the control read's next try at a lost Redis */
+    int64_t leased_until_ms;      /* monotonic: the lease last renewed runs out then */
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
+
+/* How often the end is tried again while the ledger is away, and how
+ * much of the lease it leaves for clocks that differ. */
+#define END_RETRY_MS 200
+#define END_LEASE_MARGIN_DIV 4
+
+/* The run's end, tried again while this runner still holds its lease: a
+ * ledger away for a moment (a restart, a failover) only delays it; once
+ * the lease is out, recovery owns the run. -1 then. */
+static int finish_while_leased(struct job *j, enum run_status status, json_t *result,
+                               json_t *error)
+{
+    int64_t last = j->leased_until_ms - j->rc->cfg->lease_ms / END_LEASE_MARGIN_DIV;
+    for (;;) {
+        if (runs_finish(j->rc, j->run_id, status, result, error) >= 0)
+            return 0;
+        if (clock_mono_ms() + END_RETRY_MS >= last)
+            return -1;
+        clock_sleep_ms(END_RETRY_MS);
+    }
+}
 
 /* The bus reconnects on its own (runs_ctx.reconnect) until the worker is
  * stopped; meanwhile the job's output waits in its pipe. */
@@ -263,13 +285,15 @@ static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
 {
     int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
     int64_t renew_every = j->rc->cfg->lease_ms / 3, renewed = clock_mono_ms();
-    store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, j->child.pid);
+    if (store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, j->child.pid) == 0)
+        j->leased_until_ms = renewed + j->rc->cfg->lease_ms;
     int exited = 0;
     enum ending end = END_EXIT;
     while (j->out.open || j->err.open) {
         if (clock_mono_ms() - renewed >= renew_every) {
             int64_t until = clock_now_ms() + j->rc->cfg->lease_ms;
-            store_run_lease(j->rc->st, j->run_id, until, 0);
+            if (store_run_lease(j->rc->st, j->run_id, until, 0) == 0)
+                j->leased_until_ms = clock_mono_ms() + j->rc->cfg->lease_ms;
             if (j->type->max_concurrency > 0)
                 bus_slot_renew(j->rc->bus, j->type->name, j->run_id, until);
             if (j->key_slot[0] != '\0')
@@ -402,7 +426,9 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return;
     }
-    struct job j = {.rc = rc, .run_id = run_id, .type = jt};
+    /* The claim holds the lease for lease_ms from now. */
+    struct job j = {.rc = rc, .run_id = run_id, .type = jt,
+                    .leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms};
     if (jt->max_per_key > 0 && r.concurrency_key[0] != '\0')
         jobtype_key_slot(jt->name, r.concurrency_key, j.key_slot);
     char err[512];
@@ -436,8 +462,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         }
         if (end == END_STOPPED) /* handed back, not ended */
             hand_back(rc, run_id);
-        else if (end != END_ENDED &&
-                 runs_finish(rc, run_id, status, j.result, error) < 0)
+        else if (end != END_ENDED && finish_while_leased(&j, status, j.result, error) < 0)
             log_error("run %s: could not record its end", run_id);
         log_info("run %s: %s", run_id,
                  end == END_STOPPED ? "handed back to the queue"

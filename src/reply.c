@@ -73,6 +73,10 @@ static int problem(struct request *req, int status, const char *extra,
         return -1;
     if (extra == NULL && status == 401)
         extra = "WWW-Authenticate: Bearer\r\n";
+    /* Every 503 is a part of the stack being away for a moment (Redis,
+     * the ledger, a full house): a client may come back soon. */
+    if (extra == NULL && status == 503)
+        extra = "Retry-After: " REPLY_RETRY_AFTER_S "\r\n";
     int r = write_body(req, status, "application/problem+json", text, extra);
     free(text);
     return r;

@@ -186,7 +186,7 @@ void api_handle(const struct api *api, struct request *req)
     }
     struct call c = {.req = req, .api = api};
     if (call_open(&c) != 0 && !(rt->flags & ROUTE_NO_LEDGER))
-        reply_problem(req, 503, "store_unavailable", "the run ledger is not reachable");
+        call_unavailable(&c, "store_unavailable", "the run ledger is not reachable");
     else if (authorize(&c, rt) == 0)
         rt->handler(&c);
     call_close(&c);

@@ -420,11 +420,34 @@ const char *runs_host(void)
     return host;
 }
 
+/* How often a claim the ledger did not answer is asked after. */
+#define CLAIM_RETRY_MS 200
+
+/* A claim the ledger failed to answer (a restart, a failover) may have
+ * been kept: its commit landed, its answer did not. It is tried again,
+ * and a refusal then is ours when the run is running under this host and
+ * queue entry. For half a lease at most: 0 claimed, 1 not ours, -1. */
+static int claim(struct runs_ctx *rc, const struct status_change *ch, const char *run_id,
+                 const char *entry)
+{
+    int64_t give_up = clock_mono_ms() + rc->cfg->lease_ms / 2;
+    int failed = 0;
+    for (;;) {
+        int64_t now = clock_now_ms();
+        int r = store_run_claim(rc->st, ch, run_id, now, now + rc->cfg->lease_ms, runs_host(), entry);
+        if (r == 1 && failed)
+            r = store_run_claimed(rc->st, run_id, runs_host(), entry);
+        if (r >= 0 || clock_mono_ms() >= give_up)
+            return r;
+        failed = 1;
+        clock_sleep_ms(CLAIM_RETRY_MS);
+    }
+}
+
 int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
 {
-    int64_t now = clock_now_ms();
     struct status_change ch = change(OP_CLAIM, RUN_RUNNING);
-    int r = store_run_claim(rc->st, &ch, run_id, now, now + rc->cfg->lease_ms, runs_host(), entry);
+    int r = claim(rc, &ch, run_id, entry);
     if (r != 0)
         return r;
     return emit_status(rc, run_id, "run_started", ch.to, NULL);

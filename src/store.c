@@ -1,244 +1,75 @@
-/* SQLite: the run ledger, tokens and settings. One connection per caller,
- * kept as long as its caller lives, with its statements prepared once;
- * WAL lets the responder's readers run beside the worker's writes. */
+/* The run ledger, tokens and settings: every rule of what is stored,
+ * written once in the SQL both engines speak (ledger.h). One connection
+ * per caller, kept as long as its caller lives. */
 #include "store.h"
-#include "clock.h"
+#include "ledger.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* Statements kept prepared per connection: more than the store has. */
-#define STMT_CACHE 96
-/* How long a writer waits for another process's write lock. */
-#define BUSY_WAIT_MS 10000
 
 struct store {
-    sqlite3 *db;
-    struct {
-        sqlite3_stmt *q;
-        int busy;               /* in use by a caller now */
-    } cache[STMT_CACHE];
-    size_t ncache;
-    int64_t busy_since;         /* busy_wait's start */
+    struct ledger *db;
+    const struct ledger_engine *e;
 };
-
-/* A process's threads take SQLite's write lock one at a time, in the
- * order they came: waiting in SQLite's busy handler is for other
- * processes only. */
-static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread int holding;   /* this thread holds write_lock */
-
-/* Each step moves the schema from version i to i+1; never edit a shipped
- * step, append a new one. */
-static const char *const migrations[] = {
-    "CREATE TABLE runs ("
-    " id TEXT PRIMARY KEY, owner TEXT NOT NULL, type TEXT NOT NULL,"
-    " status TEXT NOT NULL, thread_id TEXT, input TEXT NOT NULL,"
-    " result TEXT, error TEXT, pending_input TEXT,"
-    " progress_current INTEGER, progress_total INTEGER,"
-    " steps TEXT NOT NULL DEFAULT '[]', metadata TEXT NOT NULL DEFAULT '{}',"
-    " created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
-    " updated_at INTEGER NOT NULL, last_event_id TEXT,"
-    " attempt INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX runs_owner_created ON runs(owner, created_at DESC, id);"
-    "CREATE INDEX runs_status ON runs(status);"
-    "CREATE TABLE tokens (hash TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-    " name TEXT NOT NULL, created_at INTEGER NOT NULL);"
-    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-
-    /* 2: creation order, idempotency keys, threads and cancellation. */
-    "ALTER TABLE runs ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE runs SET seq = rowid;"
-    "CREATE INDEX runs_owner_seq ON runs(owner, seq);"
-    "CREATE INDEX runs_thread ON runs(thread_id, seq) WHERE thread_id IS NOT NULL;"
-    "ALTER TABLE runs ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;"
-    "ALTER TABLE runs ADD COLUMN delete_on_finish INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE idempotency (owner TEXT NOT NULL, key TEXT NOT NULL,"
-    " body_hash TEXT NOT NULL, run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    " created_at INTEGER NOT NULL, PRIMARY KEY (owner, key));"
-    "CREATE INDEX idempotency_created ON idempotency(created_at);",
-
-    /* 3: the archive of every event, kept beyond Redis retention. */
-    "CREATE TABLE events (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    " ms INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,"
-    " PRIMARY KEY (run_id, ms, seq)) WITHOUT ROWID;",
-
-    /* 4: when a run's archive was deleted (opstream gc). */
-    "ALTER TABLE runs ADD COLUMN archive_deleted_at INTEGER;",
-
-    /* 5: leases of running runs, for crash recovery. */
-    "ALTER TABLE runs ADD COLUMN lease_until INTEGER;"
-    "ALTER TABLE runs ADD COLUMN worker_host TEXT;"
-    "ALTER TABLE runs ADD COLUMN pgid INTEGER;"
-    "ALTER TABLE runs ADD COLUMN queue_entry TEXT;"
-    "CREATE INDEX runs_lease ON runs(lease_until) WHERE lease_until IS NOT NULL;",
-
-    /* 6: each owner's link epoch, moved by revoking a credential. */
-    "CREATE TABLE owners (owner TEXT PRIMARY KEY, link_epoch INTEGER NOT NULL DEFAULT 0);",
-
-    /* 7: the event each projection was last taken from, so that a late
-     * write of an older event never moves it back. */
-    "ALTER TABLE runs ADD COLUMN progress_event_id TEXT;"
-    "ALTER TABLE runs ADD COLUMN steps_event_id TEXT;",
-
-    /* 8: a new run's seq is MAX(seq) + 1: read from an index, not a scan
-     * of every run. */
-    "CREATE INDEX runs_seq ON runs(seq);",
-
-    /* 9: the run a rerun repeats. */
-    "ALTER TABLE runs ADD COLUMN rerun_of TEXT;",
-
-    /* 10: scheduling: a delayed start, an expiry in the queue, a
-     * priority, a concurrency key. */
-    "ALTER TABLE runs ADD COLUMN start_at INTEGER;"
-    "ALTER TABLE runs ADD COLUMN expires_at INTEGER;"
-    "ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE runs ADD COLUMN concurrency_key TEXT;",
-
-    /* 11: a webhook told of the run's end, and its attempts. */
-    "ALTER TABLE runs ADD COLUMN webhook TEXT;"
-    "ALTER TABLE runs ADD COLUMN webhook_state TEXT;"
-    "ALTER TABLE runs ADD COLUMN webhook_attempts TEXT NOT NULL DEFAULT '[]';",
-};
-
-#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
-
-static int exec(struct store *st, const char *sql)
-{
-    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
 
 /* Every multi-statement change runs between begin() and end(): end()
  * commits when ret >= 0 and rolls back otherwise (or when the commit
  * fails), returning ret, or -1 when nothing was kept. */
 static int begin(struct store *st)
 {
-    pthread_mutex_lock(&write_lock);
-    if (exec(st, "BEGIN IMMEDIATE") == 0) {
-        holding = 1;
-        return 0;
-    }
-    pthread_mutex_unlock(&write_lock);
-    return -1;
+    return st->e->begin(st->db);
 }
 
 static int end(struct store *st, int ret)
 {
-    if (ret < 0 || exec(st, "COMMIT") != 0) {
-        exec(st, "ROLLBACK");
-        ret = -1;
-    }
-    holding = 0;
-    pthread_mutex_unlock(&write_lock);
-    return ret;
-}
-
-/* SQLite's own busy handler sleeps up to 100 ms at a time, which is most
- * of a create's time when two processes write; this one retries after a
- * fraction of a millisecond, growing to 2 ms, for BUSY_WAIT_MS in all. */
-static int busy_wait(void *arg, int count)
-{
-    int64_t *since = arg;
-    int64_t now = clock_mono_ms();
-    if (count == 0)
-        *since = now;
-    if (now - *since >= BUSY_WAIT_MS)
-        return 0;
-    int us = count < 20 ? 100 * (count + 1) : 2000;
-    struct timespec ts = {0, (long)us * 1000};
-    nanosleep(&ts, NULL);
-    return 1;
-}
-
-/* event_after(a, b): 1 when event id a comes after b, or b is NULL. The
- * ledger's last_event_id and projections move only forward with it, however
- * late a writer's update lands. */
-static void event_after_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const unsigned char *a = sqlite3_value_text(argv[0]);
-    const unsigned char *b = sqlite3_value_text(argv[1]);
-    struct event_id ia, ib;
-    if (a == NULL || event_id_parse((const char *)a, &ia) != 0) {
-        sqlite3_result_int(ctx, 0);
-        return;
-    }
-    int later = b == NULL || event_id_parse((const char *)b, &ib) != 0 ||
-                event_id_cmp(&ia, &ib) > 0;
-    sqlite3_result_int(ctx, later);
-}
-
-static int schema_version(struct store *st)
-{
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+    if (ret < 0) {
+        st->e->rollback(st->db);
         return -1;
-    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
-    sqlite3_finalize(q);
-    return version;
+    }
+    return st->e->commit(st->db) == 0 ? ret : -1;
 }
 
 /* Every open checks the schema, so the check is a plain read; the write
  * lock is taken only when there is something to migrate. */
 static int migrate(struct store *st, char *err, size_t errsize)
 {
-    if (schema_version(st) == N_MIGRATIONS)
+    const struct ledger_engine *e = st->e;
+    if (e->version(st->db) == e->n_migrations)
         return 0;
     if (begin(st) != 0) {
-        snprintf(err, errsize, "cannot start migration: %s", sqlite3_errmsg(st->db));
+        snprintf(err, errsize, "cannot start migration: %s", e->error(st->db));
         return -1;
     }
-    int version = schema_version(st);
-    if (version < 0 || version > N_MIGRATIONS) {
+    int version = e->version(st->db);
+    if (version < 0 || version > e->n_migrations) {
         snprintf(err, errsize, "database schema version %d is newer than this program", version);
         return end(st, -1);
     }
     int ret = 0;
-    for (int v = version; v < N_MIGRATIONS && ret == 0; v++) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-        if (exec(st, migrations[v]) != 0 || exec(st, pragma) != 0)
+    for (int v = version; v < e->n_migrations && ret == 0; v++)
+        if (e->exec(st->db, e->migrations[v]) != 0 || e->set_version(st->db, v + 1) != 0)
             ret = -1;
-    }
     if (ret != 0)
-        snprintf(err, errsize, "migration failed: %s", sqlite3_errmsg(st->db));
+        snprintf(err, errsize, "migration failed: %s", e->error(st->db));
     if (end(st, ret) != 0) {
         if (ret == 0)
-            snprintf(err, errsize, "migration not committed: %s", sqlite3_errmsg(st->db));
+            snprintf(err, errsize, "migration not committed: %s", e->error(st->db));
         return -1;
     }
     return 0;
 }
 
-struct store *store_open(const char *path, char *err, size_t errsize)
+struct store *store_open(const char *where, char *err, size_t errsize)
 {
     struct store *st = calloc(1, sizeof *st);
     if (st == NULL) {
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errsize, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
-        store_close(st);
-        return NULL;
-    }
-    sqlite3_busy_handler(st->db, busy_wait, &st->busy_since);
-    sqlite3_create_function(st->db, "event_after", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                            event_after_fn, NULL, NULL);
-    if (exec(st, "PRAGMA journal_mode=WAL") != 0 ||
-        exec(st, "PRAGMA synchronous=NORMAL") != 0 ||
-        exec(st, "PRAGMA foreign_keys=ON") != 0) {
-        snprintf(err, errsize, "%s: %s", path, sqlite3_errmsg(st->db));
-        store_close(st);
-        return NULL;
-    }
-    if (migrate(st, err, errsize) != 0) {
+    st->e = ledger_engine_for(where);
+    st->db = st->e->open(where, err, errsize);
+    if (st->db == NULL || migrate(st, err, errsize) != 0) {
         store_close(st);
         return NULL;
     }
@@ -249,144 +80,135 @@ void store_close(struct store *st)
 {
     if (st == NULL)
         return;
-    for (size_t i = 0; i < st->ncache; i++)
-        sqlite3_finalize(st->cache[i].q);
-    sqlite3_close(st->db);
+    if (st->db != NULL)
+        st->e->close(st->db);
     free(st);
 }
 
 int store_settle(struct store *st)
 {
-    int open = st != NULL && !sqlite3_get_autocommit(st->db);
-    if (open)
-        exec(st, "ROLLBACK");
-    if (holding) {
-        holding = 0;
-        pthread_mutex_unlock(&write_lock);
-        open = 1;
-    }
-    return open ? -1 : 0;
+    return st != NULL ? st->e->settle(st->db) : 0;
+}
+
+int store_alive(struct store *st)
+{
+    return st->e->alive(st->db);
 }
 
 int store_ping(struct store *st)
 {
-    return exec(st, "SELECT 1 FROM runs LIMIT 0");
+    return st->e->exec(st->db, "SELECT 1 FROM runs LIMIT 0");
 }
 
-/* A statement and whether all its bindings took: a failed binding (out of
- * memory, a value too big) fails the statement instead of running it with
- * a NULL where a value belonged. */
+const char *store_engine(struct store *st)
+{
+    return st->e->name;
+}
+
+/* A statement with its bindings; whether they all took is the engine's
+ * to remember: a failed binding (out of memory, a value too big) fails
+ * the statement instead of running it with a NULL where a value belonged. */
 struct stmt {
-    sqlite3_stmt *q;
-    int bind_failed;
-    struct store *st;
-    int slot;                   /* in st's cache, or -1 */
+    struct ledger_query *q;
+    const struct ledger_engine *e;
 };
 
-/* A statement from the connection's cache when it was prepared before
- * and is not in use, else a new one (kept when there is room). */
 static int prepare(struct store *st, struct stmt *s, const char *sql)
 {
-    s->bind_failed = 0;
-    s->q = NULL;
-    s->st = st;
-    s->slot = -1;
-    for (size_t i = 0; i < st->ncache; i++) {
-        if (!st->cache[i].busy && strcmp(sqlite3_sql(st->cache[i].q), sql) == 0) {
-            st->cache[i].busy = 1;
-            s->q = st->cache[i].q;
-            s->slot = (int)i;
-            return 0;
-        }
-    }
-    int keep = st->ncache < STMT_CACHE;
-    if (sqlite3_prepare_v3(st->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s->q,
-                           NULL) != SQLITE_OK)
-        return -1;
-    if (keep) {
-        st->cache[st->ncache].q = s->q;
-        st->cache[st->ncache].busy = 1;
-        s->slot = (int)st->ncache++;
-    }
-    return 0;
+    s->e = st->e;
+    s->q = st->e->prepare(st->db, sql);
+    return s->q != NULL ? 0 : -1;
 }
 
-/* Done with a statement: a cached one is reset for its next use. */
+/* Done with a statement. */
 static void release(struct stmt *s)
 {
-    if (s->slot < 0) {
-        sqlite3_finalize(s->q);
-    } else {
-        sqlite3_reset(s->q);
-        sqlite3_clear_bindings(s->q);
-        s->st->cache[s->slot].busy = 0;
-    }
+    s->e->release(s->q);
     s->q = NULL;
-    s->slot = -1;
 }
 
-static void bound(struct stmt *s, int rc)
-{
-    if (rc != SQLITE_OK)
-        s->bind_failed = 1;
-}
-
-/* NULL or empty text binds SQL NULL where that is meant. */
+/* NULL text binds SQL NULL. */
 static void bind_text(struct stmt *s, int i, const char *text)
 {
-    bound(s, text == NULL ? sqlite3_bind_null(s->q, i)
-                          : sqlite3_bind_text(s->q, i, text, -1, SQLITE_TRANSIENT));
+    s->e->bind_text(s->q, i, text);
 }
 
 static void bind_int(struct stmt *s, int i, int64_t v)
 {
-    bound(s, sqlite3_bind_int64(s->q, i, v));
+    s->e->bind_int(s->q, i, v);
+}
+
+static void bind_null(struct stmt *s, int i)
+{
+    s->e->bind_null(s->q, i);
 }
 
 static void bind_json(struct stmt *s, int i, const json_t *j)
 {
     if (j == NULL) {
-        bound(s, sqlite3_bind_null(s->q, i));
+        bind_null(s, i);
         return;
     }
     char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    bound(s, text == NULL ? SQLITE_NOMEM : sqlite3_bind_text(s->q, i, text, -1, free));
+    if (text == NULL) /* the statement fails: a NULL is no stand-in */
+        bind_int(s, s->e->params(s->q) + 1, 0);
+    else
+        bind_text(s, i, text);
+    free(text);
 }
 
 static void bind_ms(struct stmt *s, int i, int64_t ms)
 {
-    bound(s, ms == 0 ? sqlite3_bind_null(s->q, i) : sqlite3_bind_int64(s->q, i, ms));
+    if (ms == 0)
+        bind_null(s, i);
+    else
+        bind_int(s, i, ms);
 }
 
-/* A set of statuses as a JSON array of their names, for
- * "status IN (SELECT value FROM json_each(?))": the names stay in run.c. */
+/* A set of statuses as a list of their names, ",queued,running,", for
+ * IN_STATUSES: the names stay in run.c. */
 static void bind_statuses(struct stmt *s, int i, run_status_set set)
 {
-    char list[256] = "[";
+    char list[256] = ",";
     size_t n = 1;
     for (int k = 0; k < RUN_STATUS_COUNT; k++)
         if (set & STATUS_BIT(k))
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s\"%s\"", n > 1 ? "," : "",
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s,",
                                   run_status_name((enum run_status)k));
-    snprintf(list + n, sizeof list - n, "]");
     bind_text(s, i, list);
 }
 
-#define IN_STATUSES(n) "status IN (SELECT value FROM json_each(?" #n "))"
+/* The run's status is in the list bound to ?n (no status name holds a
+ * LIKE wildcard but '_', which matches itself). */
+#define IN_STATUSES(n) "?" #n " LIKE ('%,' || status || ',%')"
+/* The later of a column and a time: SQLite's MAX(a, b) is PostgreSQL's
+ * GREATEST. */
+#define LATER(col, p) "CASE WHEN " col " > " p " THEN " col " ELSE " p " END"
 
 /* One step of a statement whose bindings are made. */
-static int step(struct stmt *s)
+static enum ledger_step step(struct stmt *s)
 {
-    return s->bind_failed ? SQLITE_ERROR : sqlite3_step(s->q);
+    return s->e->step(s->q);
 }
 
-/* Runs a statement that returns no rows and finalizes it: the number of
+static const char *col_text(struct stmt *s, int i)
+{
+    return s->e->text(s->q, i);
+}
+
+static int64_t col_int(struct stmt *s, int i)
+{
+    return s->e->integer(s->q, i);
+}
+
+/* Runs a statement that returns no rows and releases it: the number of
  * changed rows, or -1. */
 static int step_done(struct store *st, struct stmt *s)
 {
-    int rc = step(s);
+    (void)st;
+    int n = step(s) == LEDGER_DONE ? s->e->changes(s->q) : -1;
     release(s);
-    return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -1;
+    return n;
 }
 
 /* A transition's answer: 0 when the run changed, 1 when it matched no
@@ -407,23 +229,23 @@ static void bind_change(struct stmt *s, const char *id, const struct status_chan
 }
 
 /* The first column of the one row a query returns, as text: 0 found, 1
- * no row, -1 error. Finalizes the statement. */
+ * no row, -1 error. Releases the statement. */
 static int step_text(struct stmt *s, char *out, size_t size)
 {
-    int rc = step(s);
-    int ret = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+    enum ledger_step rc = step(s);
+    int ret = rc == LEDGER_ROW ? 0 : (rc == LEDGER_DONE ? 1 : -1);
     if (ret == 0) {
-        const unsigned char *t = sqlite3_column_text(s->q, 0);
-        snprintf(out, size, "%s", t ? (const char *)t : "");
+        const char *t = col_text(s, 0);
+        snprintf(out, size, "%s", t ? t : "");
     }
     release(s);
     return ret;
 }
 
-static void copy_col(sqlite3_stmt *q, int i, char *dst, size_t size)
+static void copy_col(struct stmt *s, int i, char *dst, size_t size)
 {
-    const unsigned char *s = sqlite3_column_text(q, i);
-    snprintf(dst, size, "%s", s ? (const char *)s : "");
+    const char *t = col_text(s, i);
+    snprintf(dst, size, "%s", t ? t : "");
 }
 
 static int insert_run(struct store *st, struct run *r, int64_t lease_until)
@@ -439,7 +261,7 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
         " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of,"
         " start_at, expires_at, priority, concurrency_key, webhook, webhook_state)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
-        " CASE WHEN ?12 THEN NULL ELSE ?13 END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18,"
+        " CASE WHEN ?12 <> 0 THEN NULL ELSE CAST(?13 AS BIGINT) END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18,"
         " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE ?20 END)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
@@ -480,11 +302,11 @@ static int find_key(struct store *st, const char *owner, const char *key, int64_
         return -1;
     bind_text(&s, 1, owner);
     bind_text(&s, 2, key);
-    int rc = step(&s);
-    int ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
+    enum ledger_step rc = step(&s);
+    int ret = rc == LEDGER_ROW ? 1 : (rc == LEDGER_DONE ? 0 : -1);
     if (ret == 1) {
-        copy_col(s.q, 0, run_id, ID_SIZE);
-        copy_col(s.q, 1, hash, HASH_HEX_SIZE);
+        copy_col(&s, 0, run_id, ID_SIZE);
+        copy_col(&s, 1, hash, HASH_HEX_SIZE);
     }
     release(&s);
     return ret;
@@ -581,9 +403,9 @@ static int change_run(struct store *st, const char *sql, const struct status_cha
         return -1;
     bind_change(&s, id, ch);
     bind_int(&s, 4, now_ms);
-    if (sqlite3_bind_parameter_count(s.q) >= 5)
+    if (s.e->params(s.q) >= 5)
         bind_json(&s, 5, value);
-    if (sqlite3_bind_parameter_count(s.q) >= 6)
+    if (s.e->params(s.q) >= 6)
         bind_int(&s, 6, lease_until);
     return step_change(st, &s);
 }
@@ -592,7 +414,7 @@ int store_run_await_input(struct store *st, const struct status_change *ch, cons
                           const json_t *pending, int64_t now_ms)
 {
     return change_run(st,
-        "UPDATE runs SET status = ?2, pending_input = ?5, updated_at = MAX(updated_at, ?4)"
+        "UPDATE runs SET status = ?2, pending_input = ?5, updated_at = " LATER("updated_at", "?4")
         " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, pending, 0);
 }
 
@@ -600,7 +422,7 @@ int store_run_resume(struct store *st, const struct status_change *ch, const cha
                      int64_t now_ms)
 {
     return change_run(st,
-        "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = MAX(updated_at, ?4)"
+        "UPDATE runs SET status = ?2, pending_input = NULL, updated_at = " LATER("updated_at", "?4")
         " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL, 0);
 }
 
@@ -609,7 +431,7 @@ int store_run_requeue(struct store *st, const struct status_change *ch, const ch
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, lease_until = ?6, pgid = NULL, queue_entry = NULL,"
-        " pending_input = NULL, updated_at = MAX(updated_at, ?4)"
+        " pending_input = NULL, updated_at = " LATER("updated_at", "?4")
         " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, NULL, lease_until);
 }
 
@@ -618,7 +440,7 @@ int store_run_cancel_queued(struct store *st, const struct status_change *ch, co
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, error = ?5, cancel_requested_at = ?4, finished_at = ?4,"
-        " updated_at = MAX(updated_at, ?4), parked = 0, lease_until = ?6"
+        " updated_at = " LATER("updated_at", "?4") ", parked = 0, lease_until = ?6"
         " WHERE id = ?1 AND " IN_STATUSES(3), ch, id, now_ms, error, lease_until);
 }
 
@@ -627,7 +449,7 @@ int store_run_expire(struct store *st, const struct status_change *ch, const cha
 {
     return change_run(st,
         "UPDATE runs SET status = ?2, error = ?5, finished_at = ?4,"
-        " updated_at = MAX(updated_at, ?4), parked = 0, lease_until = ?6"
+        " updated_at = " LATER("updated_at", "?4") ", parked = 0, lease_until = ?6"
         " WHERE id = ?1 AND started_at IS NULL AND " IN_STATUSES(3), ch, id, now_ms, error,
         lease_until);
 }
@@ -655,7 +477,7 @@ int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms)
 {
     struct stmt s;
     if (prepare(st, &s,
-        "UPDATE runs SET cancel_requested_at = ?2, updated_at = MAX(updated_at, ?2)"
+        "UPDATE runs SET cancel_requested_at = ?2, updated_at = " LATER("updated_at", "?2")
         " WHERE id = ?1 AND cancel_requested_at IS NULL") != 0)
         return -1;
     bind_text(&s, 1, id);
@@ -717,28 +539,26 @@ done:
     return res;
 }
 
-static json_t *json_col(sqlite3_stmt *q, int i)
+static json_t *json_col(struct stmt *s, int i)
 {
-    const unsigned char *s = sqlite3_column_text(q, i);
-    if (s == NULL)
-        return NULL;
-    return json_loads((const char *)s, JSON_DECODE_ANY, NULL);
+    const char *t = col_text(s, i);
+    return t != NULL ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
 }
 
 #define RUN_COLUMNS                                                        \
     "id, owner, type, status, thread_id, input, result, error,"            \
     " pending_input, progress_current, progress_total, steps, metadata,"   \
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
-    " seq, parked, delete_on_finish, archive_deleted_at IS NOT NULL, rerun_of,"   \
+    " seq, parked, delete_on_finish, CASE WHEN archive_deleted_at IS NULL THEN 0 ELSE 1 END, rerun_of,"   \
     " start_at, expires_at, priority, concurrency_key, webhook, webhook_state,"     \
     " webhook_attempts"
 
 /* 0, or -1 for a row whose status is none this program knows. */
-static int read_run(sqlite3_stmt *q, struct run *r)
+static int read_run(struct stmt *q, struct run *r)
 {
     memset(r, 0, sizeof *r);
-    const unsigned char *status = sqlite3_column_text(q, 3);
-    if (status == NULL || run_status_parse((const char *)status, &r->status) != 0)
+    const char *status = col_text(q, 3);
+    if (status == NULL || run_status_parse(status, &r->status) != 0)
         return -1;
     copy_col(q, 0, r->id, sizeof r->id);
     copy_col(q, 1, r->owner, sizeof r->owner);
@@ -748,28 +568,28 @@ static int read_run(sqlite3_stmt *q, struct run *r)
     r->result = json_col(q, 6);
     r->error = json_col(q, 7);
     r->pending_input = json_col(q, 8);
-    r->has_progress = sqlite3_column_type(q, 9) != SQLITE_NULL;
-    r->progress_current = sqlite3_column_int64(q, 9);
-    r->progress_total = sqlite3_column_int64(q, 10);
+    r->has_progress = !q->e->is_null(q->q, 9);
+    r->progress_current = col_int(q, 9);
+    r->progress_total = col_int(q, 10);
     r->steps = json_col(q, 11);
     r->metadata = json_col(q, 12);
-    r->created_at = sqlite3_column_int64(q, 13);
-    r->started_at = sqlite3_column_int64(q, 14);
-    r->finished_at = sqlite3_column_int64(q, 15);
-    r->updated_at = sqlite3_column_int64(q, 16);
+    r->created_at = col_int(q, 13);
+    r->started_at = col_int(q, 14);
+    r->finished_at = col_int(q, 15);
+    r->updated_at = col_int(q, 16);
     copy_col(q, 17, r->last_event_id, sizeof r->last_event_id);
-    r->attempt = sqlite3_column_int(q, 18);
-    r->seq = sqlite3_column_int64(q, 19);
-    r->parked = sqlite3_column_int(q, 20);
-    r->delete_on_finish = sqlite3_column_int(q, 21);
-    r->archive_deleted = sqlite3_column_int(q, 22);
+    r->attempt = (int)col_int(q, 18);
+    r->seq = col_int(q, 19);
+    r->parked = (int)col_int(q, 20);
+    r->delete_on_finish = (int)col_int(q, 21);
+    r->archive_deleted = (int)col_int(q, 22);
     copy_col(q, 23, r->rerun_of, sizeof r->rerun_of);
-    r->start_at = sqlite3_column_int64(q, 24);
-    r->expires_at = sqlite3_column_int64(q, 25);
-    r->priority = sqlite3_column_int(q, 26);
+    r->start_at = col_int(q, 24);
+    r->expires_at = col_int(q, 25);
+    r->priority = (int)col_int(q, 26);
     copy_col(q, 27, r->concurrency_key, sizeof r->concurrency_key);
     copy_col(q, 28, r->webhook, sizeof r->webhook);
-    r->webhook_state = webhook_state_parse((const char *)sqlite3_column_text(q, 29));
+    r->webhook_state = webhook_state_parse(col_text(q, 29));
     r->webhook_attempts = json_col(q, 30);
     return 0;
 }
@@ -780,11 +600,11 @@ int store_run_get(struct store *st, const char *id, struct run *out)
     if (prepare(st, &s, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1") != 0)
         return -1;
     bind_text(&s, 1, id);
-    int rc = step(&s);
+    enum ledger_step rc = step(&s);
     int ret = 1;
-    if (rc == SQLITE_ROW)
-        ret = read_run(s.q, out);
-    else if (rc != SQLITE_DONE)
+    if (rc == LEDGER_ROW)
+        ret = read_run(&s, out);
+    else if (rc != LEDGER_DONE)
         ret = -1;
     release(&s);
     return ret;
@@ -804,7 +624,7 @@ int store_run_claim(struct store *st, const struct status_change *ch, const char
 {
     struct stmt s;
     if (prepare(st, &s,
-        "UPDATE runs SET status = ?2, started_at = ?4, updated_at = MAX(updated_at, ?4),"
+        "UPDATE runs SET status = ?2, started_at = ?4, updated_at = " LATER("updated_at", "?4") ","
         " attempt = attempt + 1, lease_until = ?5, worker_host = ?6, queue_entry = ?7, pgid = NULL"
         " WHERE id = ?1 AND " IN_STATUSES(3)) != 0)
         return -1;
@@ -814,6 +634,21 @@ int store_run_claim(struct store *st, const struct status_change *ch, const char
     bind_text(&s, 6, host);
     bind_text(&s, 7, entry);
     return step_change(st, &s);
+}
+
+int store_run_claimed(struct store *st, const char *id, const char *host, const char *entry)
+{
+    struct stmt s;
+    char one[8];
+    if (prepare(st, &s, "SELECT 1 FROM runs WHERE id = ?1 AND status = ?2 AND worker_host = ?3"
+                        " AND queue_entry = ?4") != 0)
+        return -1;
+    bind_text(&s, 1, id);
+    bind_text(&s, 2, run_status_name(RUN_RUNNING));
+    bind_text(&s, 3, host);
+    bind_text(&s, 4, entry);
+    int r = step_text(&s, one, sizeof one);
+    return r < 0 ? -1 : r;
 }
 
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid)
@@ -828,7 +663,7 @@ int store_run_lease(struct store *st, const char *id, int64_t lease_until, long 
     if (pgid > 0)
         bind_int(&s, 3, pgid);
     else
-        bound(&s, sqlite3_bind_null(s.q, 3));
+        bind_null(&s, 3);
     bind_statuses(&s, 4, STATUS_CLAIMED);
     return step_done(st, &s) < 0 ? -1 : 0;
 }
@@ -844,28 +679,30 @@ int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
         "SELECT id, COALESCE(worker_host, ''), COALESCE(pgid, 0), COALESCE(queue_entry, ''),"
         " status FROM runs WHERE lease_until < ?1 LIMIT 1") == 0) {
         bind_int(&s, 1, now_ms);
-        int rc = step(&s);
-        ret = rc == SQLITE_ROW ? 1 : (rc == SQLITE_DONE ? 0 : -1);
+        enum ledger_step rc = step(&s);
+        ret = rc == LEDGER_ROW ? 1 : (rc == LEDGER_DONE ? 0 : -1);
         if (ret == 1) {
-            copy_col(s.q, 0, out->id, sizeof out->id);
-            copy_col(s.q, 1, out->host, sizeof out->host);
-            out->pgid = (long)sqlite3_column_int64(s.q, 2);
-            copy_col(s.q, 3, out->entry, sizeof out->entry);
-            const unsigned char *status = sqlite3_column_text(s.q, 4);
-            if (status == NULL || run_status_parse((const char *)status, &out->status) != 0)
+            copy_col(&s, 0, out->id, sizeof out->id);
+            copy_col(&s, 1, out->host, sizeof out->host);
+            out->pgid = (long)col_int(&s, 2);
+            copy_col(&s, 3, out->entry, sizeof out->entry);
+            const char *status = col_text(&s, 4);
+            if (status == NULL || run_status_parse(status, &out->status) != 0)
                 ret = -1;
         }
         release(&s);
     }
-    /* Taking it: only one worker recovers a run. */
+    /* Taking it: only one worker recovers a run, and not one whose runner
+     * renewed its lease meanwhile (a renewal is a statement of its own). */
     if (ret == 1) {
-        if (prepare(st, &s, "UPDATE runs SET lease_until = ?2 WHERE id = ?1") != 0)
+        if (prepare(st, &s, "UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND lease_until < ?3") != 0)
             ret = -1;
         else {
             bind_text(&s, 1, out->id);
             bind_int(&s, 2, retake_until);
-            if (step_done(st, &s) != 1)
-                ret = -1;
+            bind_int(&s, 3, now_ms);
+            int n = step_done(st, &s);
+            ret = n < 0 ? -1 : n;
         }
     }
     return end(st, ret);
@@ -878,7 +715,8 @@ static int archive_event(struct store *st, const char *run_id, const char *event
     struct event_id id;
     struct stmt s;
     if (event_id_parse(event_id, &id) != 0 || prepare(st, &s,
-        "INSERT OR IGNORE INTO events (run_id, ms, seq, type, data) VALUES (?1, ?2, ?3, ?4, ?5)") != 0)
+        "INSERT INTO events (run_id, ms, seq, type, data) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT DO NOTHING") != 0)
         return -1;
     bind_text(&s, 1, run_id);
     bind_int(&s, 2, (int64_t)id.ms);
@@ -893,7 +731,7 @@ static int archive_event(struct store *st, const char *run_id, const char *event
 static int note_latest(struct store *st, const char *id, const char *event_id, int64_t now_ms)
 {
     struct stmt s;
-    if (prepare(st, &s, "UPDATE runs SET last_event_id = ?2, updated_at = MAX(updated_at, ?3)"
+    if (prepare(st, &s, "UPDATE runs SET last_event_id = ?2, updated_at = " LATER("updated_at", "?3")
                         " WHERE id = ?1 AND event_after(?2, last_event_id)") != 0)
         return -1;
     bind_text(&s, 1, id);
@@ -966,18 +804,18 @@ int store_events_after(struct store *st, const char *run_id, const struct event_
     bind_int(&s, 5, before ? (int64_t)before->seq : 0);
     bind_int(&s, 6, limit);
     int n = 0, rc;
-    while ((rc = step(&s)) == SQLITE_ROW) {
-        struct event_id id = {(uint64_t)sqlite3_column_int64(s.q, 0),
-                              (uint64_t)sqlite3_column_int64(s.q, 1)};
+    while ((rc = step(&s)) == LEDGER_ROW) {
+        struct event_id id = {(uint64_t)col_int(&s, 0),
+                              (uint64_t)col_int(&s, 1)};
         char text[EVENT_ID_SIZE];
         event_id_format(&id, text);
         n++;
-        if (fn(ctx, text, (const char *)sqlite3_column_text(s.q, 2),
-               (const char *)sqlite3_column_text(s.q, 3)) != 0)
+        if (fn(ctx, text, col_text(&s, 2),
+               col_text(&s, 3)) != 0)
             break;
     }
     release(&s);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? n : -1;
+    return (rc == LEDGER_ROW || rc == LEDGER_DONE) ? n : -1;
 }
 
 int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t now_ms)
@@ -1012,10 +850,10 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
     if (prepare(st, &s, "SELECT steps FROM runs WHERE id = ?1 AND event_after(?2, steps_event_id)") == 0) {
         bind_text(&s, 1, id);
         bind_text(&s, 2, event_id);
-        int rc = step(&s);
-        r = rc == SQLITE_ROW ? 0 : (rc == SQLITE_DONE ? 1 : -1);
+        enum ledger_step rc = step(&s);
+        r = rc == LEDGER_ROW ? 0 : (rc == LEDGER_DONE ? 1 : -1);
         if (r == 0)
-            steps = json_col(s.q, 0);
+            steps = json_col(&s, 0);
         release(&s);
     }
     if (r == 0 && !json_is_array(steps)) {
@@ -1024,7 +862,7 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
     }
     if (r == 0 && edit(ctx, steps) == 1) {
         r = -1;
-        if (prepare(st, &s, "UPDATE runs SET steps = ?2, updated_at = MAX(updated_at, ?3),"
+        if (prepare(st, &s, "UPDATE runs SET steps = ?2, updated_at = " LATER("updated_at", "?3") ","
                             " steps_event_id = ?4 WHERE id = ?1") == 0) {
             bind_text(&s, 1, id);
             bind_json(&s, 2, steps);
@@ -1043,7 +881,7 @@ int store_run_progress(struct store *st, const char *id, const char *event_id,
     struct stmt s;
     if (prepare(st, &s,
         "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
-        " updated_at = MAX(updated_at, ?4), progress_event_id = ?5"
+        " updated_at = " LATER("updated_at", "?4") ", progress_event_id = ?5"
         " WHERE id = ?1 AND event_after(?5, progress_event_id)") != 0)
         return -1;
     bind_text(&s, 5, event_id);
@@ -1065,7 +903,7 @@ int store_run_finish(struct store *st, const struct status_change *ch, const cha
     int r = event_id != NULL ? archive_event(st, id, event_id, EVENT_TERMINAL, event_data) : 0;
     if (r == 0 && prepare(st, &s,
             "UPDATE runs SET status = ?2, result = ?4, error = ?5,"
-            " pending_input = NULL, finished_at = ?6, updated_at = MAX(updated_at, ?6),"
+            " pending_input = NULL, finished_at = ?6, updated_at = " LATER("updated_at", "?6") ","
             " last_event_id = CASE WHEN ?7 IS NOT NULL AND event_after(?7, last_event_id)"
             " THEN ?7 ELSE last_event_id END,"
             " lease_until = ?8 WHERE id = ?1 AND " IN_STATUSES(3)) == 0) {
@@ -1093,9 +931,7 @@ int store_run_list(struct store *st, const struct run_filter *f,
         " AND (?2 = 0 OR " IN_STATUSES(3) ")"
         " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR thread_id = ?5)"
         " AND (?6 = 0 OR seq < ?6)"
-        " AND (?8 IS NULL OR EXISTS (SELECT 1 FROM json_each(runs.metadata) m WHERE m.key = ?8"
-        " AND CASE m.type WHEN 'text' THEN m.value WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-        " WHEN 'null' THEN 'null' ELSE CAST(m.value AS TEXT) END = ?9))"
+        " AND (?8 IS NULL OR metadata_is(metadata, ?8, ?9))"
         " ORDER BY seq DESC LIMIT ?7") != 0)
         return -1;
     bind_text(&s, 1, f->owner);
@@ -1107,12 +943,12 @@ int store_run_list(struct store *st, const struct run_filter *f,
     bind_int(&s, 7, f->limit);
     bind_text(&s, 8, f->metadata_key);
     bind_text(&s, 9, f->metadata_value);
-    int rc;
-    while ((rc = step(&s)) == SQLITE_ROW) {
+    enum ledger_step rc;
+    while ((rc = step(&s)) == LEDGER_ROW) {
         struct run r;
-        if (read_run(s.q, &r) != 0) {
+        if (read_run(&s, &r) != 0) {
             run_clear(&r);
-            rc = SQLITE_CORRUPT;
+            rc = LEDGER_ERROR;
             break;
         }
         int stop = fn(ctx, &r);
@@ -1121,7 +957,7 @@ int store_run_list(struct store *st, const struct run_filter *f,
             break;
     }
     release(&s);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+    return (rc == LEDGER_ROW || rc == LEDGER_DONE) ? 0 : -1;
 }
 
 int store_token_insert(struct store *st, const char *hash, const char *owner,
@@ -1153,18 +989,18 @@ int store_token_list(struct store *st,
                      void *ctx)
 {
     struct stmt s;
-    if (prepare(st, &s, "SELECT substr(hash, 1, ?1), owner, name, created_at FROM tokens"
+    if (prepare(st, &s, "SELECT substr(hash, 1, CAST(?1 AS INTEGER)), owner, name, created_at FROM tokens"
                         " ORDER BY owner, created_at") != 0)
         return -1;
     bind_int(&s, 1, TOKEN_ID_LEN);
-    int rc;
-    while ((rc = step(&s)) == SQLITE_ROW)
-        if (fn(ctx, (const char *)sqlite3_column_text(s.q, 0),
-               (const char *)sqlite3_column_text(s.q, 1), (const char *)sqlite3_column_text(s.q, 2),
-               sqlite3_column_int64(s.q, 3)) != 0)
+    enum ledger_step rc;
+    while ((rc = step(&s)) == LEDGER_ROW)
+        if (fn(ctx, col_text(&s, 0),
+               col_text(&s, 1), col_text(&s, 2),
+               col_int(&s, 3)) != 0)
             break;
     release(&s);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+    return (rc == LEDGER_ROW || rc == LEDGER_DONE) ? 0 : -1;
 }
 
 int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE])
@@ -1175,19 +1011,19 @@ int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE])
         return -1;
     struct stmt s;
     int ret = -1;
-    if (prepare(st, &s, "SELECT owner FROM tokens WHERE substr(hash, 1, ?2) = ?1") == 0) {
+    if (prepare(st, &s, "SELECT owner FROM tokens WHERE substr(hash, 1, CAST(?2 AS INTEGER)) = ?1") == 0) {
         bind_text(&s, 1, id);
         bind_int(&s, 2, TOKEN_ID_LEN);
         ret = step_text(&s, owner, OWNER_SIZE);
     }
-    if (ret == 0 && prepare(st, &s, "DELETE FROM tokens WHERE substr(hash, 1, ?2) = ?1") == 0) {
+    if (ret == 0 && prepare(st, &s, "DELETE FROM tokens WHERE substr(hash, 1, CAST(?2 AS INTEGER)) = ?1") == 0) {
         bind_text(&s, 1, id);
         bind_int(&s, 2, TOKEN_ID_LEN);
         ret = step_done(st, &s) == 1 ? 0 : -1;
     }
     if (ret == 0 && prepare(st, &s,
             "INSERT INTO owners (owner, link_epoch) VALUES (?1, 1)"
-            " ON CONFLICT (owner) DO UPDATE SET link_epoch = link_epoch + 1") == 0) {
+            " ON CONFLICT (owner) DO UPDATE SET link_epoch = owners.link_epoch + 1") == 0) {
         bind_text(&s, 1, owner);
         ret = step_done(st, &s) == 1 ? 0 : -1;
     }
@@ -1220,12 +1056,12 @@ static int secret_setting(struct store *st, const char *key, char out[HASH_HEX_S
     int r = read_setting(st, key, out, HASH_HEX_SIZE);
     if (r != 1)
         return r;
-    /* First use: INSERT OR IGNORE, then read back, so that concurrent
+    /* First use: an insert that yields to an existing key, then read back, so that concurrent
      * first users all end up with the one key that won. */
     char fresh[HASH_HEX_SIZE];
     crypto_new_secret(fresh);
     struct stmt s;
-    if (prepare(st, &s, "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)") != 0)
+    if (prepare(st, &s, "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING") != 0)
         return -1;
     bind_text(&s, 1, key);
     bind_text(&s, 2, fresh);
@@ -1247,14 +1083,115 @@ int store_webhook_secret(struct store *st, char out[HASH_HEX_SIZE])
 int store_webhook_attempt(struct store *st, const char *id, const json_t *attempt,
                           enum webhook_state state)
 {
-    struct stmt s;
-    if (prepare(st, &s,
-        "UPDATE runs SET webhook_attempts = json_insert(webhook_attempts, '$[#]', json(?2)),"
-        " webhook_state = ?3 WHERE id = ?1 AND webhook_state = ?4") != 0)
+    if (begin(st) != 0)
         return -1;
-    bind_text(&s, 1, id);
-    bind_json(&s, 2, attempt);
-    bind_text(&s, 3, webhook_state_name(state));
-    bind_text(&s, 4, webhook_state_name(WEBHOOK_PENDING));
-    return step_change(st, &s);
+    struct stmt s;
+    json_t *attempts = NULL;
+    int r = -1;
+    if (prepare(st, &s, "SELECT webhook_attempts FROM runs WHERE id = ?1 AND webhook_state = ?2") == 0) {
+        bind_text(&s, 1, id);
+        bind_text(&s, 2, webhook_state_name(WEBHOOK_PENDING));
+        enum ledger_step rc = step(&s);
+        r = rc == LEDGER_ROW ? 0 : (rc == LEDGER_DONE ? 1 : -1);
+        if (r == 0)
+            attempts = json_col(&s, 0);
+        release(&s);
+    }
+    if (r == 0 && !json_is_array(attempts)) {
+        json_decref(attempts);
+        attempts = json_array();
+    }
+    if (r == 0) {
+        json_array_append(attempts, (json_t *)attempt);
+        r = -1;
+        if (prepare(st, &s, "UPDATE runs SET webhook_attempts = ?2, webhook_state = ?3 WHERE id = ?1") == 0) {
+            bind_text(&s, 1, id);
+            bind_json(&s, 2, attempts);
+            bind_text(&s, 3, webhook_state_name(state));
+            r = step_done(st, &s) == 1 ? 0 : -1;
+        }
+    }
+    json_decref(attempts);
+    return end(st, r);
+}
+
+/* The tables of a ledger, parents before the rows that name them. */
+static const char *const tables[] = {"runs", "idempotency", "events", "tokens", "owners", "settings"};
+
+/* Copies every row of one table, column for column; -1 with a reason. */
+static int copy_table(struct store *to, struct store *from, const char *table, char *err,
+                      size_t errsize)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
+    struct stmt rows, ins;
+    if (prepare(from, &rows, sql) != 0) {
+        snprintf(err, errsize, "%s: %s", table, from->e->error(from->db));
+        return -1;
+    }
+    enum ledger_step rc;
+    int ret = 0;
+    while (ret == 0 && (rc = step(&rows)) == LEDGER_ROW) {
+        int n = rows.e->columns(rows.q);
+        size_t len = (size_t)snprintf(sql, sizeof sql, "INSERT INTO %s (", table);
+        for (int i = 0; i < n && len < sizeof sql; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", i ? ", " : "",
+                                    rows.e->column_name(rows.q, i));
+        for (int i = 0; i < n && len < sizeof sql; i++)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, "%s?%d", i ? ", " : ") VALUES (",
+                                    i + 1);
+        if (len < sizeof sql)
+            len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
+        if (len >= sizeof sql || prepare(to, &ins, sql) != 0) {
+            snprintf(err, errsize, "%s: %s", table, to->e->error(to->db));
+            ret = -1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (rows.e->is_null(rows.q, i))
+                bind_null(&ins, i + 1);
+            else if (rows.e->is_integer(rows.q, i))
+                bind_int(&ins, i + 1, col_int(&rows, i));
+            else
+                bind_text(&ins, i + 1, col_text(&rows, i));
+        }
+        if (step_done(to, &ins) != 1) {
+            snprintf(err, errsize, "%s: %s", table, to->e->error(to->db));
+            ret = -1;
+        }
+    }
+    if (ret == 0 && rc != LEDGER_DONE) {
+        snprintf(err, errsize, "%s: %s", table, from->e->error(from->db));
+        ret = -1;
+    }
+    release(&rows);
+    return ret;
+}
+
+int store_copy(struct store *to, struct store *from, char *err, size_t errsize)
+{
+    err[0] = '\0';
+    if (begin(to) != 0) {
+        snprintf(err, errsize, "%s", to->e->error(to->db));
+        return -1;
+    }
+    struct stmt s;
+    char n[24] = "";
+    int ret = -1;
+    if (prepare(to, &s, "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM tokens)") == 0 &&
+        step_text(&s, n, sizeof n) == 0) {
+        ret = 0;
+        if (strcmp(n, "0") != 0) {
+            snprintf(err, errsize, "the ledger copied into already holds runs or tokens");
+            ret = -1;
+        }
+    }
+    /* The copy's secrets win: links and webhooks signed before stay good. */
+    if (ret == 0 && to->e->exec(to->db, "DELETE FROM settings") != 0)
+        ret = -1;
+    for (size_t i = 0; ret == 0 && i < sizeof tables / sizeof tables[0]; i++)
+        ret = copy_table(to, from, tables[i], err, errsize);
+    if (ret != 0 && err[0] == '\0')
+        snprintf(err, errsize, "%s", to->e->error(to->db));
+    return end(to, ret);
 }

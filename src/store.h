@@ -37,11 +37,20 @@ struct status_change {
     enum run_status to;
 };
 
-/* Opens (creating and migrating) the database. Returns NULL on failure,
- * with a reason for the operator in err. */
-struct store *store_open(const char *path, char *err, size_t errsize);
+/* Opens (creating and migrating) the ledger database where names it: a
+ * SQLite file's path, or a postgresql:// connection string. Returns NULL
+ * on failure, with a reason for the operator in err. */
+struct store *store_open(const char *where, char *err, size_t errsize);
 void store_close(struct store *st);
 int store_ping(struct store *st);
+/* -1 once the connection broke (a PostgreSQL restart): open another. */
+int store_alive(struct store *st);
+/* "sqlite" or "postgresql". */
+const char *store_engine(struct store *st);
+/* Copies every run, event, token and setting of from into to, which
+ * must hold no run and no token yet, in one transaction of to's: 0, or
+ * -1 with a reason in err and nothing copied. */
+int store_copy(struct store *to, struct store *from, char *err, size_t errsize);
 /* Between two uses of a kept connection: a transaction left open (a bug)
  * is rolled back and the process's write lock let go: -1 then, else 0. */
 int store_settle(struct store *st);
@@ -59,6 +68,9 @@ int store_run_delete(struct store *st, const char *id);
 /* Claimed under a lease held by host, for queue entry entry. */
 int store_run_claim(struct store *st, const struct status_change *ch, const char *id,
                     int64_t now_ms, int64_t lease_until, const char *host, const char *entry);
+/* Whether the run is running under a claim by host for queue entry
+ * entry: 0 it is, 1 not, -1. */
+int store_run_claimed(struct store *st, const char *id, const char *host, const char *entry);
 /* Renews a running run's lease (and notes its job's process group). */
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid);
 

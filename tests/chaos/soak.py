@@ -7,7 +7,8 @@ starts the stack; one summary line at the end; exit 1 on any violation.
     soak.py BASE_URL STATE_DIR SECONDS
 
 STATE_DIR holds the stack's files: opstream.db, redis.sock, and
-restart-redis (a script soak.sh wrote). Everything is bounded: creates stop
+restart-redis (a script soak.sh wrote). With SOAK_PG_HOST set, the ledger
+is the PostgreSQL database opstream on the server whose socket is there. Everything is bounded: creates stop
 at SECONDS, the drain after that is bounded, every HTTP call has a timeout.
 """
 import collections
@@ -321,26 +322,53 @@ def event_page(run_id):
         after = page["next_cursor"]
 
 
+class Ledger:
+    """The stack's ledger, read-only: its SQLite file, or PostgreSQL through psql."""
+
+    def __init__(self):
+        self.pg = os.environ.get("SOAK_PG_HOST")
+        self.db = None if self.pg else sqlite3.connect(os.path.join(STATE, "opstream.db"), timeout=30)
+
+    def rows(self, sql, *args):
+        if self.db is not None:
+            return self.db.execute(sql, args).fetchall()
+        for a in args:  # run ids: letters, digits, - and _ only
+            sql = sql.replace("?", "'" + str(a).replace("'", "''") + "'", 1)
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", self.pg, "-U", "opstream",
+                              "-d", "opstream", "-c", sql],
+                             capture_output=True, text=True, check=True).stdout
+        return [tuple(int(v) if v.lstrip("-").isdigit() else (None if v == "" else v)
+                      for v in line.split("|")) for line in out.splitlines()]
+
+    def row(self, sql, *args):
+        rows = self.rows(sql, *args)
+        return rows[0] if rows else None
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+
+
 def check_all():
-    db = sqlite3.connect(os.path.join(STATE, "opstream.db"), timeout=30)
+    db = Ledger()
     until = time.monotonic() + DRAIN_S
     pending = set(runs)
     while pending and time.monotonic() < until:
         for run_id in list(pending):
-            row = db.execute("SELECT status, lease_until FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.row("SELECT status, lease_until FROM runs WHERE id = ?", run_id)
             if row and row[0] in ENDED and row[1] is None:
                 pending.discard(run_id)
         time.sleep(0.5)
     for run_id in pending:
-        row = db.execute("SELECT status, lease_until FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = db.row("SELECT status, lease_until FROM runs WHERE id = ?", run_id)
         violation(f"{run_id}: not ended and settled after the drain: {row}")
     for run_id in runs:
         if run_id in pending:
             continue
         stream = event_page(run_id)
-        archive = [(f"{ms}-{seq}", t) for ms, seq, t in db.execute(
-            "SELECT ms, seq, type FROM events WHERE run_id = ? ORDER BY ms, seq", (run_id,))]
-        ledger = db.execute("SELECT last_event_id FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        archive = [(f"{ms}-{seq}", t) for ms, seq, t in db.rows(
+            "SELECT ms, seq, type FROM events WHERE run_id = ? ORDER BY ms, seq", run_id)]
+        ledger = db.row("SELECT last_event_id FROM runs WHERE id = ?", run_id)[0]
         count("events in the archive", len(archive))
         names = [e for _, e in archive]
         if names.count("run_finished") != 1 or names[-1] != "run_finished":
@@ -359,7 +387,7 @@ def check_all():
                     "out of order" if ids != sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
                     else f"{len(set(held) - set(seen))} missing, {len(set(seen) - set(held))} extra")
                 violation(f"{run_id}: a reader saw {len(seen)} of {len(held)} events: {what}")
-    left = db.execute("SELECT COUNT(*) FROM runs WHERE lease_until IS NOT NULL").fetchone()[0]
+    left = db.row("SELECT COUNT(*) FROM runs WHERE lease_until IS NOT NULL")[0]
     if left:
         violation(f"{left} runs still hold a lease")
         count("leaks")

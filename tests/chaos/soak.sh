@@ -39,6 +39,7 @@ keep_worker() {
 keep_worker 2>/dev/null & PIDS+=($!)
 keep_worker 2>/dev/null & PIDS+=($!)
 rc=0
+[ "$LEDGER" != postgresql ] || export SOAK_PG_HOST=$PG_DIR
 /usr/bin/python3 "$abs_top_srcdir/tests/chaos/soak.py" "$BASE/api" "$T" "$SOAK_SECONDS" 2>"$T/soak.log" || rc=$?
 touch "$T/stop"
 pkill -TERM -f "opstream-worker -c $T/" 2>/dev/null || true

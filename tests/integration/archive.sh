@@ -19,7 +19,7 @@ run=$(create_run '{"type":"countdown","input":{"n":1000,"interval_ms":0}}')
 api GET "/v1/runs/$run/wait?timeout=60" > /dev/null
 check_eq "the chatty run succeeded" succeeded "$(jq -r .status "$T/body")"
 check "Redis trimmed its stream" test "$(rcli XLEN "opstream:{$run}:events")" -lt 1000
-check_eq "the archive kept every event" 1003 "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM events WHERE run_id = '$run'")"
+check_eq "the archive kept every event" 1003 "$(ledger_sql "SELECT COUNT(*) FROM events WHERE run_id = '$run'")"
 
 # The trimmed stream expires a second after the run ended; read it before.
 stream "$BASE$(events "$run")" > "$T/all"
@@ -61,7 +61,7 @@ start_worker
 run2=$(create_run '{"type":"countdown","input":{"n":1000,"interval_ms":0}}')
 api GET "/v1/runs/$run2/wait?timeout=60" > /dev/null
 "$BIN/opstream" -c "$T/opstream.conf" gc --archives-older-than 0 > /dev/null
-check_eq "run2's archive is gone" 0 "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM events WHERE run_id = '$run2'")"
+check_eq "run2's archive is gone" 0 "$(ledger_sql "SELECT COUNT(*) FROM events WHERE run_id = '$run2'")"
 first=$(rcli XRANGE "opstream:{$run2}:events" - + COUNT 1 | head -n 1)
 stream "$BASE$(events "$run2")" > "$T/trimmed"
 check_eq "a trimmed stream without archive starts with a gap event" gap "$(head -n 1 "$T/trimmed" | cut -f2)"

@@ -10,7 +10,8 @@ cli() { "$BIN/opstream" -c "$T/opstream.conf" "$@"; }
 alice=$(cli token create alice laptop)
 bob=$(cli token create bob)
 check "tokens are long and prefixed" sh -c "echo '$alice' | grep -Eqx 'ops_[A-Za-z0-9_-]{43}'"
-check "the database keeps no token in clear" sh -c "! sqlite3 '$T/opstream.db' 'SELECT hash FROM tokens' | grep -q '$alice'" 
+no_clear_token() { ! ledger_sql 'SELECT hash FROM tokens' | grep -q "$alice"; }
+check "the database keeps no token in clear" no_clear_token
 
 api GET /v1/runs > /dev/null
 check_eq "no token: 401" 401 "$(status)"
@@ -49,7 +50,7 @@ sign() { # sign RUN EXP: the signature the stack would give alice's run
 owner_key = hmac.new(bytes.fromhex(sys.argv[1]), b"alice.0", hashlib.sha256).digest()
 mac = hmac.new(owner_key, (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sha256).digest()
 print(base64.urlsafe_b64encode(mac).decode().rstrip("="))' \
-        "$(sqlite3 "$T/opstream.db" "SELECT value FROM settings WHERE key = 'link_secret'")" "$1" "$2"
+        "$(ledger_sql "SELECT value FROM settings WHERE key = 'link_secret'")" "$1" "$2"
 }
 exp=$(( $(date +%s) + 8 ))
 check_eq "a link signed with the key within link_ttl_s opens the stream" 200 \

@@ -23,7 +23,7 @@ archive_ids "$run" > "$T/archive.ids"
 check "the stream holds the run's events" test "$(wc -l < "$T/stream.ids")" -ge 6
 check_eq "the archive holds every event the stream holds" "$(cat "$T/stream.ids")" "$(cat "$T/archive.ids")"
 check_eq "the third progress event is archived" 1 \
-    "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM events WHERE run_id = '$run' AND data LIKE '%\"current\":3,%'")"
+    "$(ledger_sql "SELECT COUNT(*) FROM events WHERE run_id = '$run' AND data LIKE '%\"current\":3,%'")"
 check_eq "the ledger's last event is the stream's last" "$(tail -n 1 "$T/stream.ids")" \
     "$(api GET "/v1/runs/$run" | jq -r .last_event_id)"
 

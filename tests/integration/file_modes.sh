@@ -2,6 +2,7 @@
 # Everything the stack creates is closed to other users, and the programs
 # refuse a config or database others could read.
 . "$abs_top_srcdir/tests/integration/lib.sh"
+LEDGER=$T/opstream.db  # the files of a SQLite ledger, whichever engine the suite runs on
 write_config   # the operator's file, closed (lib.sh's umask)
 umask 022      # the programs start under a careless umask: what they create is theirs to close
 start_redis

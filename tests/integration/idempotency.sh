@@ -30,13 +30,13 @@ post "$alice" "$(head -c 300 /dev/zero | tr '\0' k)" '{"type":"countdown"}'
 check_eq "a key over 255 characters: 400" 400 "$(code)"
 
 # After 24 hours the key is forgotten (its row is aged by a day and a minute).
-sqlite3 "$T/opstream.db" "UPDATE idempotency SET created_at = created_at - 86460000 WHERE key = 'k1'"
+ledger_sql "UPDATE idempotency SET created_at = created_at - 86460000 WHERE key = 'k1'"
 post "$alice" k1 '{"type":"countdown","input":{"n":2,"interval_ms":0}}'
 check_eq "an expired key creates a new run" 202 "$(code)"
 check "with a new id" test "$(jq -r .id "$T/body")" != "$first"
 
 # 200 concurrent creates over 50 keys: exactly 50 runs.
-before=$(sqlite3 "$T/opstream.db" 'SELECT COUNT(*) FROM runs')
+before=$(ledger_sql 'SELECT COUNT(*) FROM runs')
 seq 0 199 | xargs -P 50 -I{} sh -c '
     k=c$(({} % 50))
     curl -sS -o "'"$T"'/c{}.json" -w "%{http_code}\n" -H "Authorization: Bearer '"$alice"'" \
@@ -46,10 +46,10 @@ seq 0 199 | xargs -P 50 -I{} sh -c '
 check_eq "all 200 concurrent creates answered 202" 200 "$(grep -c '^202$' "$T/codes")"
 check_eq "they name exactly 50 distinct runs" 50 "$(cat "$T"/c*.json | jq -r .id | sort -u | wc -l)"
 check_eq "the ledger holds exactly 50 new runs" 50 \
-    "$(( $(sqlite3 "$T/opstream.db" 'SELECT COUNT(*) FROM runs') - before ))"
+    "$(( $(ledger_sql 'SELECT COUNT(*) FROM runs') - before ))"
 check_eq "each key maps to one run" 50 \
     "$(cat "$T"/c*.json | jq -r '"\(.metadata.key) \(.id)"' | sort -u | wc -l)"
-all_done() { [ "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM runs WHERE status != 'succeeded'")" = 0 ]; }
+all_done() { [ "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status != 'succeeded'")" = 0 ]; }
 check "and each of them ran once to success" wait_until "all runs done" 60 all_done
 check_eq "one run_started per run" 1 \
     "$(redis-cli -s "$T/redis.sock" XRANGE "opstream:{$(jq -r .id "$T/c0.json")}:events" - + | grep -c '^run_started$')"

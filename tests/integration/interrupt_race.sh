@@ -18,7 +18,7 @@ curl -sS -o "$T/first.json" -H 'Content-Type: application/json' \
     "$BASE/api/v1/runs" &
 first_pid=$!
 wait_until "the first create's run_queued to be held" 20 fault_fired
-run=$(sqlite3 "$T/opstream.db" "SELECT id FROM runs")
+run=$(ledger_sql "SELECT id FROM runs")
 second=$(create_run '{"type":"countdown","input":{"n":1},"thread_id":"t","multitask_strategy":"interrupt"}')
 check_eq "the second create was accepted" 202 "$(status)"
 ended() { run_is "$run" cancelled; }

@@ -73,6 +73,10 @@ cleanup() {
         for f in "$T"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
     fi
     [ -n "${KEEP_T:-}" ] && cp -r "$T" "$KEEP_T" 2>/dev/null; rm -rf "$T"
+    if [ -n "${PG_DIR:-}" ]; then
+        pkill -KILL -f "$PG_DIR/" 2>/dev/null || true
+        rm -rf "$PG_DIR"
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -114,10 +118,16 @@ finish() {
     [ "$FAILS" -eq 0 ]
 }
 
+# The ledger: a SQLite file, or with OPSTREAM_TEST_LEDGER=postgresql a
+# PostgreSQL server of the test's own (start_postgres).
+LEDGER=$T/opstream.db
+[ "${OPSTREAM_TEST_LEDGER:-}" != postgresql ] || LEDGER=postgresql
+
 write_config() { # extra "key = value" lines on stdin are appended
+    [ "$LEDGER" != postgresql ] || [ -n "${PG_PID:-}" ] || start_postgres
     cat > "$T/opstream.conf" <<CONF
 redis = unix:$T/redis.sock
-database = $T/opstream.db
+database = $(ledger_url)
 jobtypes_dir = ${JOBTYPES_DIR:-$abs_top_srcdir/src/jobs}
 job_path = $BIN/jobs
 base_path = /api
@@ -139,6 +149,38 @@ start_redis() { # also restarts it on the same socket and AOF
     PIDS+=($!)
     REDIS_PID=$!
     wait_until "redis-server" 10 redis-cli -s "$T/redis.sock" ping
+}
+
+# PostgreSQL refuses to run as root: it runs as its own user, with its
+# data and its unix socket in a directory of its own, PG_DIR (the test's
+# is closed to other users). Called again, it restarts on the same data.
+PG_BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+start_postgres() {
+    if [ -z "${PG_DIR:-}" ]; then
+        PG_DIR=$(mktemp -d /tmp/opstream-pg.XXXXXX)
+        chown postgres: "$PG_DIR"
+        as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U opstream --auth=trust -N \
+            > "$T/initdb.log" 2>&1
+    fi
+    # setpriv execs: PG_PID is the server's own.
+    setpriv --reuid=postgres --regid=postgres --clear-groups -- \
+        "$PG_BIN/postgres" -D "$PG_DIR/data" -k "$PG_DIR" -c listen_addresses= \
+        -c fsync=off -c max_connections=300 >> "$T/postgres.log" 2>&1 &
+    PG_PID=$!
+    PIDS+=($PG_PID)
+    wait_until "postgres" 30 "$PG_BIN/pg_isready" -q -h "$PG_DIR"
+    psql_ledger -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'opstream'" | grep -q 1 ||
+        psql_ledger -d postgres -c "CREATE DATABASE opstream" > /dev/null
+}
+as_postgres() { setpriv --reuid=postgres --regid=postgres --clear-groups -- "$@"; }
+psql_ledger() { psql -X -q -A -t -h "$PG_DIR" -U opstream "$@"; }
+# The database setting: a file's path or a connection string.
+ledger_url() {
+    if [ "$LEDGER" = postgresql ]; then echo "postgresql://opstream@/opstream?host=$PG_DIR"; else echo "$LEDGER"; fi
+}
+# ledger_sql SQL: runs SQL against the test's ledger, whichever engine.
+ledger_sql() {
+    if [ "$LEDGER" = postgresql ]; then psql_ledger -d opstream -c "$1"; else sqlite3 "$LEDGER" "$1"; fi
 }
 
 # opstream.fcgi on its own unix socket, as spawn-fcgi or -s run it: the
@@ -427,7 +469,7 @@ fault_pid() { jq -r .pid "$T/fault.fired"; }
 rcli() { redis-cli -s "$T/redis.sock" "$@"; }
 # stream_ids RUN / archive_ids RUN: the event ids Redis and the archive hold.
 stream_ids() { rcli XRANGE "opstream:{$1}:events" - + | grep -E '^[0-9]+-[0-9]+$' || true; }
-archive_ids() { sqlite3 "$T/opstream.db" "SELECT ms || '-' || seq FROM events WHERE run_id = '$1' ORDER BY ms, seq"; }
+archive_ids() { ledger_sql "SELECT ms || '-' || seq FROM events WHERE run_id = '$1' ORDER BY ms, seq"; }
 stream_events() { rcli XRANGE "opstream:{$1}:events" - + | grep -A1 -x type | grep -v -e -- -e '^type$' || true; }
 # run_settled RUN: its end is settled (runs_settle cleared its lease).
-run_settled() { [ "$(sqlite3 "$T/opstream.db" "SELECT lease_until IS NULL FROM runs WHERE id = '$1'")" = 1 ]; }
+run_settled() { [ "$(ledger_sql "SELECT CASE WHEN lease_until IS NULL THEN 1 ELSE 0 END FROM runs WHERE id = '$1'")" = 1 ]; }

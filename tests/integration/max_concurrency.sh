@@ -16,7 +16,7 @@ start_worker; start_worker; start_worker
 seq 500 | xargs -P 25 -I{} curl -sS -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
     --data '{"type":"limited","input":{"n":1,"interval_ms":20}}' "$BASE/api/v1/runs" > "$T/codes"
 check_eq "500 runs created" 500 "$(grep -c '^202$' "$T/codes")"
-q() { sqlite3 "$T/opstream.db" "$1"; }
+q() { ledger_sql "$1"; }
 all_done() { [ "$(q "SELECT COUNT(*) FROM runs WHERE type = 'limited' AND status = 'succeeded'")" = 500 ]; }
 start=$SECONDS
 check "all 500 finish" wait_until "500 runs" 240 all_done
@@ -30,5 +30,5 @@ echo "# most running at once: $peak"
 check "never more than 4 running at once" test "$peak" -le 4
 check "the limit was reached, so it is what bound them" test "$peak" -eq 4
 check_eq "every run has exactly one run_finished" 500 \
-    "$(q "SELECT COUNT(*) FROM (SELECT run_id FROM events WHERE type = 'run_finished' GROUP BY run_id HAVING COUNT(*) = 1)")"
+    "$(q "SELECT COUNT(*) FROM (SELECT run_id FROM events WHERE type = 'run_finished' GROUP BY run_id HAVING COUNT(*) = 1) AS once")"
 finish

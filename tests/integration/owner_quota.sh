@@ -21,7 +21,7 @@ check_eq "three active runs are allowed" 202 "$(status)"
 make "$alice" > /dev/null
 check_eq "a fourth gets 429 owner_quota" "429 owner_quota" "$(status) $(jq -r .code "$T/body")"
 check "with Retry-After" grep -qi '^Retry-After: [1-9][0-9]*' "$T/headers"
-check_eq "and creates nothing" 3 "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM runs WHERE owner = 'alice'")"
+check_eq "and creates nothing" 3 "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE owner = 'alice'")"
 check_eq "a replay of an earlier create still answers 202 with its run" "202 $first" \
     "$(make "$alice" key-1 > /dev/null; echo "$(status) $(jq -r .id "$T/body")")"
 make "$bob" > /dev/null

@@ -7,8 +7,8 @@
 start_stack
 seq 120 | xargs -P 24 -I{} curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
     --data '{"type":"countdown","input":{"n":1,"interval_ms":0}}' "$BASE/api/v1/runs"
-all_ended() { [ "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")" = 120 ]; }
+all_ended() { [ "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")" = 120 ]; }
 wait_until "all 120 runs ended" 120 all_ended
-check_eq "120 runs, each succeeded" "120 succeeded" "$(sqlite3 "$T/opstream.db" "SELECT COUNT(*), status FROM runs GROUP BY status" | tr '|' ' ')"
+check_eq "120 runs, each succeeded" "120 succeeded" "$(ledger_sql "SELECT COUNT(*), status FROM runs GROUP BY status" | tr '|' ' ')"
 check_eq "each started once" 120 "$(grep -c ': started countdown' "$T/worker.log")"
 finish

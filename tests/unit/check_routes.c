@@ -450,7 +450,7 @@ START_TEST(test_types_health_and_openapi)
     expect_problem(ask("GET", "/api/v1/types/nope", NULL), 404, "type_not_found");
     a = ask_v("GET", "/api/v1/health", NULL, NULL);
     ck_assert_int_eq(a.status, 503);
-    ck_assert_str_eq(json_string_value(json_object_get(a.body, "sqlite")), "ok");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "ledger")), "ok");
     ck_assert_str_eq(json_string_value(json_object_get(a.body, "redis")), "unreachable");
     answer_clear(&a);
     a = ask_v("GET", "/api/v1/openapi.json", NULL, NULL);
@@ -464,10 +464,26 @@ END_TEST
 START_TEST(test_an_unreachable_ledger_is_503_except_for_health)
 {
     snprintf(cfg.database, sizeof cfg.database, "%s/missing-dir/ledger.db", tmpdir);
-    expect_problem(ask("GET", "/api/v1/runs", NULL), 503, "store_unavailable");
+    struct answer busy = ask("GET", "/api/v1/runs", NULL);
+    ck_assert_ptr_nonnull(strstr(busy.head, "Retry-After: 1\r\n")); /* a client may come back */
+    expect_problem(busy, 503, "store_unavailable");
+    /* An EventSource takes a 5xx for the end: its stream request gets an
+     * empty stream that tells it when to come back. */
+    const char *const sse[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN,
+                               "HTTP_ACCEPT", "text/event-stream", NULL};
+    struct answer later = ask_v("GET", "/api/v1/runs/AAAAAAAAAAAAAAAAAAAAAA/events", NULL, sse);
+    ck_assert_int_eq(later.status, 200);
+    ck_assert_ptr_nonnull(strstr(later.head, "Content-Type: text/event-stream"));
+    ck_assert_ptr_nonnull(strstr(later.text, "retry: "));
+    answer_clear(&later);
+    const char *const json_form[] = {"HTTP_AUTHORIZATION", "Bearer " TOKEN,
+                                     "HTTP_ACCEPT", "application/json", NULL};
+    expect_problem(ask_v("GET", "/api/v1/runs/AAAAAAAAAAAAAAAAAAAAAA/events", NULL, json_form), 503,
+                   "store_unavailable");
     struct answer a = ask_v("GET", "/api/v1/health", NULL, NULL);
     ck_assert_int_eq(a.status, 503);
-    ck_assert_str_eq(json_string_value(json_object_get(a.body, "sqlite")), "unreachable");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "ledger")), "unreachable");
+    ck_assert_str_eq(json_string_value(json_object_get(a.body, "ledger_engine")), "sqlite");
     answer_clear(&a);
 }
 END_TEST

@@ -112,7 +112,7 @@ static int store_op(enum run_op op, const struct status_change *ch, const char *
 START_TEST(test_the_ledger_refuses_every_transition_the_table_does_not_allow)
 {
     char path[128], err[256];
-    snprintf(path, sizeof path, "%s/t.db", tmpdir);
+    test_ledger(path, sizeof path, "transitions");
     st = store_open(path, err, sizeof err);
     ck_assert_msg(st != NULL, "%s", err);
     int changed = 0, refused = 0;

@@ -20,7 +20,7 @@ static int archive_line(void *ctx, const char *id, const char *name, const char 
 START_TEST(test_store_run_roundtrip_and_finish)
 {
     char path[128], err[256];
-    snprintf(path, sizeof path, "%s/s.db", tmpdir);
+    test_ledger(path, sizeof path, "roundtrip");
     struct store *st = store_open(path, err, sizeof err);
     ck_assert_msg(st != NULL, "%s", err);
     struct run r = {0};
@@ -45,6 +45,9 @@ START_TEST(test_store_run_roundtrip_and_finish)
     struct status_change finish = {runs_transition(OP_FINISH)->from, RUN_SUCCEEDED};
     ck_assert_int_eq(store_run_claim(st, &claim, r.id, 1700000000200, 1700000010200, "host", "1-0"), 0);
     ck_assert_int_eq(store_run_claim(st, &claim, r.id, 1700000000300, 1700000010300, "host", "1-0"), 1); /* only once */
+    ck_assert_int_eq(store_run_claimed(st, r.id, "host", "1-0"), 0); /* by this host, for this entry */
+    ck_assert_int_eq(store_run_claimed(st, r.id, "host", "2-0"), 1);
+    ck_assert_int_eq(store_run_claimed(st, r.id, "other", "1-0"), 1);
     json_t *res = json_pack("{s:b}", "ok", 1);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
     ck_assert_int_eq(store_run_event(st, r.id, "4-0", "progress", "{\"current\":1}", 1700000000300), 0);
@@ -90,8 +93,7 @@ static int add_step(void *ctx, json_t *steps)
 static struct store *open_with_run(struct run *r, int64_t lease_until)
 {
     char path[128], err[256];
-    snprintf(path, sizeof path, "%s/forward.db", tmpdir);
-    remove(path);
+    test_ledger(path, sizeof path, "forward");
     struct store *st = store_open(path, err, sizeof err);
     ck_assert_msg(st != NULL, "%s", err);
     *r = (struct run){0};
@@ -169,7 +171,164 @@ START_TEST(test_store_leases_of_queued_and_ended_runs)
 }
 END_TEST
 
+static int count_run(void *ctx, struct run *r)
+{
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int count_token(void *ctx, const char *id, const char *owner, const char *name,
+                       int64_t created_at)
+{
+    (void)owner;
+    (void)name;
+    (void)created_at;
+    ck_assert_int_eq(strlen(id), TOKEN_ID_LEN);
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int listed(struct store *st, const struct run_filter *f)
+{
+    int n = 0;
+    ck_assert_int_eq(store_run_list(st, f, count_run, &n), 0);
+    return n;
+}
+
+/* Creating under an idempotency key, a quota and a busy thread, and the
+ * listing filters: what every engine must answer alike. */
+START_TEST(test_store_create_rules_and_listing)
+{
+    char path[128], err[256];
+    test_ledger(path, sizeof path, "create");
+    struct store *st = store_open(path, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    struct run a = {0}, b = {0}, again = {0}, existing = {0};
+    crypto_new_id(a.id);
+    strcpy(a.owner, "alice");
+    strcpy(a.type, "countdown");
+    strcpy(a.thread_id, "t1");
+    a.input = json_object();
+    a.metadata = json_pack("{s:s,s:i,s:b}", "team", "blue", "n", 7, "vip", 1);
+    a.created_at = 1000;
+    struct create_opts keyed = {.idem_key = "k1", .body_hash = "h1", .strategy = MT_REJECT,
+                                .max_active = 2};
+    ck_assert_int_eq(store_run_create(st, &a, &keyed, NULL), CREATE_NEW);
+    /* The same key and body: the same run; another body: refused. */
+    again = a;
+    again.metadata = NULL; /* a's own: only a is listed by it */
+    crypto_new_id(again.id);
+    ck_assert_int_eq(store_run_create(st, &again, &keyed, &existing), CREATE_REPLAYED);
+    ck_assert_str_eq(existing.id, a.id);
+    run_clear(&existing);
+    struct create_opts other_body = keyed;
+    other_body.body_hash = "h2";
+    ck_assert_int_eq(store_run_create(st, &again, &other_body, NULL), CREATE_KEY_REUSED);
+    /* The thread is busy: reject refuses, enqueue parks. */
+    struct create_opts plain = {.strategy = MT_REJECT, .max_active = 2};
+    ck_assert_int_eq(store_run_create(st, &again, &plain, NULL), CREATE_THREAD_BUSY);
+    plain.strategy = MT_ENQUEUE;
+    ck_assert_int_eq(store_run_create(st, &again, &plain, NULL), CREATE_NEW);
+    ck_assert_int_eq(again.parked, 1);
+    ck_assert_int_eq(again.seq, a.seq + 1);
+    /* alice has two active runs: a third is over her quota. */
+    b = (struct run){0};
+    crypto_new_id(b.id);
+    strcpy(b.owner, "alice");
+    strcpy(b.type, "steps");
+    b.input = json_object();
+    b.created_at = 2000;
+    ck_assert_int_eq(store_run_create(st, &b, &plain, NULL), CREATE_QUOTA);
+    strcpy(b.owner, "bob");
+    ck_assert_int_eq(store_run_create(st, &b, &plain, NULL), CREATE_NEW);
+    /* The parked run waits for the thread; it starts once a is over. */
+    char next[ID_SIZE];
+    ck_assert_int_eq(store_thread_release(st, "alice", "t1", 9000, next), 0);
+    struct status_change cancel = {runs_transition(OP_CANCEL_QUEUED)->from, RUN_CANCELLED};
+    ck_assert_int_eq(store_run_cancel_queued(st, &cancel, a.id, NULL, 3000, 0), 0);
+    ck_assert_int_eq(store_thread_release(st, "alice", "t1", 9000, next), 1);
+    ck_assert_str_eq(next, again.id);
+
+    struct run_filter f = {.owner = "alice", .limit = 10};
+    ck_assert_int_eq(listed(st, &f), 2);
+    f.statuses = STATUS_ACTIVE;
+    ck_assert_int_eq(listed(st, &f), 1);
+    f.statuses = 0;
+    f.metadata_key = "team";
+    f.metadata_value = "blue";
+    ck_assert_int_eq(listed(st, &f), 1);
+    f.metadata_value = "red";
+    ck_assert_int_eq(listed(st, &f), 0);
+    f.metadata_key = "n";
+    f.metadata_value = "7";
+    ck_assert_int_eq(listed(st, &f), 1);
+    f.metadata_key = "vip";
+    f.metadata_value = "true";
+    ck_assert_int_eq(listed(st, &f), 1);
+    f = (struct run_filter){.owner = "alice", .before_seq = again.seq, .limit = 10};
+    ck_assert_int_eq(listed(st, &f), 1);
+    f = (struct run_filter){.type = "steps", .limit = 10};
+    ck_assert_int_eq(listed(st, &f), 1);
+
+    /* Tokens, revocation and the owner's epoch. */
+    int64_t epoch = -1;
+    ck_assert_int_eq(store_owner_epoch(st, "alice", &epoch), 0);
+    ck_assert_int_eq(epoch, 0);
+    ck_assert_int_eq(store_token_insert(st, "0123456789abcdef0123", "alice", "ci", 5), 0);
+    char owner[OWNER_SIZE];
+    ck_assert_int_eq(store_token_owner(st, "0123456789abcdef0123", owner), 0);
+    ck_assert_str_eq(owner, "alice");
+    int tokens = 0;
+    ck_assert_int_eq(store_token_list(st, count_token, &tokens), 0);
+    ck_assert_int_eq(tokens, 1);
+    ck_assert_int_eq(store_token_revoke(st, "0123456789ab", owner), 0);
+    ck_assert_int_eq(store_token_revoke(st, "0123456789ab", owner), 1);
+    ck_assert_int_eq(store_owner_epoch(st, "alice", &epoch), 0);
+    ck_assert_int_eq(epoch, 1);
+
+    /* Webhook attempts pile up while pending, then stop. */
+    struct run w = {0};
+    crypto_new_id(w.id);
+    strcpy(w.owner, "carol");
+    strcpy(w.type, "countdown");
+    strcpy(w.webhook, "http://127.0.0.1:9/hook");
+    w.input = json_object();
+    w.created_at = 3000;
+    struct create_opts none = {0};
+    ck_assert_int_eq(store_run_create(st, &w, &none, NULL), CREATE_NEW);
+    json_t *attempt = json_pack("{s:i}", "status", 500);
+    ck_assert_int_eq(store_webhook_attempt(st, w.id, attempt, WEBHOOK_PENDING), 0);
+    ck_assert_int_eq(store_webhook_attempt(st, w.id, attempt, WEBHOOK_DELIVERED), 0);
+    ck_assert_int_eq(store_webhook_attempt(st, w.id, attempt, WEBHOOK_DELIVERED), 1);
+    json_decref(attempt);
+    struct run got;
+    ck_assert_int_eq(store_run_get(st, w.id, &got), 0);
+    ck_assert_int_eq(json_array_size(got.webhook_attempts), 2);
+    ck_assert_int_eq(got.webhook_state, WEBHOOK_DELIVERED);
+    run_clear(&got);
+
+    /* Archives of runs that ended before a time go, and the runs say so. */
+    ck_assert_int_eq(store_run_event(st, a.id, "1-0", "log", "{}", 3000), 0);
+    ck_assert_int_eq(store_archives_delete(st, 3001, 4000), 1);
+    ck_assert_int_eq(store_archive_has(st, a.id, "log"), 0);
+    ck_assert_int_eq(store_run_get(st, a.id, &got), 0);
+    ck_assert_int_eq(got.archive_deleted, 1);
+    run_clear(&got);
+    ck_assert_int_eq(store_run_delete(st, a.id), 0);
+    ck_assert_int_eq(store_run_get(st, a.id, &got), 1);
+
+    run_clear(&a);
+    run_clear(&b);
+    run_clear(&w);
+    again.input = NULL;
+    again.metadata = NULL;
+    store_close(st);
+}
+END_TEST
+
 UNIT_MAIN("store",
+          test_store_create_rules_and_listing,
           test_store_run_roundtrip_and_finish,
           test_store_ledger_only_moves_forward,
           test_store_leases_of_queued_and_ended_runs)

@@ -3,6 +3,7 @@
 #include "crypto.h"
 #include "store.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,27 @@ void setup_tmp(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/opstream-unit.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+void test_ledger(char *out, size_t size, const char *name)
+{
+    const char *engine = getenv("OPSTREAM_UNIT_LEDGER");
+    if (engine == NULL || strcmp(engine, "postgresql") != 0) {
+        snprintf(out, size, "%s/%s.db", tmpdir, name);
+        return;
+    }
+    /* A database of its own, on the server PGHOST and PGPORT name. */
+    PGconn *c = PQconnectdb("dbname=postgres");
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS t_%s", name);
+    PQclear(PQexec(c, sql));
+    snprintf(sql, sizeof sql, "CREATE DATABASE t_%s", name);
+    PGresult *res = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+    snprintf(out, size, "postgresql:///t_%s", name);
 }
 
 void teardown_tmp(void)

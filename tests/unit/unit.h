@@ -23,6 +23,10 @@ extern char tmpdir[64];
 const char *write_tmp(const char *name, const char *text);
 void setup_tmp(void);
 void teardown_tmp(void);
+/* A fresh, empty ledger named name for store_open: a SQLite file in
+ * tmpdir, or with OPSTREAM_UNIT_LEDGER=postgresql a database of its own
+ * on the PostgreSQL server PGHOST and PGPORT name. */
+void test_ledger(char *out, size_t size, const char *name);
 
 /* Parses test JSON, failing the test on a typo. */
 json_t *J(const char *text);
