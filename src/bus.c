@@ -4,6 +4,7 @@
 #include "bus.h"
 
 #include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,6 +25,19 @@ static struct timeval tv_ms(int ms)
 
 /* Every command goes through here. A missing connection (a writer that
  * gave up reconnecting) fails like a broken one, never dereferences NULL. */
+/* A master that a failover made a replica answers every write with
+ * READONLY: its connection is done with, as a broken one is (hiredis
+ * sends nothing more on a context in error), so that its owner connects
+ * anew and the sentinels name the new master. */
+static void demoted(struct bus *b, const redisReply *r)
+{
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 &&
+        b->c->err == 0) {
+        b->c->err = REDIS_ERR_OTHER;
+        snprintf(b->c->errstr, sizeof b->c->errstr, "the server is a replica now");
+    }
+}
+
 static redisReply *cmd(struct bus *b, const char *fmt, ...)
 {
     if (b == NULL || b->c == NULL)
@@ -32,6 +46,7 @@ static redisReply *cmd(struct bus *b, const char *fmt, ...)
     va_start(ap, fmt);
     redisReply *r = redisvCommand(b->c, fmt, ap);
     va_end(ap);
+    demoted(b, r);
     return r;
 }
 
@@ -49,9 +64,101 @@ static int cmd_ok(struct bus *b, const char *fmt, ...)
     va_start(ap, fmt);
     redisReply *r = redisvCommand(b->c, fmt, ap);
     va_end(ap);
+    demoted(b, r);
     int ok = reply_ok(r);
     freeReplyObject(r);
     return ok ? 0 : -1;
+}
+
+/* Splits "host:port" (the port after the last colon) into host. */
+static int host_port(const char *spec, size_t len, char host[256], int *port)
+{
+    const char *colon = NULL;
+    for (const char *p = spec; p < spec + len; p++)
+        if (*p == ':')
+            colon = p;
+    if (colon == NULL || (size_t)(colon - spec) >= 256)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0 && *port < 65536 ? 0 : -1;
+}
+
+/* The sentinel that answered last: asked first next time. */
+static _Atomic int sentinel_first;
+
+/* Asks the sentinels of "sentinel://h:p,h:p/NAME", one after another,
+ * where NAME's master is: 0 with host and port, or -1 with a reason. A
+ * sentinel that does not answer within timeout_ms (1 s at most: others
+ * may) is passed over. */
+static int sentinel_master(const char *spec, int timeout_ms, char host[256], int *port,
+                           char *err, size_t errsize)
+{
+    const char *list = spec + strlen(BUS_SENTINEL_PREFIX);
+    const char *slash = strchr(list, '/');
+    if (slash == NULL)
+        return snprintf(err, errsize, "redis %s: no master name", spec), -1;
+    const char *name = slash + 1;
+    const char *at[BUS_SENTINELS_MAX];
+    size_t len[BUS_SENTINELS_MAX];
+    int n = 0;
+    for (const char *p = list; p < slash && n < BUS_SENTINELS_MAX; n++) {
+        const char *comma = memchr(p, ',', (size_t)(slash - p));
+        const char *stop = comma ? comma : slash;
+        at[n] = p;
+        len[n] = (size_t)(stop - p);
+        p = stop + 1;
+    }
+    struct timeval tv = tv_ms(timeout_ms < 1000 ? timeout_ms : 1000);
+    snprintf(err, errsize, "redis %s: no sentinel answered", spec);
+    int first = sentinel_first;
+    for (int k = 0; k < n; k++) {
+        int i = (first + k) % n;
+        char shost[256];
+        int sport;
+        if (host_port(at[i], len[i], shost, &sport) != 0)
+            continue;
+        redisContext *s = redisConnectWithTimeout(shost, sport, tv);
+        if (s == NULL || s->err) {
+            snprintf(err, errsize, "sentinel %s:%d: %s", shost, sport, s ? s->errstr : "out of memory");
+            redisFree(s);
+            continue;
+        }
+        redisSetTimeout(s, tv);
+        redisReply *r = redisCommand(s, "SENTINEL get-master-addr-by-name %s", name);
+        int ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                 r->element[0]->type == REDIS_REPLY_STRING &&
+                 r->element[1]->type == REDIS_REPLY_STRING &&
+                 strlen(r->element[0]->str) < 256;
+        if (ok) {
+            snprintf(host, 256, "%s", r->element[0]->str);
+            *port = atoi(r->element[1]->str);
+            sentinel_first = i;
+        } else {
+            if (r == NULL)
+                snprintf(err, errsize, "sentinel %s:%d: %s", shost, sport, s->errstr);
+            else
+                snprintf(err, errsize, "sentinel %s:%d: does not know the master %s", shost, sport,
+                         name);
+        }
+        freeReplyObject(r);
+        redisFree(s);
+        if (ok)
+            return 0;
+    }
+    return -1;
+}
+
+/* The connection is to a master (a sentinel may still name one that a
+ * failover is replacing). */
+static int is_master(struct bus *b)
+{
+    redisReply *r = cmd(b, "ROLE");
+    int ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    freeReplyObject(r);
+    return ok;
 }
 
 struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
@@ -64,17 +171,22 @@ struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
     }
     b->timeout_ms = timeout_ms;
     struct timeval tv = tv_ms(timeout_ms);
-    if (strncmp(cfg->redis, "unix:", 5) == 0) {
+    int sentinel = strncmp(cfg->redis, BUS_SENTINEL_PREFIX, strlen(BUS_SENTINEL_PREFIX)) == 0;
+    if (sentinel) {
+        char host[256];
+        int port;
+        if (sentinel_master(cfg->redis, timeout_ms, host, &port, err, errsize) != 0) {
+            bus_free(b);
+            return NULL;
+        }
+        b->c = redisConnectWithTimeout(host, port, tv);
+    } else if (strncmp(cfg->redis, "unix:", 5) == 0) {
         b->c = redisConnectUnixWithTimeout(cfg->redis + 5, tv);
     } else {
         char host[256];
-        const char *colon = strrchr(cfg->redis, ':');
-        size_t hlen = (size_t)(colon - cfg->redis);
-        if (hlen >= sizeof host)
-            hlen = sizeof host - 1;
-        memcpy(host, cfg->redis, hlen);
-        host[hlen] = '\0';
-        b->c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+        int port = 0;
+        host_port(cfg->redis, strlen(cfg->redis), host, &port);
+        b->c = redisConnectWithTimeout(host, port, tv);
     }
     if (b->c == NULL || b->c->err) {
         snprintf(err, errsize, "redis %s: %s", cfg->redis,
@@ -98,6 +210,12 @@ struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
         if (!reply_ok(r))
             goto fail;
         freeReplyObject(r);
+        r = NULL;
+    }
+    if (sentinel && !is_master(b)) {
+        snprintf(err, errsize, "redis %s: the master the sentinels name is not one (yet)", cfg->redis);
+        bus_free(b);
+        return NULL;
     }
     return b;
 fail:
@@ -374,6 +492,7 @@ int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
         if (redisGetReply(b->c, &v) != REDIS_OK)
             return -1; /* the connection is broken: the caller drops it */
         redisReply *r = v;
+        demoted(b, r);
         if (rc == 0 && r->type == REDIS_REPLY_ARRAY) {
             struct run_entries re = {fn, ctx, i};
             if (deliver(r, run_entry, &re) < 0)

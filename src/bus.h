@@ -14,6 +14,10 @@ struct bus;
 #define BUS_EXPIRING_KEY "opstream:expiring"
 #define BUS_WEBHOOKS_KEY "opstream:webhooks"
 
+/* redis = sentinel://HOST:PORT,HOST:PORT/NAME: every connection asks the
+ * sentinels for NAME's master. */
+#define BUS_SENTINEL_PREFIX "sentinel://"
+#define BUS_SENTINELS_MAX 8
 /* Connects, authenticates and selects the db. timeout_ms bounds connect
  * and every command that does not block on purpose. */
 struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,

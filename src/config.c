@@ -212,8 +212,14 @@ static const char *check_all(const struct config *cfg)
     if (cfg->base_path[0] != '/' ||
         (strlen(cfg->base_path) > 1 && cfg->base_path[strlen(cfg->base_path) - 1] == '/'))
         return "base_path: must start with / and not end with /";
-    if (strncmp(cfg->redis, "unix:", 5) != 0 && strchr(cfg->redis, ':') == NULL)
-        return "redis: must be unix:/path or host:port";
+    if (strncmp(cfg->redis, "sentinel://", 11) == 0) {
+        const char *slash = strchr(cfg->redis + 11, '/');
+        if (slash == NULL || slash[1] == '\0' || strchr(cfg->redis + 11, ':') == NULL ||
+            strchr(cfg->redis + 11, ':') > slash)
+            return "redis: sentinel:// wants HOST:PORT[,HOST:PORT...]/MASTER_NAME";
+    } else if (strncmp(cfg->redis, "unix:", 5) != 0 && strchr(cfg->redis, ':') == NULL) {
+        return "redis: must be unix:/path, host:port or sentinel://HOST:PORT,.../NAME";
+    }
     return NULL;
 }
 
