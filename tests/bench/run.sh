@@ -9,6 +9,8 @@
 #   SCALE=0.25 tests/bench/run.sh       (every count scaled down, for a quick look)
 #   ONLY="fan hot" SYSTEMS="opstream" tests/bench/run.sh   (some workloads of some systems:
 #        fan hot burst requests kill; OPSTREAM_CONF="key = value" lines added to opstream's config)
+#   LEDGER=postgresql tests/bench/run.sh   (create and status also with opstream's ledger on
+#        a PostgreSQL server of the bench's own, beside SQLite's, in the same table)
 #
 # Peers: ../shared/peers/ (PEERS=DIR to name another place).
 set -euo pipefail
@@ -32,7 +34,7 @@ fi
 LOADGEN=$abs_top_builddir/loadgen
 cc -std=gnu11 -O2 -Wall -Wextra -I"$abs_top_srcdir/src" -I"$abs_top_builddir/src" -o "$LOADGEN" \
     "$abs_top_srcdir/tests/bench/loadgen.c" "$abs_top_builddir/src/libopstream.a" \
-    -lcurl -lhiredis -ljansson -lsqlite3 -lsodium -lpthread
+    -lcurl -lhiredis -ljansson -lsqlite3 -lpq -lsodium -lpthread
 ulimit -n "$(ulimit -Hn)"
 
 n() { awk -v x="$1" -v s="$SCALE" 'BEGIN { v = int(x * s + 0.5); print (v < 1 ? 1 : v) }'; }
@@ -42,6 +44,7 @@ BURST_STREAMS=$(n 8000); BURST_RUNS=$(n 1000)
 SECS=${SECS:-15}
 
 # ---- opstream ----
+BENCH_LEDGER=${LEDGER:-sqlite}
 . "$abs_top_srcdir/tests/integration/lib.sh"
 write_config <<CONF
 max_active_runs_per_owner = 0
@@ -171,6 +174,26 @@ for sys in fastapi opstream; do
     echo "${R[status.$sys]}" >&2
 done
 
+# The same create and status with the ledger on PostgreSQL: the
+# responders start again on a config that names it.
+if [ "$BENCH_LEDGER" = postgresql ] && has opstream && doing requests; then
+    kill -TERM "$FCGI_PID"
+    wait "$FCGI_PID" 2>/dev/null || true
+    LEDGER=postgresql
+    start_postgres
+    sed -i "s|^database = .*|database = $(ledger_url)|" "$T/opstream.conf"
+    rm -f "$SOCK"
+    start_fcgi
+    wait_until "opstream on PostgreSQL" 30 sh -c "curl -sf '$OPS/api/v1/health' | grep -q '\"ledger_engine\":\"postgresql\"'"
+    echo "==> opstream, ledger on PostgreSQL: create and status, 50 connections, 10 s each" >&2
+    quiet
+    R[create.pg]=$("$LOADGEN" http POST "$OPS/api/v1/runs" '{"type":"sleep","input":{"seconds":1}}' 50 10)
+    echo "${R[create.pg]}" >&2
+    runs opstream 1 "$T/one.pg"
+    R[status.pg]=$("$LOADGEN" http GET "$(sed 's|/events$||' "$T/one.pg.urls")" "" 50 10)
+    echo "${R[status.pg]}" >&2
+fi
+
 victim() { # a process serving streams, to SIGKILL
     case $1 in
     opstream) set -- $(fcgi_pids fcgi-responder); echo "$1" ;;
@@ -219,5 +242,11 @@ row "create, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.opstr
 row "create: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.opstream '"\(.p50_ms) / \(.p99_ms)"')"
 row "status, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.opstream .rps)"
 row "status: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.opstream '"\(.p50_ms) / \(.p99_ms)"')"
+if [ -n "${R[create.pg]:-}" ]; then
+    row "create, ledger on PostgreSQL, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.pg .rps)"
+    row "create, PostgreSQL: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.pg '"\(.p50_ms) / \(.p99_ms)"')"
+    row "status, ledger on PostgreSQL, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.pg .rps)"
+    row "status, PostgreSQL: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.pg '"\(.p50_ms) / \(.p99_ms)"')"
+fi
 row "SIGKILL of a serving process: ms to a cut stream's next event" "$(j kill.nchan .resumed_ms)" "$(j kill.fastapi .resumed_ms)" "$(j kill.opstream .resumed_ms)"
 row "  (streams cut / lost / repeated)" "$(j kill.nchan '"\(.kill_victims)/\(.gaps)/\(.repeats)"')" "$(j kill.fastapi '"\(.kill_victims)/\(.gaps)/\(.repeats)"')" "$(j kill.opstream '"\(.kill_victims)/\(.gaps)/\(.repeats)"')"
