@@ -133,6 +133,59 @@ static void id_before(const struct event_id *id, char out[EVENT_ID_SIZE])
     event_id_format(&p, out);
 }
 
+/* 1 when Redis lost the newest events of the run that the ledger holds
+ * (a restart from an AOF without its last second, a failover to a replica
+ * that lacked the last writes): the stream is older than the ledger's
+ * newest id, or gone while the run has not ended. 0, -1. */
+static int lost_tail(const struct run *r, const struct stream_info *info)
+{
+    struct event_id newest;
+    if (r->last_event_id[0] == '\0')
+        return 0;
+    if (event_id_parse(r->last_event_id, &newest) != 0)
+        return -1;
+    if (!info->exists)
+        return !run_status_terminal(r->status);
+    return event_id_cmp(&info->last, &newest) < 0;
+}
+
+/* Puts the lost tail back from the archive before anything is read, so
+ * that this reader and every later one gets it (a writer that comes first
+ * does the same: runs.c). */
+static int restore(struct call *c, const struct run *r, struct stream_info *info)
+{
+    char err[CONFIG_ERR_SIZE], top[EVENT_ID_SIZE] = "0-0";
+    struct store *st = c->st ? c->st : store_open(c->req->cfg->database, err, sizeof err);
+    if (st == NULL)
+        return -1;
+    if (info->exists)
+        event_id_format(&info->last, top);
+    struct runs_ctx rc = {.cfg = c->req->cfg, .st = st, .bus = c->bus};
+    int put = runs_restore(&rc, r->id, top);
+    if (st != c->st)
+        store_close(st);
+    if (put > 0)
+        log_warn("run %s: redis had lost its last %d events; put back from the ledger", r->id, put);
+    return put < 0 || bus_stream_info(c->bus, r->id, info) != 0 ? -1 : 0;
+}
+
+/* The client has events that neither Redis nor the ledger holds any more
+ * (Redis lost them together with their writer, as a machine crash does):
+ * a gap says that what it holds after last_recorded is no longer on
+ * record, and the stream goes on after its cursor, whose id keeps it from
+ * going backwards. */
+static int lost_before(const struct run *r, struct stream *s, const struct stream_info *info)
+{
+    char data[192], last[EVENT_ID_SIZE], at[EVENT_ID_SIZE];
+    event_id_format(&info->last, last);
+    snprintf(at, sizeof at, "%s", s->cursor);
+    snprintf(data, sizeof data, "{\"reason\":\"lost\",\"last_recorded\":\"%s\"}", last);
+    log_warn("run %s: a client resumes from %s, after the newest event on record (%s)", r->id,
+             at, last);
+    send_entry(s, at, "gap", data);
+    return 0;
+}
+
 /* Delivers what Redis no longer holds of the events after the cursor:
  * from the SQLite archive, which keeps every event. Where the archive was
  * deleted too, an explicit gap event says so (never silence), with an id
@@ -145,6 +198,13 @@ static int catch_up(struct call *c, const struct run *r, struct stream *s)
     struct event_id cur;
     if (bus_stream_info(c->bus, r->id, &info) != 0 || event_id_parse(s->cursor, &cur) != 0)
         return -1;
+    int lost = lost_tail(r, &info);
+    if (lost < 0)
+        return -1;
+    if (lost && restore(c, r, &info) != 0)
+        return -1;
+    if (info.exists && event_id_cmp(&cur, &info.last) > 0)
+        return lost_before(r, s, &info);
     if (info.exists && !(info.trimmed && event_id_cmp(&cur, &info.first) < 0))
         return 0; /* Redis holds everything after the cursor */
     char err[CONFIG_ERR_SIZE];
@@ -246,6 +306,8 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
      * its SQLite connection and page cache go now, not at the end. */
     store_close(c->st);
     c->st = NULL;
+    char server[BUS_SERVER_SIZE];
+    snprintf(server, sizeof server, "%s", bus_server(c->bus));
     int64_t last_check = clock_mono_ms();
     w.last_write_ms = last_check;
     const char *why = NULL;
@@ -274,7 +336,17 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
             s.gone = 1;
         /* Back from a Redis outage, the stream may have moved on (trimmed
          * or expired) while we were away. */
-        if (n < 0 && (reconnect(c) != 0 || catch_up(c, r, &s) != 0)) {
+        if (n < 0 && reconnect(c) != 0) {
+            why = "redis unreachable, closing";
+            break;
+        }
+        /* Another Redis process may lack the last writes: the client
+         * resumes through a request, which puts them back first. */
+        if (n < 0 && strcmp(bus_server(c->bus), server) != 0) {
+            why = "redis was replaced, closing";
+            break;
+        }
+        if (n < 0 && catch_up(c, r, &s) != 0) {
             why = "redis unreachable, closing";
             break;
         }

@@ -35,8 +35,9 @@ static int check_publish_body(struct request *req, json_t *body)
 
 /* Writes the event: 0 after answering 202 {id}, or -1 after answering
  * the problem. */
-static int publish(struct call *c, const char *run_id, const char *name, json_t *data)
+static int publish(struct call *c, const struct run *run, const char *name, json_t *data)
 {
+    const char *run_id = run->id;
     struct request *req = c->req;
     /* A job's line holds {"event":..,"data":..}: the data alone fitting
      * in job_line_max_bytes is the same bound, give or take the name. */
@@ -54,6 +55,7 @@ static int publish(struct call *c, const char *run_id, const char *name, json_t 
         return reply_problem(req, 409, "publish_limit",
                              "the run has taken its %ld published events", req->cfg->job_max_events), -1;
     char id[EVENT_ID_SIZE];
+    runs_known(&rc, run_id, run->last_event_id);
     int r = runs_emit(&rc, run_id, name, data, id);
     if (r == 1)
         return reply_problem(req, 409, "run_terminal", "the run has ended"), -1;
@@ -74,7 +76,7 @@ int api_publish(struct call *c)
     else if (call_json_body(c, &body) == 0 && check_publish_body(c->req, body) == 0) {
         json_t *data = json_object_get(body, "data");
         json_t *empty = data == NULL ? json_object() : NULL;
-        rc = publish(c, r.id, json_string_value(json_object_get(body, "event")),
+        rc = publish(c, &r, json_string_value(json_object_get(body, "event")),
                      data != NULL ? data : empty);
         json_decref(empty);
     }

@@ -15,7 +15,16 @@
 struct bus {
     redisContext *c;
     int timeout_ms;
+    char server[BUS_SERVER_SIZE];   /* the Redis process's run_id, once asked */
+    unsigned long long serial;      /* this connection among the process's */
 };
+
+static _Atomic unsigned long long connections;
+
+unsigned long long bus_serial(const struct bus *b)
+{
+    return b != NULL ? b->serial : 0;
+}
 
 static struct timeval tv_ms(int ms)
 {
@@ -170,6 +179,7 @@ struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
         return NULL;
     }
     b->timeout_ms = timeout_ms;
+    b->serial = ++connections;
     struct timeval tv = tv_ms(timeout_ms);
     int sentinel = strncmp(cfg->redis, BUS_SENTINEL_PREFIX, strlen(BUS_SENTINEL_PREFIX)) == 0;
     if (sentinel) {
@@ -272,6 +282,11 @@ void bus_events_key(const char *run_id, char *out, size_t size)
     snprintf(out, size, "opstream:{%s}:events", run_id);
 }
 
+void bus_notify_channel(const char *run_id, char *out, size_t size)
+{
+    snprintf(out, size, BUS_NOTIFY_PREFIX "{%s}" BUS_NOTIFY_SUFFIX, run_id);
+}
+
 static void copy_str(redisReply *r, char *dst, size_t size)
 {
     size_t n = r->len < size - 1 ? r->len : size - 1;
@@ -279,45 +294,147 @@ static void copy_str(redisReply *r, char *dst, size_t size)
     dst[n] = '\0';
 }
 
+/* Stream ids compared in Lua as the decimal strings they are (a double
+ * would round a large sequence number): ms, then seq. And a stream's
+ * newest id ('0-0' when empty), and whether that is its run's end. */
+#define ID_LT_LUA \
+    "local function num_lt(a, b) if #a ~= #b then return #a < #b end return a < b end\n" \
+    "local function id_lt(a, b)\n" \
+    "  local am, as = string.match(a, '^(%d+)-(%d+)$')\n" \
+    "  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n" \
+    "  if am ~= bm then return num_lt(am, bm) end\n" \
+    "  return num_lt(as, bs)\n" \
+    "end\n" \
+    "local function newest(key, terminal)\n" \
+    "  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)\n" \
+    "  if #last == 0 then return '0-0', false end\n" \
+    "  local f = last[1][2]\n" \
+    "  for i = 1, #f, 2 do\n" \
+    "    if f[i] == 'type' and f[i + 1] == terminal then return last[1][1], true end\n" \
+    "  end\n" \
+    "  return last[1][1], false\n" \
+    "end\n"
+
 /* Nothing follows the end: the append and the look at the newest entry
  * are one step in Redis, so of two writers of a run's end (its winner,
  * and a recovery standing in for a winner that seemed dead) one lands, and
  * a late writer's events never land after it. {1, id} appended, {0, id of
- * the end} refused. */
-static const char append_script[] =
-    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
-    "local prev = '0-0'\n"
-    "if #last == 1 then\n"
-    "  prev = last[1][1]\n"
-    "  local f = last[1][2]\n"
-    "  for i = 1, #f, 2 do\n"
-    "    if f[i] == 'type' and f[i + 1] == ARGV[5] then return {0, last[1][1]} end\n"
-    "  end\n"
-    "end\n"
-    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
+ * the end} refused.
+ *
+ * A stream whose newest entry is older than the floor (the newest id the
+ * ledger holds) lost writes in Redis: {2, its newest id}, nothing
+ * appended, so that its tail is put back first and no new id is given
+ * below an old one. The id's time is the writer's clock when that is
+ * later than the newest entry's: a write tried again after Redis lost the
+ * first try gets the same id as that first try had. */
+static const char append_script[] = ID_LT_LUA
+    "local prev, ended = newest(KEYS[1], ARGV[5])\n"
+    "if ended then return {0, prev} end\n"
+    "if id_lt(prev, ARGV[8]) then return {2, prev} end\n"
+    "local ms = ARGV[9]\n"
+    "local top = string.match(prev, '^(%d+)-')\n"
+    "if num_lt(ms, top) then ms = top end\n"
+    "local ok, id = pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-*',"
     " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])\n"
-    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. prev .. ' ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
+    "if not ok then\n"
+    "  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
+    " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])\n"
+    "end\n"
+    "redis.call('SPUBLISH', ARGV[6] .. '{' .. ARGV[7] .. '}' .. ARGV[10],"
+    " ARGV[7] .. ' ' .. prev .. ' ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
     "return {1, id}\n";
 
 int bus_append(struct bus *b, const char *run_id, const char *name,
-               const char *data, const char *token, int maxlen,
-               char out_id[EVENT_ID_SIZE])
+               const char *data, const char *token, int maxlen, const char *floor,
+               int64_t now_ms, char out_id[EVENT_ID_SIZE])
 {
-    char key[64], max[24];
+    char key[64], max[24], ms[24];
     bus_events_key(run_id, key, sizeof key);
     snprintf(max, sizeof max, "%d", maxlen);
-    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s %s %s", append_script, key, max, name,
-                        data, token, EVENT_TERMINAL, BUS_NOTIFY_CHANNEL, run_id);
+    snprintf(ms, sizeof ms, "%lld", (long long)(now_ms > 0 ? now_ms : 0));
+    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s %s %s %s %s %s", append_script, key, max,
+                        name, data, token, EVENT_TERMINAL, BUS_NOTIFY_PREFIX, run_id,
+                        floor != NULL && floor[0] != '\0' ? floor : "0-0", ms, BUS_NOTIFY_SUFFIX);
     int ret = -1;
     if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_STRING) {
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_STRING &&
+        r->element[0]->integer >= 0 && r->element[0]->integer <= 2) {
         copy_str(r->element[1], out_id, EVENT_ID_SIZE);
-        ret = r->element[0]->integer == 1 ? 0 : 1;
+        static const int result[] = {BUS_APPEND_ENDED, BUS_APPEND_OK, BUS_APPEND_BEHIND};
+        ret = result[r->element[0]->integer];
     }
     freeReplyObject(r);
     return ret;
 }
 
+/* Entries put back with the ids they had, in order, each announced as an
+ * append is; one that is not newer than the stream's newest is left out,
+ * and nothing goes after the run's end. The number put back. */
+static const char restore_script[] = ID_LT_LUA
+    "local prev, ended = newest(KEYS[1], ARGV[4])\n"
+    "if ended then return 0 end\n"
+    "local n = 0\n"
+    "for i = 5, #ARGV - 2, 3 do\n"
+    "  if id_lt(prev, ARGV[i]) then\n"
+    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[i], 'type', ARGV[i + 1],"
+    " 'data', ARGV[i + 2])\n"
+    "    redis.call('SPUBLISH', ARGV[2], ARGV[3] .. ' ' .. prev .. ' ' .. ARGV[i] .. ' '"
+    " .. ARGV[i + 1] .. ' ' .. ARGV[i + 2])\n"
+    "    prev = ARGV[i]\n"
+    "    n = n + 1\n"
+    "    if ARGV[i + 1] == ARGV[4] then return n end\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+int bus_restore(struct bus *b, const char *run_id, int maxlen, size_t n,
+                const char *const *ids, const char *const *names, const char *const *datas)
+{
+    if (n > BUS_RESTORE_MAX || b == NULL || b->c == NULL)
+        return -1;
+    enum { HEAD = 8 };
+    const char *argv[HEAD + 3 * BUS_RESTORE_MAX];
+    size_t lens[HEAD + 3 * BUS_RESTORE_MAX];
+    char key[64], max[24], channel[64];
+    bus_events_key(run_id, key, sizeof key);
+    bus_notify_channel(run_id, channel, sizeof channel);
+    snprintf(max, sizeof max, "%d", maxlen);
+    const char *head[HEAD] = {"EVAL", restore_script, "1", key, max, channel,
+                              run_id, EVENT_TERMINAL};
+    size_t k = 0;
+    for (; k < HEAD; k++)
+        argv[k] = head[k];
+    for (size_t i = 0; i < n; i++) {
+        argv[k++] = ids[i];
+        argv[k++] = names[i];
+        argv[k++] = datas[i];
+    }
+    for (size_t i = 0; i < k; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = redisCommandArgv(b->c, (int)k, argv, lens);
+    demoted(b, r);
+    int ret = reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+    freeReplyObject(r);
+    return ret;
+}
+
+const char *bus_server(struct bus *b)
+{
+    if (b == NULL || b->server[0] != '\0')
+        return b != NULL ? b->server : "";
+    redisReply *r = cmd(b, "INFO server");
+    const char *at = reply_ok(r) && r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+    if (at != NULL) {
+        at += strlen("run_id:");
+        size_t len = strcspn(at, "\r\n");
+        if (len >= sizeof b->server)
+            len = sizeof b->server - 1;
+        memcpy(b->server, at, len);
+        b->server[len] = '\0';
+    }
+    freeReplyObject(r);
+    return b->server;
+}
 
 /* One stream entry is [id, [field, value, ...]]; finds type and data,
  * and the write token when token is not NULL (it may be absent). */
@@ -507,18 +624,7 @@ int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
 
 struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size_t errsize)
 {
-    struct bus *b = bus_connect(cfg, timeout_ms, err, errsize);
-    if (b == NULL)
-        return NULL;
-    redisReply *r = cmd(b, "SUBSCRIBE " BUS_NOTIFY_CHANNEL);
-    if (!reply_ok(r) || r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errsize, "redis %s: cannot subscribe", cfg->redis);
-        freeReplyObject(r);
-        bus_free(b);
-        return NULL;
-    }
-    freeReplyObject(r);
-    return b;
+    return bus_connect(cfg, timeout_ms, err, errsize);
 }
 
 int bus_fd(const struct bus *b)
@@ -526,10 +632,49 @@ int bus_fd(const struct bus *b)
     return b != NULL && b->c != NULL ? b->c->fd : -1;
 }
 
-int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx)
+/* Sends one (un)subscription without waiting for its answer, which comes
+ * among the announcements. */
+static int listen_send(struct bus *b, const char *verb, const char *run_id)
+{
+    char channel[64];
+    if (b == NULL || b->c == NULL || b->c->err)
+        return -1;
+    bus_notify_channel(run_id, channel, sizeof channel);
+    if (redisAppendCommand(b->c, "%s %s", verb, channel) != REDIS_OK)
+        return -1;
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(b->c, &done) != REDIS_OK)
+            return -1;
+    return 0;
+}
+
+int bus_listen_follow(struct bus *b, const char *run_id)
+{
+    return listen_send(b, "SSUBSCRIBE", run_id);
+}
+
+int bus_listen_unfollow(struct bus *b, const char *run_id)
+{
+    return listen_send(b, "SUNSUBSCRIBE", run_id);
+}
+
+/* The run id inside a channel name "PREFIX{RUN}SUFFIX", or NULL. */
+static const char *channel_run(char *channel)
+{
+    size_t pre = strlen(BUS_NOTIFY_PREFIX);
+    char *close = strchr(channel, '}');
+    if (strncmp(channel, BUS_NOTIFY_PREFIX "{", pre + 1) != 0 || close == NULL)
+        return NULL;
+    *close = '\0';
+    return strlen(channel + pre + 1) < ID_SIZE ? channel + pre + 1 : NULL;
+}
+
+int bus_listen_take(struct bus *b, bus_notice_fn fn, bus_followed_fn followed, void *ctx)
 {
     /* One read of what the socket holds (epoll said it is readable), then
-     * every whole message in it; a message is [message, channel, text]. */
+     * every whole message in it: [smessage, channel, text], or the answer
+     * to a subscription, [ssubscribe, channel, count]. */
     if (b == NULL || b->c == NULL || redisBufferRead(b->c) != REDIS_OK)
         return -1;
     int n = 0;
@@ -540,9 +685,16 @@ int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx)
         if (v == NULL)
             return n;
         redisReply *r = v;
-        /* "RUN PREV ID TYPE DATA": the first four hold no space. */
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[2]->type == REDIS_REPLY_STRING) {
+        int shaped = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                     r->element[0]->type == REDIS_REPLY_STRING &&
+                     r->element[1]->type == REDIS_REPLY_STRING;
+        const char *run;
+        if (shaped && strcmp(r->element[0]->str, "ssubscribe") == 0 &&
+            (run = channel_run(r->element[1]->str)) != NULL) {
+            followed(ctx, run);
+        } else if (shaped && strcmp(r->element[0]->str, "smessage") == 0 &&
+                   r->element[2]->type == REDIS_REPLY_STRING) {
+            /* "RUN PREV ID TYPE DATA": the first four hold no space. */
             char *f[5] = {r->element[2]->str};
             int k = 1;
             for (char *p = f[0]; k < 5 && (p = strchr(p, ' ')) != NULL; k++) {
@@ -652,6 +804,8 @@ int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out)
         else if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
                  v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING)
             event_id_parse(v->element[0]->str, &out->first);
+        else if (strcmp(k->str, "last-generated-id") == 0 && v->type == REDIS_REPLY_STRING)
+            event_id_parse(v->str, &out->last);
     }
     /* Trimming removes the oldest entries and, in Redis 7.0, leaves
      * max-deleted-entry-id alone: the counts are what show it. */

@@ -23,6 +23,8 @@ struct bus;
 struct bus *bus_connect(const struct config *cfg, int timeout_ms, char *err,
                         size_t errsize);
 void bus_free(struct bus *b);
+/* A number no other connection of this process has had (0 for none). */
+unsigned long long bus_serial(const struct bus *b);
 int bus_ping(struct bus *b);
 /* True while an idle connection looks usable: no error on it, and nothing
  * waiting to be read (what Redis sends when it closes one). */
@@ -32,14 +34,31 @@ int bus_alive(const struct bus *b);
  * one slot. */
 void bus_events_key(const char *run_id, char *out, size_t size);
 
-/* XADD of one event; writes the new entry id: 0. maxlen bounds the live
- * stream (approximate trimming). token is unique to this write, so a
- * writer whose connection broke can tell whether the entry landed. Once
- * the stream holds its run's end, nothing more is appended: 1, with the
- * end's id. -1 on error. */
+/* XADD of one event; writes the new entry id: BUS_APPEND_OK. maxlen
+ * bounds the live stream (approximate trimming). token is unique to this
+ * write, so a writer whose connection broke can tell whether the entry
+ * landed. Once the stream holds its run's end, nothing more is appended:
+ * BUS_APPEND_ENDED, with the end's id. floor is the newest id the ledger
+ * holds of the run ("" or NULL: none known): a stream whose newest entry
+ * is older lost writes, and gets nothing until its tail is restored:
+ * BUS_APPEND_BEHIND, with its newest id ("0-0" when empty). The new id's
+ * time is now_ms unless the stream's newest is later. -1 on error. */
+enum { BUS_APPEND_OK = 0, BUS_APPEND_ENDED = 1, BUS_APPEND_BEHIND = 2 };
 int bus_append(struct bus *b, const char *run_id, const char *name,
-               const char *data, const char *token, int maxlen,
-               char out_id[EVENT_ID_SIZE]);
+               const char *data, const char *token, int maxlen, const char *floor,
+               int64_t now_ms, char out_id[EVENT_ID_SIZE]);
+/* Puts archived entries back at the end of a run's stream with their own
+ * ids (ids[], names[], datas[] in order, at most BUS_RESTORE_MAX), each
+ * announced as an append is; those not newer than the stream's newest are
+ * left out, and none goes after its run's end. The number put back, -1. */
+#define BUS_RESTORE_MAX 100
+int bus_restore(struct bus *b, const char *run_id, int maxlen, size_t n,
+                const char *const *ids, const char *const *names, const char *const *datas);
+/* Which Redis process the connection reaches (its run_id; "" when it did
+ * not say): another one after a restart or a failover, which may have
+ * lost the last writes of the one before. */
+#define BUS_SERVER_SIZE 48
+const char *bus_server(struct bus *b);
 /* Looks for the entry written with token among the newest ones: 1 found
  * (out_id set), 0 not there, -1 error. */
 int bus_find_write(struct bus *b, const char *run_id, const char *token,
@@ -65,23 +84,34 @@ typedef void (*bus_runs_fn)(void *ctx, size_t i, const char *id, const char *nam
 int bus_read_runs(struct bus *b, size_t n, const char *const *run_ids,
                   const char *const *after_ids, int count, bus_runs_fn fn, void *ctx);
 
-/* Every append is announced on this channel as "RUN_ID PREV_ID ENTRY_ID
- * TYPE DATA" (PREV_ID: the entry before it, 0-0 for the first), so that a
- * reader of many runs learns which have news without a blocked read per
- * run, and one that had PREV_ID has the entry itself without reading it.
- * An announcement can be lost (pub/sub is at most once); a reader reads
- * again whenever its subscription is new, or the PREV_ID is not its. */
-#define BUS_NOTIFY_CHANNEL "opstream:appended"
-/* A connection subscribed to BUS_NOTIFY_CHANNEL, or NULL (err set). */
+/* Every append is announced on its run's own channel, PREFIX{RUN}SUFFIX
+ * (sharded pub/sub, SPUBLISH: in a Redis Cluster it stays on the run's
+ * shard), as "RUN_ID PREV_ID ENTRY_ID TYPE DATA" (PREV_ID: the entry
+ * before it, 0-0 for the first), so that a reader of many runs hears of
+ * the runs it follows and of no other, learns which have news without a
+ * blocked read per run, and one that had PREV_ID has the entry itself
+ * without reading it. An announcement can be lost (pub/sub is at most
+ * once); a reader reads again whenever a subscription is new, or the
+ * PREV_ID is not its. */
+#define BUS_NOTIFY_PREFIX "opstream:"
+#define BUS_NOTIFY_SUFFIX ":appended"
+void bus_notify_channel(const char *run_id, char *out, size_t size);
+/* A connection for announcements, following no run yet, or NULL (err set). */
 struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size_t errsize);
+/* Starts or stops hearing a run's announcements: 0 once asked (the
+ * answer to a follow comes through bus_listen_take), -1. */
+int bus_listen_follow(struct bus *b, const char *run_id);
+int bus_listen_unfollow(struct bus *b, const char *run_id);
 /* The connection's socket, to wait on with poll/epoll; -1 when none. */
 int bus_fd(const struct bus *b);
 /* Once the socket is readable: reads it once and calls fn for each whole
- * announcement. The number of announcements, or -1 when the connection is
- * broken. */
+ * announcement, followed for each run whose following has begun (from
+ * then on nothing of it is missed). The number of announcements, or -1
+ * when the connection is broken. */
 typedef void (*bus_notice_fn)(void *ctx, const char *run_id, const char *prev_id,
                               const char *entry_id, const char *name, const char *data);
-int bus_listen_take(struct bus *b, bus_notice_fn fn, void *ctx);
+typedef void (*bus_followed_fn)(void *ctx, const char *run_id);
+int bus_listen_take(struct bus *b, bus_notice_fn fn, bus_followed_fn followed, void *ctx);
 
 /* The data of one entry of a run's stream (malloc'd into *data): 0, 1 when
  * it is not there, -1 on error. */
@@ -103,6 +133,7 @@ long long bus_count_published(struct bus *b, const char *run_id);
 struct stream_info {
     int exists;
     struct event_id first;        /* oldest entry held */
+    struct event_id last;         /* newest id it was given */
     int trimmed;                  /* entries were removed (the oldest ones) */
 };
 int bus_stream_info(struct bus *b, const char *run_id, struct stream_info *out);

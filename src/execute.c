@@ -537,3 +537,41 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
         run_clear(&r);
     }
 }
+
+/* Queued runs, newest first, a page at a time. */
+struct queued_page {
+    char ids[REQUEUE_PAGE][ID_SIZE];
+    int64_t seq[REQUEUE_PAGE];
+    int n;
+};
+
+static int queued_one(void *ctx, struct run *r)
+{
+    struct queued_page *p = ctx;
+    snprintf(p->ids[p->n], ID_SIZE, "%s", r->id);
+    p->seq[p->n] = r->seq;
+    p->n++;
+    return 0;
+}
+
+int execute_requeue(struct runs_ctx *rc)
+{
+    struct queued_page *p = malloc(sizeof *p);
+    if (p == NULL)
+        return -1;
+    struct run_filter f = {.statuses = STATUS_BIT(RUN_QUEUED), .limit = REQUEUE_PAGE};
+    int n = 0, ret = 0;
+    do {
+        p->n = 0;
+        if (store_run_list(rc->st, &f, queued_one, p) != 0) {
+            ret = -1;
+            break;
+        }
+        for (int i = 0; i < p->n; i++, n++)
+            if (runs_queue_again(rc, p->ids[i]) != 0)
+                ret = -1;
+        f.before_seq = p->n > 0 ? p->seq[p->n - 1] : 0;
+    } while (p->n == REQUEUE_PAGE);
+    free(p);
+    return ret == 0 ? n : -1;
+}

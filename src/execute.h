@@ -21,4 +21,10 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
  * worker_lost. Each run gets exactly one run_finished. */
 void execute_recover(struct runs_ctx *rc, const struct jobtypes *types);
 
+/* Puts every queued run on the queue again: after Redis came back as
+ * another process, which may lack the last queue entries. A run queued
+ * twice is claimed once. The number of runs, -1 when some could not be. */
+#define REQUEUE_PAGE 500
+int execute_requeue(struct runs_ctx *rc);
+
 #endif

@@ -4,13 +4,14 @@
  *
  * - A stream is its socket, its cursor and its credentials; bytes the
  *   socket would not take are kept only until it takes them.
- * - Streams are grouped by run. Every append is announced on one Redis
- *   channel with the event and the id before it (bus.h): an event that
- *   follows what the hub has of its run goes straight to its viewers;
- *   otherwise the announcement marks its run, and one pipelined XRANGE per
- *   round reads every marked run once for all its viewers. A new
- *   subscription (start, reconnect) reads every run again, as an
- *   announcement may have been missed while there was none.
+ * - Streams are grouped by run. Every append is announced on its run's
+ *   own Redis channel with the event and the id before it (bus.h), and
+ *   the hub follows the channels of the runs it holds, no others: an
+ *   event that follows what the hub has of its run goes straight to its
+ *   viewers; otherwise the announcement marks its run, and one pipelined
+ *   XRANGE per round reads every marked run once for all its viewers. A
+ *   run whose following begins (a first viewer, a new listener) is read
+ *   again, as an announcement may have been missed before.
  * - Keepalives, hang-ups (the web server closes the connection or aborts
  *   the request), revocations, a link's expiry, the process stopping and
  *   on_disconnect: cancel follow the stream rules (stream_rules.h), as
@@ -87,6 +88,7 @@ struct hub {
     atomic_int count;
     struct bus *cmd, *listen;
     int64_t lost_ms;            /* since when Redis is away; 0 while connected */
+    char server[BUS_SERVER_SIZE]; /* the Redis process the streams were read from */
     int64_t next_connect_ms;
     int backoff_ms;
     long long revocations;
@@ -154,6 +156,9 @@ static void run_release(struct hub *h, struct hub_run *r)
             break;
         }
     }
+    /* (A listener that fails here is found broken at its next read.) */
+    if (h->listen != NULL)
+        bus_listen_unfollow(h->listen, r->id);
     free(r);
 }
 
@@ -369,6 +374,15 @@ static void read_marked(struct hub *h)
     }
 }
 
+/* A run is followed from now on: what came before is read. */
+static void followed(void *ctx, const char *run_id)
+{
+    struct hub *h = ctx;
+    struct hub_run *r = run_find(h, run_id);
+    if (r != NULL)
+        mark(h, r);
+}
+
 /* An announced append: the event itself when it follows what the hub
  * has of its run and no read of the run is pending, else a read. */
 static void noticed(void *ctx, const char *run_id, const char *prev_id, const char *entry_id,
@@ -462,10 +476,26 @@ static void redis_connect(struct hub *h, int64_t now)
             h->lost_ms = now;
         return;
     }
+    /* Every run held is followed again on the new listener. */
+    for (size_t b = 0; b < BUCKETS; b++)
+        for (struct hub_run *r = h->buckets[b]; r != NULL; r = r->next)
+            if (bus_listen_follow(h->listen, r->id) != 0) {
+                redis_lost(h);
+                return;
+            }
     int was_lost = h->lost_ms != 0;
     h->lost_ms = 0;
     h->backoff_ms = 0;
-    if (was_lost) {
+    /* Another Redis process (a restart, a failover) may lack the last
+     * writes of the one before: every stream ends, and its client resumes
+     * through a request, which puts them back from the ledger first. */
+    const char *server = bus_server(h->cmd);
+    int replaced = h->server[0] != '\0' && strcmp(server, h->server) != 0;
+    snprintf(h->server, sizeof h->server, "%s", server);
+    if (replaced) {
+        log_info("stream hub: redis is back, another process: its streams resume through requests");
+        each_stream(h, end_stream, NULL);
+    } else if (was_lost) {
         log_info("stream hub: redis is back");
         after_outage(h);
     }
@@ -512,6 +542,10 @@ static void take_inbox(struct hub *h)
             struct hub_run **b = bucket(h, r->id);
             r->next = *b;
             *b = r;
+            /* Heard of from now on; the run is read again once Redis says
+             * so (followed). A listener away follows it when back. */
+            if (h->listen != NULL)
+                bus_listen_follow(h->listen, r->id);
         }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
         if (r == NULL || epoll_ctl(h->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
@@ -627,7 +661,7 @@ static void *loop(void *arg)
             if (tag == &wake_tag) {
                 take_inbox(h);
             } else if (tag == &listen_tag) {
-                if (h->listen != NULL && bus_listen_take(h->listen, noticed, h) < 0)
+                if (h->listen != NULL && bus_listen_take(h->listen, noticed, followed, h) < 0)
                     redis_lost(h);
             } else {
                 struct hub_stream *s = tag;

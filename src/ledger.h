@@ -33,9 +33,6 @@ struct ledger_engine {
     void (*rollback)(struct ledger *db);
     /* Lets go of a transaction a caller left open: -1 when there was one. */
     int (*settle)(struct ledger *db);
-    /* 0 while the connection is usable, -1 once it broke (the caller opens
-     * another). */
-    int (*alive)(struct ledger *db);
     const char *(*error)(struct ledger *db);
     /* The schema version (0 for an empty database), or -1; and setting it
      * inside the migration's transaction. */

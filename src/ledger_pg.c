@@ -216,11 +216,6 @@ static int settle(struct ledger *l)
     return -1;
 }
 
-static int alive(struct ledger *l)
-{
-    return PQstatus(DB(l)->conn) == CONNECTION_OK ? 0 : -1;
-}
-
 static const char *error(struct ledger *l)
 {
     return DB(l)->err;
@@ -474,7 +469,6 @@ const struct ledger_engine ledger_postgresql = {
     .commit = commit,
     .rollback = rollback,
     .settle = settle,
-    .alive = alive,
     .error = error,
     .version = version,
     .set_version = set_version,

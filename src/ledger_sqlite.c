@@ -167,12 +167,6 @@ static int settle(struct ledger *l)
     return open ? -1 : 0;
 }
 
-static int alive(struct ledger *l)
-{
-    (void)l;
-    return 0;
-}
-
 static const char *error(struct ledger *l)
 {
     return sqlite3_errmsg(DB(l)->db);
@@ -414,7 +408,6 @@ const struct ledger_engine ledger_sqlite = {
     .commit = commit,
     .rollback = rollback,
     .settle = settle,
-    .alive = alive,
     .error = error,
     .version = version,
     .set_version = set_version,

@@ -13,8 +13,10 @@
  * (bus_append). */
 #include "runs.h"
 #include "clock.h"
+#include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -67,12 +69,111 @@ static struct status_change change(enum run_op op, enum run_status to)
  * for Redis and the archive alike. After a broken connection the entry
  * may or may not have landed; the write token tells which, so a retry
  * never doubles an event. */
+
+/* An archived page being put back into a stream: owned copies. */
+struct restore_page {
+    size_t n;
+    char *ids[BUS_RESTORE_MAX], *names[BUS_RESTORE_MAX], *datas[BUS_RESTORE_MAX];
+};
+
+static int page_add(void *ctx, const char *id, const char *name, const char *data)
+{
+    struct restore_page *p = ctx;
+    p->ids[p->n] = strdup(id);
+    p->names[p->n] = strdup(name);
+    p->datas[p->n] = strdup(data);
+    p->n++;
+    return p->n == BUS_RESTORE_MAX;
+}
+
+static void page_free(struct restore_page *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->ids[i]), free(p->names[i]), free(p->datas[i]);
+    p->n = 0;
+}
+
+int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top)
+{
+    struct event_id after;
+    if (event_id_parse(top, &after) != 0)
+        return -1;
+    int total = 0, got;
+    do {
+        struct restore_page p = {0};
+        got = store_events_after(rc->st, run_id, &after, NULL, BUS_RESTORE_MAX, page_add, &p);
+        int ok = 1;
+        for (size_t i = 0; i < p.n; i++)
+            ok = ok && p.ids[i] && p.names[i] && p.datas[i];
+        int put = got < 0 || !ok ? -1
+                  : bus_restore(rc->bus, run_id, rc->cfg->stream_maxlen, p.n,
+                                (const char *const *)p.ids, (const char *const *)p.names,
+                                (const char *const *)p.datas);
+        if (put >= 0 && p.n > 0)
+            event_id_parse(p.ids[p.n - 1], &after);
+        page_free(&p);
+        if (put < 0)
+            return -1;
+        total += put;
+    } while (got == BUS_RESTORE_MAX);
+    return total;
+}
+
+/* The newest id the run is known to have, below which no new id may go:
+ * what this context last wrote to it over the same connection (no other
+ * Redis process can have come between), else the ledger's. A ledger that
+ * cannot say leaves none: the write goes on as it did before floors. */
+static void floor_of(struct runs_ctx *rc, const char *run_id, char out[EVENT_ID_SIZE])
+{
+    out[0] = '\0';
+    if (rc->known_conn != 0 && rc->known_conn == bus_serial(rc->bus) &&
+        strcmp(rc->known_run, run_id) == 0)
+        snprintf(out, EVENT_ID_SIZE, "%s", rc->known_id);
+    else if (rc->st != NULL && store_run_last_event(rc->st, run_id, out) != 0)
+        out[0] = '\0';
+}
+
+static void known(struct runs_ctx *rc, const char *run_id, const char *id)
+{
+    rc->known_conn = bus_serial(rc->bus);
+    snprintf(rc->known_run, sizeof rc->known_run, "%s", run_id);
+    snprintf(rc->known_id, sizeof rc->known_id, "%s", id);
+}
+
+void runs_known(struct runs_ctx *rc, const char *run_id, const char *last_id)
+{
+    known(rc, run_id, last_id);
+}
+
+/* One append; a stream that lost its tail in Redis (a restart from an AOF
+ * that lacks the last second, a failover to a replica that lacked the
+ * last writes) gets it back from the archive first, ids and all. */
+static int append_once(struct runs_ctx *rc, const char *run_id, const char *name,
+                       const char *text, const char *token, char out_id[EVENT_ID_SIZE])
+{
+    char floor[EVENT_ID_SIZE];
+    floor_of(rc, run_id, floor);
+    for (int tries = 0;; tries++) {
+        int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, floor,
+                           clock_now_ms(), out_id);
+        if (r != BUS_APPEND_BEHIND)
+            return r;
+        /* Twice behind means the archive does not reach the floor: the
+         * floor was read before the write it names was archived. */
+        int put = tries < 2 ? runs_restore(rc, run_id, out_id) : -1;
+        if (put < 0)
+            return -1;
+        log_warn("run %s: redis had lost its last %d events; put back from the ledger", run_id,
+                 put);
+    }
+}
+
 static int append(struct runs_ctx *rc, const char *run_id, const char *name,
                   const char *text, char out_id[EVENT_ID_SIZE])
 {
     char token[ID_SIZE];
     crypto_new_id(token);
-    int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
+    int r = append_once(rc, run_id, name, text, token, out_id);
     while (r < 0) {
         if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
             break;
@@ -80,8 +181,10 @@ static int append(struct runs_ctx *rc, const char *run_id, const char *name,
         if (found == 1)
             r = 0;
         else if (found == 0)
-            r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, out_id);
+            r = append_once(rc, run_id, name, text, token, out_id);
     }
+    if (r == 0)
+        known(rc, run_id, out_id);
     return r;
 }
 
@@ -393,6 +496,7 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     enum create_result res = store_run_create(rc->st, r, &opts, existing);
     if (res != CREATE_NEW)
         return res;
+    runs_known(rc, r->id, "");
     char id[EVENT_ID_SIZE];
     json_t *data = json_pack("{s:s, s:s}", "status", run_status_name(r->status), "type", r->type);
     if (r->parked)

@@ -43,7 +43,21 @@ struct runs_ctx {
     struct bus *bus;
     int (*reconnect)(struct runs_ctx *rc);
     const char *lease_run;  /* a runner's run, whose lease it keeps while it waits */
+    /* The run this context wrote to last, and over which connection: the
+     * newest id it knows that run to have without asking the ledger. */
+    unsigned long long known_conn;
+    char known_run[ID_SIZE];
+    char known_id[EVENT_ID_SIZE];
 };
+
+/* The newest id of the run the caller has just read from the ledger (""
+ * for none: a run just made), so that its next write need not ask. */
+void runs_known(struct runs_ctx *rc, const char *run_id, const char *last_id);
+
+/* Puts back into a run's stream, after its newest id top, what the
+ * archive holds beyond it (Redis lost writes the ledger has): the number
+ * of events put back, -1. */
+int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top);
 
 /* Appends one event to the run's stream, archives it, and keeps the
  * snapshot's projections (progress, steps[]) in step with it, whoever

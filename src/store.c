@@ -90,11 +90,6 @@ int store_settle(struct store *st)
     return st != NULL ? st->e->settle(st->db) : 0;
 }
 
-int store_alive(struct store *st)
-{
-    return st->e->alive(st->db);
-}
-
 int store_ping(struct store *st)
 {
     return st->e->exec(st->db, "SELECT 1 FROM runs LIMIT 0");
@@ -783,6 +778,15 @@ int store_archive_has(struct store *st, const char *run_id, const char *name)
     bind_text(&s, 2, name);
     int r = step_text(&s, one, sizeof one);
     return r < 0 ? -1 : r == 0;
+}
+
+int store_run_last_event(struct store *st, const char *run_id, char out[EVENT_ID_SIZE])
+{
+    struct stmt s;
+    if (prepare(st, &s, "SELECT COALESCE(last_event_id, '') FROM runs WHERE id = ?1") != 0)
+        return -1;
+    bind_text(&s, 1, run_id);
+    return step_text(&s, out, EVENT_ID_SIZE);
 }
 
 int store_events_after(struct store *st, const char *run_id, const struct event_id *after,

@@ -43,8 +43,6 @@ struct status_change {
 struct store *store_open(const char *where, char *err, size_t errsize);
 void store_close(struct store *st);
 int store_ping(struct store *st);
-/* -1 once the connection broke (a PostgreSQL restart): open another. */
-int store_alive(struct store *st);
 /* "sqlite" or "postgresql". */
 const char *store_engine(struct store *st);
 /* Copies every run, event, token and setting of from into to, which
@@ -130,6 +128,9 @@ int store_archive_entries(struct store *st, const char *run_id, const json_t *en
                           int64_t now_ms);
 /* 1 when the archive holds an event of that name for the run, 0, -1. */
 int store_archive_has(struct store *st, const char *run_id, const char *name);
+/* The newest event id the ledger holds of a run ("" when none): 0, 1
+ * when there is no such run, -1. */
+int store_run_last_event(struct store *st, const char *run_id, char out[EVENT_ID_SIZE]);
 /* Archived events with after < id (< before, when before is not NULL), in
  * order, at most limit; fn returns non-zero to stop. The count, or -1. */
 int store_events_after(struct store *st, const char *run_id, const struct event_id *after,

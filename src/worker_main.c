@@ -406,7 +406,27 @@ int main(int argc, char **argv)
                  cfg.worker_jobs);
     int64_t recovered = 0, check_at = 0;
     int reclaim = 0;
+    char server[BUS_SERVER_SIZE] = "";
+    int64_t requeue_at = 0; /* 0: none to do */
     while (!stopping && rc.bus != NULL && runners != NULL) {
+        /* Redis came back as another process (a restart, a failover),
+         * which may lack the last queue entries: every queued run goes
+         * on the queue again, tried again each half lease until done. */
+        const char *now_server = bus_server(rc.bus);
+        if (strcmp(server, now_server) != 0) {
+            if (server[0] != '\0')
+                requeue_at = clock_mono_ms();
+            snprintf(server, sizeof server, "%s", now_server);
+        }
+        if (requeue_at != 0 && clock_mono_ms() >= requeue_at) {
+            int n = execute_requeue(&rc);
+            if (n >= 0)
+                log_warn("redis is another process now: %d queued runs put on the queue again", n);
+            else
+                log_warn("redis is another process now: not every queued run could be put on "
+                         "the queue again; retrying");
+            requeue_at = n >= 0 ? 0 : clock_mono_ms() + cfg.lease_ms / 2;
+        }
         if (clock_mono_ms() - recovered >= cfg.lease_ms / 2) {
             execute_recover(&rc, &types);
             /* Consumers gone for ten leases, and what all have acknowledged. */

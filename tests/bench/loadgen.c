@@ -14,7 +14,13 @@
  *       is open, then an end event to each. KIND: bus (TARGETS: run ids,
  *       appended to Redis as opstream's jobs do; REDIS names the server),
  *       nchan (TARGETS: publisher URLs), xadd (TARGETS: Redis stream keys,
- *       XADD as the FastAPI peer's own tasks write; REDIS_HOST, REDIS_PORT).
+ *       XADD as the FastAPI peer's own tasks write; REDIS_HOST, REDIS_PORT),
+ *       announce (TARGETS: run ids; only the announcement every append
+ *       makes, on each run's channel, for runs nobody here follows: what
+ *       a responder pays for the rest of an installation; REDIS).
+ *     --cpu "P ...": the CPU time these processes (not their children)
+ *       spend while the publisher runs, as % of one core each (mean and
+ *       max over them).
  *     --cut MS: MS after every stream is open, every connection is closed
  *       and opened again at once with Last-Event-ID (a reconnect storm).
  *     --pids "P ...": the RSS of these processes (and their children)
@@ -32,6 +38,7 @@
  * Loopback only: it refuses any URL whose host is not 127.0.0.1. */
 #define _GNU_SOURCE
 #include "bus.h"
+#include "clock.h"
 #include "config.h"
 
 #include <curl/curl.h>
@@ -334,8 +341,40 @@ struct publisher {
     const char *redis;
     long sent, failed;
     double achieved;
+    const char *cpu_pids;
+    double cpu_mean_pct, cpu_max_pct;
     int done;
 };
+
+#define CPU_PIDS_MAX 64
+
+/* utime + stime of each pid, in clock ticks: the number of pids read. */
+static int cpu_ticks(const char *pids, long long ticks[CPU_PIDS_MAX])
+{
+    char list[4096];
+    int n = 0;
+    snprintf(list, sizeof list, "%s", pids);
+    for (char *save, *t = strtok_r(list, " ", &save); t != NULL && n < CPU_PIDS_MAX;
+         t = strtok_r(NULL, " ", &save)) {
+        char path[64], line[1024];
+        snprintf(path, sizeof path, "/proc/%s/stat", t);
+        FILE *f = fopen(path, "r");
+        ticks[n] = 0;
+        if (f != NULL && fgets(line, sizeof line, f) != NULL) {
+            /* Fields after the command's closing parenthesis: state is
+             * field 3, utime 14, stime 15. */
+            char *q = strrchr(line, ')');
+            long long ut = 0, st = 0;
+            if (q != NULL && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
+                                    &ut, &st) == 2)
+                ticks[n] = ut + st;
+        }
+        if (f != NULL)
+            fclose(f);
+        n++;
+    }
+    return n;
+}
 
 static int publish_one(struct publisher *p, struct bus *b, redisContext *x, CURL *c, size_t i,
                        long long seq, int end)
@@ -346,6 +385,17 @@ static int publish_one(struct publisher *p, struct bus *b, redisContext *x, CURL
                  seq, now_ns(CLOCK_REALTIME));
     else
         snprintf(data, sizeof data, "{\"seq\":%lld,\"t\":%" PRId64 "}", seq, now_ns(CLOCK_REALTIME));
+    if (x != NULL && strcmp(p->kind, "announce") == 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s %lld-0 %lld-1 %s %s", p->targets[i], seq, seq,
+                 end ? "run_finished" : "progress", data);
+        char channel[64];
+        bus_notify_channel(p->targets[i], channel, sizeof channel);
+        redisReply *r = redisCommand(x, "SPUBLISH %s %s", channel, msg);
+        int ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(r);
+        return ok ? 0 : -1;
+    }
     if (x != NULL) {
         redisReply *r = redisCommand(x, "XADD %s * type %s data %s", p->targets[i],
                                      end ? "run_finished" : "progress", data);
@@ -356,8 +406,10 @@ static int publish_one(struct publisher *p, struct bus *b, redisContext *x, CURL
     if (b != NULL) {
         char id[EVENT_ID_SIZE], token[64];
         snprintf(token, sizeof token, "bench-%zu-%lld", i, seq);
+        /* As a runner writes, the id's time from its clock (no floor:
+         * nothing here is archived). */
         return bus_append(b, p->targets[i], end ? "run_finished" : "progress", data, token, 100000,
-                          id) == 0 ? 0 : -1;
+                          "", clock_now_ms(), id) == 0 ? 0 : -1;
     }
     char body[256];
     if (strcmp(p->kind, "fastapi") == 0)
@@ -394,6 +446,14 @@ static void *publish(void *arg)
             p->done = 1;
             return NULL;
         }
+    } else if (strcmp(p->kind, "announce") == 0) {
+        const char *path = p->redis != NULL && strncmp(p->redis, "unix:", 5) == 0 ? p->redis + 5 : "";
+        x = redisConnectUnix(path);
+        if (x == NULL || x->err) {
+            fprintf(stderr, "loadgen: cannot reach redis at %s\n", path);
+            p->done = 1;
+            return NULL;
+        }
     } else if (strcmp(p->kind, "bus") == 0) {
         struct config cfg;
         config_defaults(&cfg);
@@ -412,6 +472,8 @@ static void *publish(void *arg)
         curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     }
     long long *seq = calloc(p->n, sizeof *seq);
+    long long cpu0[CPU_PIDS_MAX], cpu1[CPU_PIDS_MAX];
+    int ncpu = p->cpu_pids != NULL ? cpu_ticks(p->cpu_pids, cpu0) : 0;
     int64_t start = now_ns(CLOCK_MONOTONIC), total = (int64_t)(p->rate * p->seconds);
     size_t next = 0;
     for (int64_t k = 0; k < total; k++) {
@@ -429,7 +491,18 @@ static void *publish(void *arg)
         else
             p->failed++;
     }
-    p->achieved = (double)p->sent / ((double)(now_ns(CLOCK_MONOTONIC) - start) / 1e9);
+    double elapsed = (double)(now_ns(CLOCK_MONOTONIC) - start) / 1e9;
+    p->achieved = (double)p->sent / elapsed;
+    if (ncpu > 0 && cpu_ticks(p->cpu_pids, cpu1) == ncpu) {
+        double hz = (double)sysconf(_SC_CLK_TCK), sum = 0;
+        for (int k = 0; k < ncpu; k++) {
+            double pct = (double)(cpu1[k] - cpu0[k]) / hz / elapsed * 100.0;
+            sum += pct;
+            if (pct > p->cpu_max_pct)
+                p->cpu_max_pct = pct;
+        }
+        p->cpu_mean_pct = sum / ncpu;
+    }
     for (size_t i = 0; i < p->n; i++)
         publish_one(p, b, x, c, i, ++seq[i], 1);
     free(seq);
@@ -501,6 +574,8 @@ static int streams_main(int argc, char **argv)
             pub.rate = atof(argv[++i]);
             pub.seconds = atoi(argv[++i]);
             pub.redis = getenv("REDIS");
+        } else if (!strcmp(argv[i], "--cpu") && i + 1 < argc) {
+            pub.cpu_pids = argv[++i];
         } else if (!strcmp(argv[i], "--cut") && i + 1 < argc) {
             cut_ms = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--pids") && i + 1 < argc) {
@@ -626,11 +701,12 @@ static int streams_main(int argc, char **argv)
            "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"samples\":%zu,"
            "\"published\":%ld,\"publish_failed\":%ld,\"publish_rate\":%.1f,"
            "\"rss0_kib\":%ld,\"rss1_kib\":%ld,\"storm_ok_before\":%zu,\"storm_ms\":%" PRId64
-           ",\"kill_victims\":%d,\"resumed_ms\":%" PRId64 "}\n",
+           ",\"kill_victims\":%d,\"resumed_ms\":%" PRId64
+           ",\"cpu_mean_pct\":%.2f,\"cpu_max_pct\":%.2f}\n",
            n, codes200, other, opened_ms, ended, events, gaps, repeats, pct(0.5), pct(0.99),
            lat.n ? (double)lat.v[lat.n - 1] / 1000.0 : -1.0, lat.n, pub.sent, pub.failed,
            pub.achieved, rss0, rss1, ok_first, storm_ms, kill_victims,
-           resumed_ms);
+           resumed_ms, pub.cpu_mean_pct, pub.cpu_max_pct);
     return 0;
 }
 
@@ -721,7 +797,7 @@ int main(int argc, char **argv)
     if (argc >= 7 && strcmp(argv[1], "http") == 0)
         return http_main(argc, argv);
     fprintf(stderr, "usage: loadgen streams URLS SECONDS [--publish KIND TARGETS RATE SECS]"
-                    " [--cut MS] [--pids \"P ...\"] [--kill PID] [--retry-ms MS]\n"
+                    " [--cut MS] [--pids \"P ...\"] [--cpu \"P ...\"] [--kill PID] [--retry-ms MS]\n"
                     "       loadgen http METHOD URL BODY CONNS SECONDS\n");
     return 2;
 }

@@ -9,6 +9,9 @@
 #   SCALE=0.25 tests/bench/run.sh       (every count scaled down, for a quick look)
 #   ONLY="fan hot" SYSTEMS="opstream" tests/bench/run.sh   (some workloads of some systems:
 #        fan hot burst requests kill; OPSTREAM_CONF="key = value" lines added to opstream's config)
+#   ONLY=announce SYSTEMS=opstream tests/bench/run.sh   (what a responder pays to hear
+#        every append of an installation: ANNOUNCE_RATE=6000 announcements/s of runs
+#        it does not hold, 3 hosts x 2,000 events/s, while its hub holds 200 streams)
 #   LEDGER=postgresql tests/bench/run.sh   (create and status also with opstream's ledger on
 #        a PostgreSQL server of the bench's own, beside SQLite's, in the same table)
 #
@@ -42,6 +45,7 @@ FAN_RUNS=$(n 1000); FAN_STREAMS=$(n 2000); FAN_RATE=$(n 2000)
 HOT_RUNS=4; HOT_VIEWERS=$(n 100); HOT_RATE=$(n 1000)
 BURST_STREAMS=$(n 8000); BURST_RUNS=$(n 1000)
 SECS=${SECS:-15}
+ANNOUNCE_RATE=${ANNOUNCE_RATE:-6000}
 
 # ---- opstream ----
 BENCH_LEDGER=${LEDGER:-sqlite}
@@ -112,7 +116,7 @@ kind() { case $1 in opstream) echo bus ;; fastapi) echo xadd ;; *) echo "$1" ;; 
 pids_of() { case $1 in opstream) ops_pids ;; nchan) nchan_pids ;; fastapi) fapi_pids ;; esac; }
 export REDIS="unix:$T/redis.sock" REDIS_HOST=127.0.0.1 REDIS_PORT=$FREDIS
 read -r -a SYSTEMS <<< "${SYSTEMS:-nchan fastapi opstream}"
-ONLY=${ONLY:-fan hot burst requests kill}
+ONLY=${ONLY:-fan hot burst requests kill announce}
 doing() { [[ " $ONLY " == *" $1 "* ]]; }
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 declare -A R
@@ -194,6 +198,21 @@ if [ "$BENCH_LEDGER" = postgresql ] && has opstream && doing requests; then
     echo "${R[status.pg]}" >&2
 fi
 
+# Every append is announced to every responder of the installation: the
+# announcements of runs a responder does not hold are what it pays for
+# the others. Its hub holds 200 streams (so it listens), and hears
+# ANNOUNCE_RATE announcements/s of 1,000 runs nobody follows here.
+if has opstream && doing announce; then
+    echo "==> opstream: $ANNOUNCE_RATE announcements/s of runs not held, 200 streams held, ${SECS}s" >&2
+    runs opstream 10 "$T/ann"
+    spread "$T/ann.urls" 200 > "$T/ann.streams"
+    for i in $(seq 1000); do printf 'elsewhere%013d\n' "$i"; done > "$T/ann.targets"
+    quiet
+    R[announce.opstream]=$("$LOADGEN" streams "$T/ann.streams" $((SECS + 5)) \
+        --publish announce "$T/ann.targets" "$ANNOUNCE_RATE" "$SECS" --cpu "$(fcgi_pids fcgi-responder | tr '\n' ' ')")
+    echo "${R[announce.opstream]}" >&2
+fi
+
 victim() { # a process serving streams, to SIGKILL
     case $1 in
     opstream) set -- $(fcgi_pids fcgi-responder); echo "$1" ;;
@@ -247,6 +266,9 @@ if [ -n "${R[create.pg]:-}" ]; then
     row "create, PostgreSQL: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.pg '"\(.p50_ms) / \(.p99_ms)"')"
     row "status, ledger on PostgreSQL, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.pg .rps)"
     row "status, PostgreSQL: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.pg '"\(.p50_ms) / \(.p99_ms)"')"
+fi
+if [ -n "${R[announce.opstream]:-}" ]; then
+    row "hearing $(j announce.opstream .publish_rate) announcements/s of runs held elsewhere: CPU per responder, % of a core (mean / max)" "—" "—" "$(j announce.opstream '"\(.cpu_mean_pct) / \(.cpu_max_pct)"')"
 fi
 row "SIGKILL of a serving process: ms to a cut stream's next event" "$(j kill.nchan .resumed_ms)" "$(j kill.fastapi .resumed_ms)" "$(j kill.opstream .resumed_ms)"
 row "  (streams cut / lost / repeated)" "$(j kill.nchan '"\(.kill_victims)/\(.gaps)/\(.repeats)"')" "$(j kill.fastapi '"\(.kill_victims)/\(.gaps)/\(.repeats)"')" "$(j kill.opstream '"\(.kill_victims)/\(.gaps)/\(.repeats)"')"

@@ -8,8 +8,13 @@ starts the stack; one summary line at the end; exit 1 on any violation.
 
 STATE_DIR holds the stack's files: opstream.db, redis.sock, and
 restart-redis (a script soak.sh wrote). With SOAK_PG_HOST set, the ledger
-is the PostgreSQL database opstream on the server whose socket is there. Everything is bounded: creates stop
-at SECONDS, the drain after that is bounded, every HTTP call has a timeout.
+is the PostgreSQL database opstream on the server whose socket directory
+(or address) that is. With SOAK_CHAOS set (more than one host), Redis is
+not restarted from here: every CHAOS_EVERY_S that program is run with the
+next of its actions (SOAK_CHAOS_ACTIONS, e.g. "host redis postgres"),
+and `SOAK_CHAOS redis-cli ARGS` asks the current Redis master. Everything
+is bounded: creates stop at SECONDS, the drain after that is bounded,
+every HTTP call has a timeout.
 """
 import collections
 import http.client
@@ -32,6 +37,9 @@ DRAIN_S = 90
 MAX_READERS = 48
 KILL_EVERY_S = 0.35        # a kill this often, on average
 REDIS_EVERY_S = 20         # and a Redis restart this often
+CHAOS = os.environ.get("SOAK_CHAOS")
+CHAOS_ACTIONS = os.environ.get("SOAK_CHAOS_ACTIONS", "").split()
+CHAOS_EVERY_S = 15         # with more than one host: a host, Redis or PostgreSQL kill this often
 
 lock = threading.Lock()
 stats = collections.Counter()       # what happened, for the summary line
@@ -82,6 +90,9 @@ def problem_500(method, path, r, body):
     it restarts) and are retryable, as is the web server's own 5xx."""
     if r.status == 500 and "problem+json" in (r.getheader("Content-Type") or ""):
         violation(f"{method} {path}: 500 from opstream: {body[:200]!r}")
+    if (r.status == 503 and "problem+json" in (r.getheader("Content-Type") or "")
+            and not r.getheader("Retry-After")):
+        violation(f"{method} {path}: 503 from opstream without Retry-After: {body[:200]!r}")
 
 
 # A 5xx with the body of the web server, not opstream's problem+json, is
@@ -287,12 +298,28 @@ def kinds():
             "job": [pid for pid, _, ppid, _ in procs if ppid in runners]}
 
 
+def chaos(action):
+    """One of the hosts' faults, done by SOAK_CHAOS, which returns once
+    the thing is back (the soak's load goes on meanwhile)."""
+    r = subprocess.run([CHAOS, action], capture_output=True, text=True, timeout=120)
+    count(f"killed {action}" if r.returncode == 0 else f"chaos {action} failed")
+    if r.returncode != 0:
+        violation(f"chaos {action} failed: {r.stderr.strip()[-300:]}")
+
+
 def killer():
     weights = {"master": 2, "responder": 4, "worker": 2, "runner": 2, "job": 2}
     next_redis = time.monotonic() + REDIS_EVERY_S
+    next_chaos, actions = time.monotonic() + CHAOS_EVERY_S / 2, list(CHAOS_ACTIONS)
     while not stop_killing.is_set() and time.monotonic() < DEADLINE:
         time.sleep(random.expovariate(1 / KILL_EVERY_S))
-        if time.monotonic() >= next_redis:
+        if CHAOS and actions and time.monotonic() >= next_chaos:
+            action = actions.pop(0)
+            actions.append(action)
+            chaos(action)
+            next_chaos = time.monotonic() + CHAOS_EVERY_S
+            continue
+        if not CHAOS and time.monotonic() >= next_redis:
             subprocess.run([os.path.join(STATE, "restart-redis")], check=False)
             count("killed redis (restarted)")
             next_redis = time.monotonic() + REDIS_EVERY_S
@@ -334,9 +361,14 @@ class Ledger:
             return self.db.execute(sql, args).fetchall()
         for a in args:  # run ids: letters, digits, - and _ only
             sql = sql.replace("?", "'" + str(a).replace("'", "''") + "'", 1)
-        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", self.pg, "-U", "opstream",
-                              "-d", "opstream", "-c", sql],
-                             capture_output=True, text=True, check=True).stdout
+        for _ in range(60):  # (PostgreSQL may be restarting: SOAK_CHAOS postgres)
+            r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", self.pg, "-U", "opstream",
+                                "-d", "opstream", "-c", sql], capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.5)
+        r.check_returncode()
+        out = r.stdout
         return [tuple(int(v) if v.lstrip("-").isdigit() else (None if v == "" else v)
                       for v in line.split("|")) for line in out.splitlines()]
 
@@ -354,21 +386,24 @@ def check_all():
     until = time.monotonic() + DRAIN_S
     pending = set(runs)
     while pending and time.monotonic() < until:
-        for run_id in list(pending):
-            row = db.row("SELECT status, lease_until FROM runs WHERE id = ?", run_id)
-            if row and row[0] in ENDED and row[1] is None:
-                pending.discard(run_id)
-        time.sleep(0.5)
+        # One query for all (a psql per run would take minutes on PostgreSQL).
+        settled = {r[0] for r in db.rows("SELECT id FROM runs WHERE lease_until IS NULL AND status IN "
+                                         "('succeeded', 'failed', 'cancelled', 'timed_out')")}
+        pending -= settled
+        if pending:
+            time.sleep(0.5)
+    state = {r[0]: r[1:] for r in db.rows("SELECT id, status, lease_until, last_event_id FROM runs")}
+    archives = collections.defaultdict(list)
+    for run_id, ms, seq, t in db.rows("SELECT run_id, ms, seq, type FROM events ORDER BY run_id, ms, seq"):
+        archives[run_id].append((f"{ms}-{seq}", t))
     for run_id in pending:
-        row = db.row("SELECT status, lease_until FROM runs WHERE id = ?", run_id)
-        violation(f"{run_id}: not ended and settled after the drain: {row}")
+        violation(f"{run_id}: not ended and settled after the drain: {state.get(run_id, [None])[:2]}")
     for run_id in runs:
         if run_id in pending:
             continue
         stream = event_page(run_id)
-        archive = [(f"{ms}-{seq}", t) for ms, seq, t in db.rows(
-            "SELECT ms, seq, type FROM events WHERE run_id = ? ORDER BY ms, seq", run_id)]
-        ledger = db.row("SELECT last_event_id FROM runs WHERE id = ?", run_id)[0]
+        archive = archives.get(run_id, [])
+        ledger = state[run_id][2]
         count("events in the archive", len(archive))
         names = [e for _, e in archive]
         if names.count("run_finished") != 1 or names[-1] != "run_finished":
@@ -387,7 +422,7 @@ def check_all():
                     "out of order" if ids != sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
                     else f"{len(set(held) - set(seen))} missing, {len(set(seen) - set(held))} extra")
                 violation(f"{run_id}: a reader saw {len(seen)} of {len(held)} events: {what}")
-    left = db.row("SELECT COUNT(*) FROM runs WHERE lease_until IS NOT NULL")[0]
+    left = sum(1 for st in state.values() if st[1] is not None)
     if left:
         violation(f"{left} runs still hold a lease")
         count("leaks")
@@ -402,8 +437,8 @@ def leaks():
     else:
         violation(f"job processes left: {kinds()['job']}")
         count("leaks")
-    sock = os.path.join(STATE, "redis.sock")
-    pend = subprocess.run(["redis-cli", "-s", sock, "XPENDING", "opstream:queue", "workers"],
+    cli = [CHAOS, "redis-cli"] if CHAOS else ["redis-cli", "-s", os.path.join(STATE, "redis.sock")]
+    pend = subprocess.run(cli + ["XPENDING", "opstream:queue", "workers"],
                           capture_output=True, text=True).stdout.split("\n")[0]
     if pend.strip() != "0":
         violation(f"queue entries still pending: {pend}")

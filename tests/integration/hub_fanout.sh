@@ -2,7 +2,8 @@
 # Many viewers of few runs, held by the responders' stream hubs: 100
 # EventSource-like clients on each of two runs get every event once, in
 # order, and their end; Redis reads each run's events once per responder
-# process, not once per viewer, and holds no connection per viewer.
+# process, not once per viewer, and holds no connection per viewer. A
+# responder hears the announcements of the runs it holds and no others.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 use_test_types
 # burst: waits for a go, then writes 50 progress events at once.
@@ -40,6 +41,15 @@ check "the $((2 * VIEWERS)) streams are held open by the responders" wait_until 
 check "they hold no Redis connection of their own ($(clients) clients, $base_clients before)" \
     test "$(clients)" -le $((base_clients + 4))
 
+# Each run's channel is followed by the hubs that hold it (one or both
+# responders), another run's by none.
+following() { rcli PUBSUB SHARDNUMSUB "opstream:{$1}:appended" | tail -n 1; }
+r3=$(create_run '{"type":"burst","input":{}}')
+check "a run with viewers is followed by the hubs that hold them ($(following "$r1"))" \
+    test "$(following "$r1")" -ge 1
+check_eq "a run without viewers is followed by none" 0 "$(following "$r3")"
+check_eq "nobody listens to one channel of every append" "" "$(rcli PUBSUB CHANNELS)"
+
 before=$(reads)
 for run in "$r1" "$r2"; do
     api POST "/v1/runs/$run/resume" -H 'Content-Type: application/json' --data '{"input":{}}' > /dev/null
@@ -48,6 +58,9 @@ ended=0
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null && ended=$((ended + 1)); done
 read_calls=$(( $(reads) - before ))
 check_eq "every viewer's response ended by itself" $((2 * VIEWERS)) "$ended"
+unfollowed() { [ "$(following "$r1")" = 0 ] && [ "$(following "$r2")" = 0 ]; }
+check "once their viewers are gone, the runs are followed no more" \
+    wait_until "channels left" 20 unfollowed
 
 complete=0
 for f in "$T"/v/*; do

@@ -3,6 +3,13 @@
 
 #include "bus.h"
 
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 static int never_called(void *ctx, const char *id, const char *name, const char *data)
 {
     (void)ctx, (void)id, (void)name, (void)data;
@@ -14,7 +21,7 @@ START_TEST(test_bus_without_a_connection_fails_cleanly)
 {
     char id[EVENT_ID_SIZE], name[EVENT_NAME_SIZE], run[ID_SIZE], *msg = NULL;
     ck_assert_int_eq(bus_ping(NULL), -1);
-    ck_assert_int_eq(bus_append(NULL, "r", "log", "{}", "t", 10, id), -1);
+    ck_assert_int_eq(bus_append(NULL, "r", "log", "{}", "t", 10, "", 1, id), -1);
     ck_assert_int_eq(bus_last(NULL, "r", id, name), -1);
     ck_assert_int_eq(bus_read(NULL, "r", "0-0", 10, 100, never_called, NULL), -1);
     ck_assert_int_eq(bus_control_pop(NULL, "r", &msg), -1);
@@ -32,5 +39,94 @@ START_TEST(test_bus_without_a_connection_fails_cleanly)
 }
 END_TEST
 
+/* A redis-server of the test's own on a socket in tmpdir, and a
+ * connection to it. */
+static pid_t redis_pid;
+
+static struct bus *start_redis(struct config *cfg)
+{
+    char sock[128];
+    snprintf(sock, sizeof sock, "%s/redis.sock", tmpdir);
+    redis_pid = fork();
+    ck_assert_int_ge(redis_pid, 0);
+    if (redis_pid == 0) {
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
+               "--appendonly", "no", "--dir", tmpdir, "--logfile", "redis.log", (char *)NULL);
+        _exit(127);
+    }
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->redis, sizeof cfg->redis, "unix:%s", sock);
+    char err[256];
+    for (int i = 0; i < 500; i++) {
+        struct bus *b = bus_connect(cfg, 1000, err, sizeof err);
+        if (b != NULL)
+            return b;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_abort_msg("redis-server did not start: %s", err);
+    return NULL;
+}
+
+static void stop_redis(struct bus *b)
+{
+    bus_free(b);
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, NULL, 0);
+}
+
+#define T2100 4102444800000LL
+
+START_TEST(test_bus_append_floor_and_restore)
+{
+    struct config cfg;
+    struct bus *b = start_redis(&cfg);
+    char id[EVENT_ID_SIZE], last[EVENT_ID_SIZE], name[EVENT_NAME_SIZE];
+    /* The id's time is the writer's clock, never below the newest. */
+    ck_assert_int_eq(bus_append(b, "r", "log", "{}", "t1", 100, "", T2100, id), BUS_APPEND_OK);
+    ck_assert_str_eq(id, "4102444800000-0");
+    ck_assert_int_eq(bus_append(b, "r", "log", "{}", "t2", 100, "0-0", 1000, id), BUS_APPEND_OK);
+    ck_assert_str_eq(id, "4102444800000-1");
+    /* The ledger knows a newer id than the stream's newest: nothing is
+     * appended, and the answer names where the stream stops. */
+    ck_assert_int_eq(bus_append(b, "r", "log", "{}", "t3", 100, "4102444800000-3", T2100, id),
+                     BUS_APPEND_BEHIND);
+    ck_assert_str_eq(id, "4102444800000-1");
+    ck_assert_int_eq(bus_last(b, "r", last, name), 0);
+    ck_assert_str_eq(last, "4102444800000-1");
+    /* Putting back: what is not newer is left out, the rest keeps its
+     * ids, and nothing goes after the end. */
+    const char *ids[] = {"4102444800000-1", "4102444800000-2", "4102444800000-3",
+                         "4102444800000-4"};
+    const char *names[] = {"log", "log", EVENT_TERMINAL, "log"};
+    const char *datas[] = {"{}", "{\"n\":2}", "{\"status\":\"succeeded\"}", "{}"};
+    ck_assert_int_eq(bus_restore(b, "r", 100, 4, ids, names, datas), 2);
+    ck_assert_int_eq(bus_last(b, "r", last, name), 0);
+    ck_assert_str_eq(last, "4102444800000-3");
+    ck_assert_str_eq(name, EVENT_TERMINAL);
+    char *data = NULL;
+    ck_assert_int_eq(bus_entry(b, "r", "4102444800000-2", &data), 0);
+    ck_assert_str_eq(data, "{\"n\":2}");
+    free(data);
+    ck_assert_int_eq(bus_restore(b, "r", 100, 1, ids + 3, names + 3, datas + 3), 0);
+    ck_assert_int_eq(bus_append(b, "r", "log", "{}", "t4", 100, "4102444800000-3", T2100, id),
+                     BUS_APPEND_ENDED);
+    ck_assert_str_eq(id, "4102444800000-3");
+    /* A missing stream is behind any floor. */
+    ck_assert_int_eq(bus_append(b, "s", "log", "{}", "t5", 100, "1-0", T2100, id),
+                     BUS_APPEND_BEHIND);
+    ck_assert_str_eq(id, "0-0");
+    ck_assert_int_eq(bus_restore(b, "s", 100, BUS_RESTORE_MAX + 1, ids, names, datas), -1);
+    /* Which Redis process: the same for as long as the connection lasts. */
+    char server[BUS_SERVER_SIZE];
+    snprintf(server, sizeof server, "%s", bus_server(b));
+    ck_assert_uint_eq(strlen(server), 40);
+    ck_assert_str_eq(bus_server(b), server);
+    ck_assert_uint_ne(bus_serial(b), 0);
+    stop_redis(b);
+}
+END_TEST
+
 UNIT_MAIN("bus",
-          test_bus_without_a_connection_fails_cleanly)
+          test_bus_without_a_connection_fails_cleanly,
+          test_bus_append_floor_and_restore)
