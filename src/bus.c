@@ -2,6 +2,7 @@
  * checked for its type before use; a malformed reply is an error, never a
  * crash. */
 #include "bus.h"
+#include "clock.h"
 
 #include <hiredis/hiredis.h>
 #include <stdatomic.h>
@@ -17,6 +18,8 @@ struct bus {
     int timeout_ms;
     char server[BUS_SERVER_SIZE];   /* the Redis process's run_id, once asked */
     unsigned long long serial;      /* this connection among the process's */
+    int replicas;                   /* attached to the server, when last asked */
+    int64_t replicas_at;            /* then (monotonic ms; 0: never) */
 };
 
 static _Atomic unsigned long long connections;
@@ -334,7 +337,9 @@ static const char append_script[] = ID_LT_LUA
     "local ms = ARGV[9]\n"
     "local top = string.match(prev, '^(%d+)-')\n"
     "if num_lt(ms, top) then ms = top end\n"
-    "local ok, id = pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ms .. '-*',"
+    "local want = ms .. '-*'\n"
+    "if ARGV[11] ~= '' and id_lt(prev, ARGV[11]) then want = ARGV[11] end\n"
+    "local ok, id = pcall(redis.call, 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], want,"
     " 'type', ARGV[2], 'data', ARGV[3], 'w', ARGV[4])\n"
     "if not ok then\n"
     "  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',"
@@ -346,15 +351,16 @@ static const char append_script[] = ID_LT_LUA
 
 int bus_append(struct bus *b, const char *run_id, const char *name,
                const char *data, const char *token, int maxlen, const char *floor,
-               int64_t now_ms, char out_id[EVENT_ID_SIZE])
+               const char *wanted, int64_t now_ms, char out_id[EVENT_ID_SIZE])
 {
     char key[64], max[24], ms[24];
     bus_events_key(run_id, key, sizeof key);
     snprintf(max, sizeof max, "%d", maxlen);
     snprintf(ms, sizeof ms, "%lld", (long long)(now_ms > 0 ? now_ms : 0));
-    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s %s %s %s %s %s", append_script, key, max,
-                        name, data, token, EVENT_TERMINAL, BUS_NOTIFY_PREFIX, run_id,
-                        floor != NULL && floor[0] != '\0' ? floor : "0-0", ms, BUS_NOTIFY_SUFFIX);
+    redisReply *r = cmd(b, "EVAL %s 1 %s %s %s %s %s %s %s %s %s %s %s %s", append_script, key,
+                        max, name, data, token, EVENT_TERMINAL, BUS_NOTIFY_PREFIX, run_id,
+                        floor != NULL && floor[0] != '\0' ? floor : "0-0", ms, BUS_NOTIFY_SUFFIX,
+                        wanted != NULL ? wanted : "");
     int ret = -1;
     if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_STRING &&
@@ -364,6 +370,38 @@ int bus_append(struct bus *b, const char *run_id, const char *name,
         ret = result[r->element[0]->integer];
     }
     freeReplyObject(r);
+    return ret;
+}
+
+/* The replicas attached to the server, from INFO (0 when it does not say). */
+static int replicas_of(struct bus *b)
+{
+    redisReply *r = cmd(b, "INFO replication");
+    const char *at = reply_ok(r) && r->type == REDIS_REPLY_STRING ? strstr(r->str, "connected_slaves:")
+                                                                  : NULL;
+    int n = at != NULL ? atoi(at + strlen("connected_slaves:")) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+int bus_replicated(struct bus *b)
+{
+    if (b == NULL || b->c == NULL || b->c->err != 0)
+        return -1;
+    int64_t now = clock_mono_ms();
+    if (b->replicas_at == 0 || now - b->replicas_at >= BUS_REPLICA_RECHECK_MS) {
+        b->replicas = replicas_of(b);
+        b->replicas_at = now;
+    }
+    if (b->replicas <= 0)
+        return b->c->err != 0 ? -1 : 0;
+    redisReply *r = cmd(b, "WAIT 1 %d", BUS_REPLICA_WAIT_MS);
+    int ret = r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= 1 ? 1 : 0;
+    freeReplyObject(r);
+    if (b->c->err != 0)
+        return -1;
+    if (ret == 0) /* none answered in time: not waited for until the next look */
+        b->replicas = 0;
     return ret;
 }
 
@@ -724,9 +762,13 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    if (cmd_ok(b, "RPUSH %s %s", key, msg) != 0)
+    if (cmd_ok(b, "RPUSH %s %s", key, msg) != 0 || cmd_ok(b, "EXPIRE %s %d", key, CONTROL_TTL_S) != 0)
         return -1;
-    return cmd_ok(b, "EXPIRE %s %d", key, CONTROL_TTL_S);
+    /* Pushed: a failover after this does not lose it once a replica has
+     * it. Not pushed again when that cannot be told (a resume must not
+     * reach its job twice). */
+    bus_replicated(b);
+    return 0;
 }
 
 int bus_control_pop(struct bus *b, const char *run_id, char **out)

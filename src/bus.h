@@ -41,12 +41,22 @@ void bus_events_key(const char *run_id, char *out, size_t size);
  * BUS_APPEND_ENDED, with the end's id. floor is the newest id the ledger
  * holds of the run ("" or NULL: none known): a stream whose newest entry
  * is older lost writes, and gets nothing until its tail is restored:
- * BUS_APPEND_BEHIND, with its newest id ("0-0" when empty). The new id's
- * time is now_ms unless the stream's newest is later. -1 on error. */
+ * BUS_APPEND_BEHIND, with its newest id ("0-0" when empty). The new id is
+ * wanted when that is newer than the stream's newest (a write tried again
+ * after Redis lost its first try keeps that try's id); else its time is
+ * now_ms unless the stream's newest is later. -1 on error. */
 enum { BUS_APPEND_OK = 0, BUS_APPEND_ENDED = 1, BUS_APPEND_BEHIND = 2 };
 int bus_append(struct bus *b, const char *run_id, const char *name,
                const char *data, const char *token, int maxlen, const char *floor,
-               int64_t now_ms, char out_id[EVENT_ID_SIZE]);
+               const char *wanted, int64_t now_ms, char out_id[EVENT_ID_SIZE]);
+/* Waits until a replica holds every write made on this connection, so
+ * that a failover cannot lose them: 1 when one does, 0 when no replica is
+ * attached or none answered within BUS_REPLICA_WAIT_MS (then none is
+ * waited for until BUS_REPLICA_RECHECK_MS later), -1 when the connection
+ * failed meanwhile: the writes may be lost. */
+#define BUS_REPLICA_WAIT_MS 250
+#define BUS_REPLICA_RECHECK_MS 5000
+int bus_replicated(struct bus *b);
 /* Puts archived entries back at the end of a run's stream with their own
  * ids (ids[], names[], datas[] in order, at most BUS_RESTORE_MAX), each
  * announced as an append is; those not newer than the stream's newest are
@@ -118,7 +128,8 @@ int bus_listen_take(struct bus *b, bus_notice_fn fn, bus_followed_fn followed, v
 int bus_entry(struct bus *b, const char *run_id, const char *id, char **data);
 
 /* Control messages for the worker running a run (cancel, resume input):
- * a list per run, pushed by responders, popped by the worker. */
+ * a list per run, pushed by responders, popped by the worker. A push
+ * returns once a replica holds it, when one is attached (bus_replicated). */
 #define BUS_CONTROL_SIZE (1 << 20)
 int bus_control_push(struct bus *b, const char *run_id, const char *msg);
 /* 1 with the oldest message in out (malloc'd, the caller frees), 0 when

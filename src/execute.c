@@ -408,15 +408,16 @@ static void hand_back(struct runs_ctx *rc, const char *run_id)
         log_error("run %s: could not be handed back; recovery will", run_id);
 }
 
-void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
-                 const char *run_id, const char *entry, volatile sig_atomic_t *stopping)
+int execute_run(struct runs_ctx *rc, const struct jobtypes *types,
+                const char *run_id, const char *entry, volatile sig_atomic_t *stopping)
 {
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
-        return;
+        return -1;
     if (r.status != RUN_QUEUED || runs_start(rc, run_id, entry) != 0) {
+        int waiting = r.status == RUN_QUEUED;
         run_clear(&r);
-        return;
+        return waiting ? -1 : 0;
     }
     /* The ledger has the claim and its lease: the entry has done its work. */
     bus_ack(rc->bus, entry);
@@ -424,7 +425,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
     if (jt == NULL) {
         finish_with_error(rc, run_id, "unknown_type", "this worker has no such job type");
         run_clear(&r);
-        return;
+        return 0;
     }
     /* The claim holds the lease for lease_ms from now. */
     struct job j = {.rc = rc, .run_id = run_id, .type = jt,
@@ -482,6 +483,7 @@ void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
     free(j.out.buf);
     free(j.err.buf);
     run_clear(&r);
+    return 0;
 }
 
 void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)

@@ -11,8 +11,9 @@
 
 /* Takes a queued run through its whole life: start, run the job, record
  * the end with exactly one run_finished. Returns when the run is terminal
- * or was not ours to run. stopping asks it to end the job early. */
-void execute_run(struct runs_ctx *rc, const struct jobtypes *types,
+ * or was not ours to run (0), or -1 when it could not be claimed and may
+ * still wait for a start. stopping asks it to end the job early. */
+int execute_run(struct runs_ctx *rc, const struct jobtypes *types,
                  const char *run_id, const char *entry, volatile sig_atomic_t *stopping);
 
 /* Ends or re-queues every run whose worker stopped renewing its lease:

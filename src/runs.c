@@ -149,13 +149,14 @@ void runs_known(struct runs_ctx *rc, const char *run_id, const char *last_id)
  * that lacks the last second, a failover to a replica that lacked the
  * last writes) gets it back from the archive first, ids and all. */
 static int append_once(struct runs_ctx *rc, const char *run_id, const char *name,
-                       const char *text, const char *token, char out_id[EVENT_ID_SIZE])
+                       const char *text, const char *token, const char *wanted,
+                       char out_id[EVENT_ID_SIZE])
 {
     char floor[EVENT_ID_SIZE];
     floor_of(rc, run_id, floor);
     for (int tries = 0;; tries++) {
         int r = bus_append(rc->bus, run_id, name, text, token, rc->cfg->stream_maxlen, floor,
-                           clock_now_ms(), out_id);
+                           wanted, clock_now_ms(), out_id);
         if (r != BUS_APPEND_BEHIND)
             return r;
         /* Twice behind means the archive does not reach the floor: the
@@ -168,20 +169,36 @@ static int append_once(struct runs_ctx *rc, const char *run_id, const char *name
     }
 }
 
+/* An appended event is archived, and so becomes the floor of every other
+ * writer, only once a replica holds it (when Redis has one): else its
+ * master could die with it, after a failover another writer would append
+ * past it, and the archive would hold an event the stream cannot. A write
+ * whose master failed before a replica answered is in doubt, and done
+ * again under the id it had. */
+static int replicated(struct runs_ctx *rc, int r, const char *id, char wanted[EVENT_ID_SIZE])
+{
+    if (r != BUS_APPEND_OK || bus_replicated(rc->bus) >= 0)
+        return r;
+    snprintf(wanted, EVENT_ID_SIZE, "%s", id);
+    return -1;
+}
+
 static int append(struct runs_ctx *rc, const char *run_id, const char *name,
                   const char *text, char out_id[EVENT_ID_SIZE])
 {
-    char token[ID_SIZE];
+    char token[ID_SIZE], wanted[EVENT_ID_SIZE] = "";
     crypto_new_id(token);
-    int r = append_once(rc, run_id, name, text, token, out_id);
+    int r = replicated(rc, append_once(rc, run_id, name, text, token, wanted, out_id), out_id,
+                       wanted);
     while (r < 0) {
         if (rc->reconnect == NULL || rc->reconnect(rc) != 0)
             break;
         int found = bus_find_write(rc->bus, run_id, token, out_id);
         if (found == 1)
-            r = 0;
+            r = replicated(rc, 0, out_id, wanted);
         else if (found == 0)
-            r = append_once(rc, run_id, name, text, token, out_id);
+            r = replicated(rc, append_once(rc, run_id, name, text, token, wanted, out_id), out_id,
+                           wanted);
     }
     if (r == 0)
         known(rc, run_id, out_id);

@@ -286,8 +286,13 @@ static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
 /* One claimed run being executed by a runner process. */
 struct runner {
     pid_t pid;
+    char run[ID_SIZE];
     char entry[EVENT_ID_SIZE];  /* its queue entry, acknowledged when done */
 };
+
+/* How a runner tells its worker that it could not claim its run, which
+ * may still wait for a start. */
+#define RUNNER_UNCLAIMED 3
 
 /* A runner: one run, in a process of its own with its own connections,
  * so runs never wait for each other and a crash takes only one. It dies
@@ -311,12 +316,13 @@ static int run_one(const struct config *cfg, const struct jobtypes *types, const
     rc.bus = rc.st ? connect_bus(cfg, &rc) : NULL;
     if (rc.st == NULL || rc.bus == NULL) {
         log_error("run %s: %s", run_id, rc.st ? "redis unreachable" : err);
-        return 1;
+        store_close(rc.st);
+        return RUNNER_UNCLAIMED;
     }
-    execute_run(&rc, types, run_id, entry, &stopping);
+    int claimed = execute_run(&rc, types, run_id, entry, &stopping) == 0;
     bus_free(rc.bus);
     store_close(rc.st);
-    return 0;
+    return claimed ? 0 : RUNNER_UNCLAIMED;
 }
 
 static void start_runner(const struct config *cfg, const struct jobtypes *types,
@@ -335,6 +341,7 @@ static void start_runner(const struct config *cfg, const struct jobtypes *types,
         return; /* left pending: recovery picks it up */
     }
     runners[slot].pid = pid;
+    snprintf(runners[slot].run, sizeof runners[slot].run, "%s", run_id);
     snprintf(runners[slot].entry, sizeof runners[slot].entry, "%s", entry);
 }
 
@@ -346,8 +353,19 @@ static int reap(struct runs_ctx *rc, struct runner *runners, int n, int all)
     for (int i = 0; i < n; i++) {
         if (runners[i].pid == 0)
             continue;
-        if (waitpid(runners[i].pid, NULL, all ? 0 : WNOHANG) == runners[i].pid) {
-            bus_ack(rc->bus, runners[i].entry);
+        int ws = 0;
+        if (waitpid(runners[i].pid, &ws, all ? 0 : WNOHANG) == runners[i].pid) {
+            if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+                bus_ack(rc->bus, runners[i].entry);
+            } else {
+                /* It may have ended before its claim (killed, or the
+                 * ledger away): its run may wait on, with this entry its
+                 * only ticket. The entry stays pending, to be reclaimed
+                 * after a lease and a half; the pick goes now. */
+                log_warn("run %s: its runner ended before saying it was claimed; its queue "
+                         "entry %s is taken again later", runners[i].run, runners[i].entry);
+                bus_unpick(rc->bus, runners[i].run);
+            }
             runners[i].pid = 0;
         } else {
             busy++;
@@ -455,8 +473,12 @@ int main(int argc, char **argv)
         if (until_due < poll_ms)
             poll_ms = until_due > 1 ? (int)until_due : 1;
         /* An entry read by a worker that died before its claim reached the
-         * ledger is pending under that worker: after a lease, it is ours. */
-        int r = reclaim ? bus_reclaim(rc.bus, consumer, cfg.lease_ms, run_id, entry) : 0;
+         * ledger is pending under that worker: after a lease and a half, it
+         * is ours. (Its reader's pick lasts a lease from a moment after the
+         * read: taken over sooner, the pick could still stand, and the
+         * ticket would be spent with its run left waiting.) */
+        int r = reclaim ? bus_reclaim(rc.bus, consumer, cfg.lease_ms + cfg.lease_ms / 2, run_id, entry)
+                        : 0;
         if (r == 1) {
             log_warn("queue entry %s: its reader stopped before claiming it; taken over", entry);
         } else if (r == 0) {

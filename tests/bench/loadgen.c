@@ -409,7 +409,7 @@ static int publish_one(struct publisher *p, struct bus *b, redisContext *x, CURL
         /* As a runner writes, the id's time from its clock (no floor:
          * nothing here is archived). */
         return bus_append(b, p->targets[i], end ? "run_finished" : "progress", data, token, 100000,
-                          "", clock_now_ms(), id) == 0 ? 0 : -1;
+                          "", "", clock_now_ms(), id) == 0 ? 0 : -1;
     }
     char body[256];
     if (strcmp(p->kind, "fastapi") == 0)

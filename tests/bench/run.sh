@@ -14,6 +14,8 @@
 #        it does not hold, 3 hosts x 2,000 events/s, while its hub holds 200 streams)
 #   LEDGER=postgresql tests/bench/run.sh   (create and status also with opstream's ledger on
 #        a PostgreSQL server of the bench's own, beside SQLite's, in the same table)
+#   REPLICA=1 tests/bench/run.sh   (create again with a Redis replica attached, which
+#        every append then waits for, beside the create without one)
 #
 # Peers: ../shared/peers/ (PEERS=DIR to name another place).
 set -euo pipefail
@@ -178,6 +180,30 @@ for sys in fastapi opstream; do
     echo "${R[status.$sys]}" >&2
 done
 
+# The same create with a replica attached to opstream's Redis: every
+# append waits until the replica has it (WAIT), as under Sentinel.
+if [ "${REPLICA:-}" = 1 ] && has opstream && doing requests; then
+    rport=$(free_port)
+    redis-cli -s "$T/redis.sock" CONFIG SET bind 127.0.0.1 > /dev/null
+    redis-cli -s "$T/redis.sock" CONFIG SET port "$rport" > /dev/null
+    redis-server --port 0 --unixsocket "$T/replica.sock" --dir "$T" --dbfilename replica.rdb --save '' \
+        --appendonly no --replicaof 127.0.0.1 "$rport" > "$T/replica.log" 2>&1 &
+    REPLICA_PID=$!
+    synced() { redis-cli -s "$T/replica.sock" INFO replication | grep -q '^master_link_status:up'; }
+    wait_until "the replica to sync" 30 synced
+    echo "==> opstream, a replica attached: create, 50 connections, 10 s" >&2
+    quiet
+    R[create.replica]=$("$LOADGEN" http POST "$OPS/api/v1/runs" '{"type":"sleep","input":{"seconds":1}}' 50 10)
+    echo "${R[create.replica]}" >&2
+    kill "$REPLICA_PID"
+    wait "$REPLICA_PID" 2>/dev/null || true
+    # Again without it: what the ledger's growth alone costs meanwhile.
+    echo "==> opstream, the replica gone: create, 50 connections, 10 s" >&2
+    quiet
+    R[create.unreplicated]=$("$LOADGEN" http POST "$OPS/api/v1/runs" '{"type":"sleep","input":{"seconds":1}}' 50 10)
+    echo "${R[create.unreplicated]}" >&2
+fi
+
 # The same create and status with the ledger on PostgreSQL: the
 # responders start again on a config that names it.
 if [ "$BENCH_LEDGER" = postgresql ] && has opstream && doing requests; then
@@ -261,6 +287,12 @@ row "create, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.opstr
 row "create: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.opstream '"\(.p50_ms) / \(.p99_ms)"')"
 row "status, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.opstream .rps)"
 row "status: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.opstream '"\(.p50_ms) / \(.p99_ms)"')"
+if [ -n "${R[create.replica]:-}" ]; then
+    row "create, a Redis replica attached, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.replica .rps)"
+    row "create, replica: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.replica '"\(.p50_ms) / \(.p99_ms)"')"
+    row "create, the replica gone again, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.unreplicated .rps)"
+    row "create, replica gone: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.unreplicated '"\(.p50_ms) / \(.p99_ms)"')"
+fi
 if [ -n "${R[create.pg]:-}" ]; then
     row "create, ledger on PostgreSQL, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.pg .rps)"
     row "create, PostgreSQL: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.pg '"\(.p50_ms) / \(.p99_ms)"')"

@@ -388,16 +388,14 @@ chmod +x "$T/chaos"
 SOAK_SECONDS=${CLUSTER_SOAK_SECONDS:-120}
 echo "# the chaos soak across the hosts, ${SOAK_SECONDS} s"
 rc=0
-# The Redis primary's own kill is left to a run by hand
-# (CLUSTER_SOAK_ACTIONS="postgres host redis host"): see README, "When
-# Redis loses its last writes", for the window it can hit.
-on cl env SOAK_PG_HOST="${IP[db]}" SOAK_CHAOS="$T/chaos" SOAK_CHAOS_ACTIONS="${CLUSTER_SOAK_ACTIONS:-postgres host}" \
+# Every kind of kill in turn: PostgreSQL, the Redis primary, a whole host.
+on cl env SOAK_PG_HOST="${IP[db]}" SOAK_CHAOS="$T/chaos" SOAK_CHAOS_ACTIONS="${CLUSTER_SOAK_ACTIONS:-postgres redis host}" \
     /usr/bin/python3 "$abs_top_srcdir/tests/chaos/soak.py" "$LB" "$T" "$SOAK_SECONDS" \
     > "$T/soak.out" 2> "$T/soak.log" || rc=$?
 cat "$T/soak.out"
 [ "$rc" -eq 0 ] || { echo "--- violations"; grep violation "$T/soak.log" | head -n 30; }
 check_eq "the soak across the hosts: 0 violations" 0 "$rc"
-for what in ${CLUSTER_SOAK_ACTIONS:-postgres host}; do
+for what in ${CLUSTER_SOAK_ACTIONS:-postgres redis host}; do
     check "it killed at least one $what" grep -Eq "SIGKILLed [^;]*\b$what [1-9]" "$T/soak.out"
 done
 finish

@@ -11,13 +11,7 @@ lease_ms = 1000
 worker_jobs = 1
 CONF
 start_faulty_stack
-queue_entries() { rcli XRANGE opstream:queue - + | grep -cx "$1" || true; }
-
-busy=$(create_run '{"type":"sleep","input":{"seconds":30}}')
-wait_until "the worker to be busy" 20 run_is "$busy" running
-run=$(create_run '{"type":"countdown","input":{"n":2,"interval_ms":10}}')
-twice() { [ "$(queue_entries "$run")" = 2 ]; }
-wait_until "the waiting run to be queued again after its lease" 20 twice
+busy_and_waiting
 fault_arm '{"command": "XREADGROUP", "nonempty": true, "do": "kill"}'
 api POST "/v1/runs/$busy/cancel" -H "Content-Type: application/json" --data "{}" > /dev/null
 check_eq "the busy run is asked to stop" 202 "$(status)"

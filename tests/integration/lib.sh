@@ -438,6 +438,18 @@ check_stream_complete() {
     check_eq "no event id twice" 0 "$(cut -f1 "$f" | sort | uniq -d | wc -l)"
 }
 
+# busy_and_waiting: (after write_config with worker_jobs = 1 and a short
+# lease, and a stack) a sleep run keeps the one slot busy ($busy) while a
+# countdown run waits behind it ($run) until its lease put it on the
+# queue a second time (two entries, its lease cleared).
+queue_entries() { rcli XRANGE opstream:queue - + | grep -cx "$1" || true; }
+busy_and_waiting() {
+    busy=$(create_run '{"type":"sleep","input":{"seconds":30}}')
+    wait_until "the worker to be busy" 20 run_is "$busy" running
+    run=$(create_run '{"type":"countdown","input":{"n":2,"interval_ms":10}}')
+    twice() { [ "$(queue_entries "$run")" = 2 ]; }
+    wait_until "the waiting run to be queued again after its lease" 20 twice
+}
 # start_fault_proxy: the stack reaches Redis through redis_fault.py, so that
 # a test can make one fault happen at one exact point (fault_arm). Call it
 # after start_redis and before starting the rest.

@@ -8,7 +8,7 @@ socket). It forwards bytes both ways untouched until a command matches the
 rule in RULE_FILE (JSON, read again whenever it changes):
 
     {"command": "EVAL", "args": ["progress"], "nonempty": false, "before": false,
-     "do": "drop" | "kill" | "kill_parent" | "hold", "release": PATH}
+     "do": "drop" | "kill" | "kill_parent" | "hold", "release": PATH, "times": 1}
 
 A command matches when its name is `command` and each string of `args` is
 part of one of its arguments (opstream appends events with an EVAL whose
@@ -23,8 +23,9 @@ set), and before the answer goes on:
     kill_parent  the client and its parent process are SIGKILLed;
     hold         the answer waits until the file `release` exists.
 
-The rule fires once; FIRED_FILE then holds {"pid", "ppid", "command"} as
-JSON.
+The rule fires `times` times (once by default); FIRED_FILE then holds
+{"pid", "ppid", "command"} of the last time, and "pids", every victim in
+turn, as JSON.
 Commands are parsed with hiredis' own reader (python3-hiredis).
 """
 import json
@@ -41,7 +42,7 @@ import hiredis
 LISTEN, REDIS, RULE_FILE, FIRED_FILE = sys.argv[1:5]
 
 lock = threading.Lock()
-state = {"rule": None, "mtime": None, "fired": False}
+state = {"rule": None, "mtime": None, "fired": 0, "pids": []}
 
 
 def current_rule():
@@ -57,8 +58,10 @@ def current_rule():
                 text = f.read()
             state["rule"] = json.loads(text) if text.strip() else None
             state["mtime"] = mtime
-            state["fired"] = False
-        return None if state["fired"] else state["rule"]
+            state["fired"] = 0
+            state["pids"] = []
+        rule = state["rule"]
+        return None if rule is None or state["fired"] >= rule.get("times", 1) else rule
 
 
 def matches(rule, cmd):
@@ -85,9 +88,11 @@ def fire(rule, conn, cmd):
     """Takes the rule's action; True when the connection is to be closed."""
     pid = peer_pid(conn)
     with lock:
-        state["fired"] = True
+        state["fired"] += 1
+        state["pids"].append(pid)
+        pids = list(state["pids"])
     with open(FIRED_FILE + ".tmp", "w") as f:
-        json.dump({"pid": pid, "ppid": parent_of(pid),
+        json.dump({"pid": pid, "ppid": parent_of(pid), "pids": pids,
                    "command": [c.decode("latin-1") for c in cmd]}, f)
     action = rule["do"]
     if action in ("kill", "kill_parent"):
