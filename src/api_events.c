@@ -164,8 +164,6 @@ static int restore(struct call *c, const struct run *r, struct stream_info *info
     int put = runs_restore(&rc, r->id, top);
     if (st != c->st)
         store_close(st);
-    if (put > 0)
-        log_warn("run %s: redis had lost its last %d events; put back from the ledger", r->id, put);
     return put < 0 || bus_stream_info(c->bus, r->id, info) != 0 ? -1 : 0;
 }
 

@@ -116,6 +116,9 @@ int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top)
             return -1;
         total += put;
     } while (got == BUS_RESTORE_MAX);
+    if (total > 0)
+        log_warn("run %s: redis had lost its last %d events; put back from the ledger", run_id,
+                 total);
     return total;
 }
 
@@ -161,11 +164,8 @@ static int append_once(struct runs_ctx *rc, const char *run_id, const char *name
             return r;
         /* Twice behind means the archive does not reach the floor: the
          * floor was read before the write it names was archived. */
-        int put = tries < 2 ? runs_restore(rc, run_id, out_id) : -1;
-        if (put < 0)
+        if (tries >= 2 || runs_restore(rc, run_id, out_id) < 0)
             return -1;
-        log_warn("run %s: redis had lost its last %d events; put back from the ledger", run_id,
-                 put);
     }
 }
 

@@ -55,8 +55,8 @@ struct runs_ctx {
 void runs_known(struct runs_ctx *rc, const char *run_id, const char *last_id);
 
 /* Puts back into a run's stream, after its newest id top, what the
- * archive holds beyond it (Redis lost writes the ledger has): the number
- * of events put back, -1. */
+ * archive holds beyond it (Redis lost writes the ledger has), and logs a
+ * warning when there was any: the number of events put back, -1. */
 int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top);
 
 /* Appends one event to the run's stream, archives it, and keeps the
