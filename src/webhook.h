@@ -21,9 +21,10 @@ int webhook_init(void);
  * A name that resolves to an internal address is refused later, when a
  * delivery connects, unless it is one an allowed entry names. */
 int webhook_url_check(const struct config *cfg, const char *url, char *why, size_t size);
-/* Whether a webhook_allow entry takes url in: the same scheme, host and
- * port, and a path (dot segments removed, none of '.', '/' or '\'
- * percent-encoded) at or below the entry's, on a segment boundary. */
+/* Whether a webhook_allow entry takes url in (one short enough for
+ * webhook_url_check): the same scheme, host and port, and a path (dot
+ * segments removed, none of '.', '/' or '\' percent-encoded) at or below
+ * the entry's, on a segment boundary. */
 int webhook_allowed(const struct config *cfg, const char *url);
 
 /* What one attempt came to. */
