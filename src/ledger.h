@@ -17,6 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A run that still counts against its owner's quota and its thread, as a
+ * literal: a partial index over it (migration 12) is used only by a
+ * query whose WHERE holds the same term. The names are run.c's. */
+#define LEDGER_ACTIVE_SQL "status IN ('queued', 'running', 'input_required')"
+
 struct ledger;
 struct ledger_query;
 

@@ -119,6 +119,11 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN webhook TEXT;"
     "ALTER TABLE runs ADD COLUMN webhook_state TEXT;"
     "ALTER TABLE runs ADD COLUMN webhook_attempts TEXT NOT NULL DEFAULT '[]';",
+
+    /* 12: the owner's and the thread's active runs, counted at every
+     * create, from an index of those runs only: not a walk through the
+     * owner's whole history. */
+    "CREATE INDEX runs_owner_active ON runs(owner, thread_id) WHERE " LEDGER_ACTIVE_SQL ";",
 };
 
 static void note_error(struct pg_ledger *db, const PGresult *res)

@@ -331,24 +331,25 @@ static int thread_active(struct store *st, const char *owner, const char *thread
     char n[24];
     if (prepare(st, &s,
         "SELECT COUNT(*) FROM runs WHERE owner = ?1 AND thread_id = ?2"
-        " AND " IN_STATUSES(3) " AND (?4 = 0 OR parked = 0)") != 0)
+        " AND " LEDGER_ACTIVE_SQL " AND (?3 = 0 OR parked = 0)") != 0)
         return -1;
     bind_text(&s, 1, owner);
     bind_text(&s, 2, thread_id);
-    bind_statuses(&s, 3, STATUS_ACTIVE);
-    bind_int(&s, 4, unparked_only);
+    bind_int(&s, 3, unparked_only);
     return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
 }
 
-/* Counts the owner's active runs. */
-static int owner_active(struct store *st, const char *owner)
+/* Counts the owner's active runs, up to max: what the quota needs, at a
+ * cost bounded by it whatever the owner's history holds. */
+static int owner_active(struct store *st, const char *owner, int max)
 {
     struct stmt s;
     char n[24];
-    if (prepare(st, &s, "SELECT COUNT(*) FROM runs WHERE owner = ?1 AND " IN_STATUSES(2)) != 0)
+    if (prepare(st, &s, "SELECT COUNT(*) FROM (SELECT 1 FROM runs WHERE owner = ?1 AND "
+                        LEDGER_ACTIVE_SQL " LIMIT ?2) AS a") != 0)
         return -1;
     bind_text(&s, 1, owner);
-    bind_statuses(&s, 2, STATUS_ACTIVE);
+    bind_int(&s, 2, max);
     return step_text(&s, n, sizeof n) == 0 ? atoi(n) : -1;
 }
 
@@ -500,7 +501,7 @@ enum create_result store_run_create(struct store *st, struct run *r,
         }
     }
     if (o->max_active > 0) {
-        int active = owner_active(st, r->owner);
+        int active = owner_active(st, r->owner, o->max_active);
         if (active < 0)
             goto done;
         if (active >= o->max_active) {

@@ -14,6 +14,8 @@
 #        it does not hold, 3 hosts x 2,000 events/s, while its hub holds 200 streams)
 #   LEDGER=postgresql tests/bench/run.sh   (create and status also with opstream's ledger on
 #        a PostgreSQL server of the bench's own, beside SQLite's, in the same table)
+#   PREFILL=1000000 tests/bench/run.sh   (create and status again once opstream's ledger
+#        holds that many more ended runs of the same owner, three archived events each)
 #   REPLICA=1 tests/bench/run.sh   (create again with a Redis replica attached, which
 #        every append then waits for, beside the create without one)
 #
@@ -40,6 +42,8 @@ LOADGEN=$abs_top_builddir/loadgen
 cc -std=gnu11 -O2 -Wall -Wextra -I"$abs_top_srcdir/src" -I"$abs_top_builddir/src" -o "$LOADGEN" \
     "$abs_top_srcdir/tests/bench/loadgen.c" "$abs_top_builddir/src/libopstream.a" \
     -lcurl -lhiredis -ljansson -lsqlite3 -lpq -lsodium -lpthread
+NULL_FCGI=$abs_top_builddir/null_fcgi
+cc -std=gnu11 -O2 -Wall -Wextra -o "$NULL_FCGI" "$abs_top_srcdir/tests/bench/null_fcgi.c" -lfcgi -lpthread
 ulimit -n "$(ulimit -Hn)"
 
 n() { awk -v x="$1" -v s="$SCALE" 'BEGIN { v = int(x * s + 0.5); print (v < 1 ? 1 : v) }'; }
@@ -118,7 +122,7 @@ kind() { case $1 in opstream) echo bus ;; fastapi) echo xadd ;; *) echo "$1" ;; 
 pids_of() { case $1 in opstream) ops_pids ;; nchan) nchan_pids ;; fastapi) fapi_pids ;; esac; }
 export REDIS="unix:$T/redis.sock" REDIS_HOST=127.0.0.1 REDIS_PORT=$FREDIS
 read -r -a SYSTEMS <<< "${SYSTEMS:-nchan fastapi opstream}"
-ONLY=${ONLY:-fan hot burst requests kill announce}
+ONLY=${ONLY:-worker fan hot burst requests kill announce}
 doing() { [[ " $ONLY " == *" $1 "* ]]; }
 has() { [[ " ${SYSTEMS[*]} " == *" $1 "* ]]; }
 declare -A R
@@ -150,6 +154,78 @@ streaming() {
         --publish "$(kind "$sys")" "$T/$key.$sys.targets" "$rate" "$SECS" "$@")
     echo "${R[$key.$sys]}" >&2
 }
+# The worker workload: runs created and executed end to end, opstream's
+# worker (its defaults: worker_jobs 4) beside the peer's in-process tasks;
+# one-event countdowns from 50 connections for 10 s, then the time until
+# the last has ended. Then opstream's worker with WORKER_MEMORY_RUNS sleep
+# runs at once: the PSS of the worker and its runners per run (the jobs'
+# own processes not counted). First, so that no run another workload
+# leaves queued is executed meanwhile.
+WORKER_MEMORY_RUNS=$(n "${WORKER_MEMORY_RUNS:-200}")
+PEER_ACTIVE='local n = 0 for _, k in ipairs(redis.call("KEYS", "peer:meta:*")) do
+  if redis.call("HGET", k, "status") ~= "succeeded" then n = n + 1 end end return n'
+# drained T0_MS SYS: seconds from T0_MS until SYS's last run had ended
+# (null after 600 s)
+drained() {
+    local t0=$1 sys=$2 left=
+    for _ in $(seq 6000); do
+        if [ "$sys" = opstream ]; then
+            left=$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running', 'input_required')")
+        else
+            left=$(redis-cli -p "$FREDIS" EVAL "$PEER_ACTIVE" 0)
+        fi
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    [ "$left" = 0 ] || { echo null; return; }
+    if [ "$sys" = opstream ]; then
+        ledger_sql "SELECT (MAX(finished_at) - $t0) / 1000.0 FROM runs"
+    else
+        awk -v a="$t0" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
+    fi
+}
+if doing worker; then
+    for sys in fastapi opstream; do
+        has "$sys" || continue
+        base=$([ "$sys" = opstream ] && echo "$OPS" || echo "$FA")
+        [ "$sys" = opstream ] && start_worker
+        echo "==> $sys: one-event runs created and executed, 50 connections, 10 s" >&2
+        quiet
+        t0=$(date +%s%3N)
+        R[exec.$sys]=$("$LOADGEN" http POST "$base/api/v1/runs" '{"type":"countdown","input":{"n":1,"interval_ms":0}}' 50 10)
+        secs=$(drained "$t0" "$sys")
+        R[exec.$sys]=$(jq -c --argjson s "${secs:-null}" \
+            '. + {drained_s: $s, executed_rps: (if $s == null or $s == 0 then null else (.ok / $s * 10 | round / 10) end)}' \
+            <<< "${R[exec.$sys]}")
+        echo "${R[exec.$sys]}" >&2
+    done
+    if has opstream; then
+        kill -TERM "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
+        { grep -Ev '^(worker_jobs|shutdown_grace_ms)' "$T/opstream.conf"
+          echo "worker_jobs = $WORKER_MEMORY_RUNS"; echo "shutdown_grace_ms = 0"; } > "$T/memory.conf"
+        chmod 600 "$T/memory.conf"
+        "$WORKER" -c "$T/memory.conf" 2>> "$T/worker.log" &
+        WORKER_PID=$!; PIDS+=($WORKER_PID)
+        echo "==> opstream: $WORKER_MEMORY_RUNS sleep runs at once on one worker" >&2
+        for _ in $(seq "$WORKER_MEMORY_RUNS"); do
+            curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+                --data '{"type":"sleep","input":{"seconds":600}}' "$OPS/api/v1/runs"
+        done
+        all_running() { [ "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status = 'running'")" = "$WORKER_MEMORY_RUNS" ]; }
+        wait_until "$WORKER_MEMORY_RUNS running sleep runs" 120 all_running
+        pss=0
+        for pid in $WORKER_PID $(pgrep -P "$WORKER_PID" -x opstream-worker); do
+            k=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+            pss=$((pss + ${k:-0}))
+        done
+        R[memory.worker]=$(jq -nc --argjson p "$pss" --argjson n "$WORKER_MEMORY_RUNS" \
+            '{pss_kib: $p, runs: $n, per_run_kib: ($p / $n * 10 | round / 10)}')
+        echo "${R[memory.worker]}" >&2
+        kill -TERM "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
+        ledger_sql "UPDATE runs SET status = 'cancelled' WHERE status IN ('queued', 'running', 'input_required')" > /dev/null
+    fi
+fi
+
 for sys in "${SYSTEMS[@]}"; do
     if doing fan; then
         echo "==> $sys: fan-out ($FAN_STREAMS streams over $FAN_RUNS runs, $FAN_RATE events/s, ${SECS}s)" >&2
@@ -166,6 +242,28 @@ for sys in "${SYSTEMS[@]}"; do
     fi
 done
 
+# The limit: a FastCGI responder that answers 200 {} at once, shaped as
+# opstream's (2 processes of 4 threads), behind a lighttpd of the same
+# configuration.
+if has opstream && doing requests; then
+    "$NULL_FCGI" "$T/null.sock" 2 4 2>> "$T/null.log" &
+    PIDS+=($!)
+    wait_until "the null responder's socket" 10 test -S "$T/null.sock"
+    mkdir -p "$T/null"
+    NULL_PORT=$(free_port)
+    OPSTREAM_PORT=$NULL_PORT OPSTREAM_WWW=$abs_top_srcdir/www OPSTREAM_STATE=$T/null OPSTREAM_SOCKET=$T/null.sock \
+        lighttpd -D -f "$abs_top_srcdir/fcgi-conf/lighttpd.conf" 2>> "$T/null.log" &
+    PIDS+=($!)
+    NULL_BASE=http://127.0.0.1:$NULL_PORT
+    wait_until "lighttpd before the null responder" 30 curl -sf -o /dev/null "$NULL_BASE/api/v1/health"
+    echo "==> the null responder: POST and GET, 50 connections, 10 s each" >&2
+    quiet
+    R[create.null]=$("$LOADGEN" http POST "$NULL_BASE/api/v1/runs" '{"type":"sleep","input":{"seconds":1}}' 50 10)
+    echo "${R[create.null]}" >&2
+    R[status.null]=$("$LOADGEN" http GET "$NULL_BASE/api/v1/runs/x" "" 50 10)
+    echo "${R[status.null]}" >&2
+fi
+
 for sys in fastapi opstream; do
     has "$sys" && doing requests || continue
     base=$([ "$sys" = opstream ] && echo "$OPS" || echo "$FA")
@@ -179,6 +277,27 @@ for sys in fastapi opstream; do
     R[status.$sys]=$("$LOADGEN" http GET "$url" "" 50 10)
     echo "${R[status.$sys]}" >&2
 done
+
+# The same create and status over a ledger that holds PREFILL more ended
+# runs of the same owner (and their events): what a year of history does.
+if [ -n "${PREFILL:-}" ] && has opstream && doing requests; then
+    echo "==> opstream: $PREFILL ended runs into the ledger" >&2
+    base=$(ledger_sql "SELECT MAX(seq) FROM runs")
+    owner=$(ledger_sql "SELECT owner FROM runs LIMIT 1")
+    ledger_sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $PREFILL)
+        INSERT INTO runs (id, owner, type, status, input, created_at, updated_at, finished_at, seq,
+                          last_event_id)
+        SELECT 'fill' || i, '$owner', 'sleep', 'succeeded', '{}', i, i, i, $base + i, i || '-2' FROM n"
+    ledger_sql "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $PREFILL),
+        k(j, t) AS (VALUES (0, 'run_queued'), (1, 'run_started'), (2, 'run_finished'))
+        INSERT INTO events (run_id, ms, seq, type, data) SELECT 'fill' || i, i, j, t, '{}' FROM n, k"
+    echo "==> opstream over $PREFILL more runs: create and status, 50 connections, 10 s each" >&2
+    quiet
+    R[create.filled]=$("$LOADGEN" http POST "$OPS/api/v1/runs" '{"type":"sleep","input":{"seconds":1}}' 50 10)
+    echo "${R[create.filled]}" >&2
+    R[status.filled]=$("$LOADGEN" http GET "$(sed 's|/events$||' "$T/one.opstream.urls")" "" 50 10)
+    echo "${R[status.filled]}" >&2
+fi
 
 # The same create with a replica attached to opstream's Redis: every
 # append waits until the replica has it (WAIT), as under Sentinel.
@@ -283,10 +402,29 @@ row "burst: ms until all open" "$(j burst.nchan .open_ms)" "$(j burst.fastapi .o
 row "reconnect storm: ms until all open again" "$(j burst.nchan .storm_ms)" "$(j burst.fastapi .storm_ms)" "$(j burst.opstream .storm_ms)"
 row "reconnect storm: ended / lost / repeated" "$(j burst.nchan '"\(.ended)/\(.gaps)/\(.repeats)"')" "$(j burst.fastapi '"\(.ended)/\(.gaps)/\(.repeats)"')" "$(j burst.opstream '"\(.ended)/\(.gaps)/\(.repeats)"')"
 row "memory per open stream, all-in KiB" "$(mem burst.nchan)" "$(mem burst.fastapi)" "$(mem burst.opstream)"
+if [ -n "${R[exec.opstream]:-}${R[exec.fastapi]:-}" ]; then
+    row "one-event runs, created with a worker executing them, 50 conns: created/s" "—" "$(j exec.fastapi .rps)" "$(j exec.opstream .rps)"
+    row "the same runs executed end to end, first create to last end: runs/s" "—" "$(j exec.fastapi .executed_rps)" "$(j exec.opstream .executed_rps)"
+fi
+if [ -n "${R[memory.worker]:-}" ]; then
+    row "worker memory per running sleep run ($WORKER_MEMORY_RUNS at once), PSS KiB" "—" "—" "$(j memory.worker .per_run_kib)"
+fi
 row "create, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.opstream .rps)"
 row "create: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.opstream '"\(.p50_ms) / \(.p99_ms)"')"
 row "status, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.opstream .rps)"
 row "status: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.opstream '"\(.p50_ms) / \(.p99_ms)"')"
+if [ -n "${R[create.null]:-}" ]; then
+    row "the limit: a null FastCGI responder, POST, 50 conns: req/s" "—" "—" "$(j create.null .rps)"
+    row "create as a share of the null responder's POST" "—" "—" "$(ratio "$(j create.opstream .rps)" "$(j create.null .rps)")"
+    row "the limit: a null FastCGI responder, GET, 50 conns: req/s" "—" "—" "$(j status.null .rps)"
+    row "status as a share of the null responder's GET" "—" "—" "$(ratio "$(j status.opstream .rps)" "$(j status.null .rps)")"
+fi
+if [ -n "${R[create.filled]:-}" ]; then
+    row "create, $PREFILL more runs in the ledger: req/s" "—" "$(j create.fastapi .rps)" "$(j create.filled .rps)"
+    row "create, $PREFILL more: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.filled '"\(.p50_ms) / \(.p99_ms)"')"
+    row "status, $PREFILL more runs in the ledger: req/s" "—" "$(j status.fastapi .rps)" "$(j status.filled .rps)"
+    row "status, $PREFILL more: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.filled '"\(.p50_ms) / \(.p99_ms)"')"
+fi
 if [ -n "${R[create.replica]:-}" ]; then
     row "create, a Redis replica attached, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.replica .rps)"
     row "create, replica: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.replica '"\(.p50_ms) / \(.p99_ms)"')"

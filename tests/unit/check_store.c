@@ -1,6 +1,7 @@
 /* Unit tests of store.c. */
 #include "unit.h"
 
+#include "ledger.h"
 #include "runs.h"
 #include "store.h"
 
@@ -103,8 +104,8 @@ static struct store *open_with_run(struct run *r, int64_t lease_until)
     r->status = RUN_QUEUED;
     r->input = json_object();
     r->created_at = 1000;
-    struct create_opts o = {.lease_until = lease_until};
-    ck_assert_int_eq(store_run_create(st, r, &o, NULL), CREATE_NEW);
+    struct create_opts opts = {.lease_until = lease_until};
+    ck_assert_int_eq(store_run_create(st, r, &opts, NULL), CREATE_NEW);
     return st;
 }
 
@@ -327,8 +328,23 @@ START_TEST(test_store_create_rules_and_listing)
 }
 END_TEST
 
+/* The active runs' literal, which the partial index and the counts at
+ * create share, names exactly the active statuses. */
+START_TEST(test_store_active_literal_names_the_active_statuses)
+{
+    char want[256] = "status IN (";
+    for (int st = 0; st < RUN_STATUS_COUNT; st++)
+        if (STATUS_ACTIVE & STATUS_BIT(st))
+            snprintf(want + strlen(want), sizeof want - strlen(want), "'%s', ",
+                     run_status_name((enum run_status)st));
+    snprintf(want + strlen(want) - 2, 3, ")");
+    ck_assert_str_eq(LEDGER_ACTIVE_SQL, want);
+}
+END_TEST
+
 UNIT_MAIN("store",
           test_store_create_rules_and_listing,
           test_store_run_roundtrip_and_finish,
           test_store_ledger_only_moves_forward,
-          test_store_leases_of_queued_and_ended_runs)
+          test_store_leases_of_queued_and_ended_runs,
+          test_store_active_literal_names_the_active_statuses)
