@@ -757,12 +757,19 @@ static void control_key(const char *run_id, char *out, size_t size)
 /* Control lists expire on their own, so a message for a run that ended
  * before its worker read it does not stay forever. */
 #define CONTROL_TTL_S 86400
+/* The doorbell: runs with a control message waiting, scored by when it
+ * was pushed, so that a worker reads only the lists of those among its
+ * runs instead of every run's each round. */
+#define CONTROL_READY "opstream:control:ready"
 
 int bus_control_push(struct bus *b, const char *run_id, const char *msg)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    if (cmd_ok(b, "RPUSH %s %s", key, msg) != 0 || cmd_ok(b, "EXPIRE %s %d", key, CONTROL_TTL_S) != 0)
+    /* The list first, then the doorbell its worker rings through: a
+     * worker that sees the bell finds the message. */
+    if (cmd_ok(b, "RPUSH %s %s", key, msg) != 0 || cmd_ok(b, "EXPIRE %s %d", key, CONTROL_TTL_S) != 0 ||
+        cmd_ok(b, "ZADD " CONTROL_READY " %lld %s", (long long)clock_now_ms(), run_id) != 0)
         return -1;
     /* Pushed: a failover after this does not lose it once a replica has
      * it. Not pushed again when that cannot be told (a resume must not
@@ -795,7 +802,28 @@ int bus_control_clear(struct bus *b, const char *run_id)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    return cmd_ok(b, "DEL %s", key);
+    return cmd_ok(b, "DEL %s", key) == 0 && bus_control_taken(b, run_id) == 0 ? 0 : -1;
+}
+
+int bus_control_ready(struct bus *b, int64_t rung_before_ms, char ids[][ID_SIZE], int max)
+{
+    if (cmd_ok(b, "ZREMRANGEBYSCORE " CONTROL_READY " -inf (%lld", (long long)rung_before_ms) != 0)
+        return -1;
+    redisReply *r = cmd(b, "ZRANGE " CONTROL_READY " 0 %d", max - 1);
+    int n = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY) {
+        n = 0;
+        for (size_t i = 0; i < r->elements && n < max; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i]->len < ID_SIZE)
+                snprintf(ids[n++], ID_SIZE, "%s", r->element[i]->str);
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int bus_control_taken(struct bus *b, const char *run_id)
+{
+    return cmd_ok(b, "ZREM " CONTROL_READY " %s", run_id);
 }
 
 #define PUBLISHED_KEY_TTL_S (30 * 86400)
@@ -1111,8 +1139,11 @@ int bus_claim(struct bus *b, const char *consumer, int block_ms,
     if (b == NULL)
         return -1;
     redisSetTimeout(b->c, tv_ms(block_ms + b->timeout_ms));
-    redisReply *r = cmd(b, "XREADGROUP GROUP " BUS_GROUP " %s COUNT 1 BLOCK %d"
-                        " STREAMS " BUS_QUEUE_KEY " >", consumer, block_ms);
+    /* (BLOCK 0 would wait for ever: without BLOCK it answers at once.) */
+    redisReply *r = block_ms > 0
+        ? cmd(b, "XREADGROUP GROUP " BUS_GROUP " %s COUNT 1 BLOCK %d STREAMS " BUS_QUEUE_KEY " >",
+              consumer, block_ms)
+        : cmd(b, "XREADGROUP GROUP " BUS_GROUP " %s COUNT 1 STREAMS " BUS_QUEUE_KEY " >", consumer);
     redisSetTimeout(b->c, tv_ms(b->timeout_ms));
     if (!reply_ok(r)) {
         freeReplyObject(r);

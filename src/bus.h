@@ -135,7 +135,15 @@ int bus_control_push(struct bus *b, const char *run_id, const char *msg);
 /* 1 with the oldest message in out (malloc'd, the caller frees), 0 when
  * there is none, -1 on error. */
 int bus_control_pop(struct bus *b, const char *run_id, char **out);
+/* The run's list gone, and its bell. */
 int bus_control_clear(struct bus *b, const char *run_id);
+/* Runs whose bell rang (a message pushed) and was not yet answered, up
+ * to max; bells rung before rung_before_ms are dropped first (their runs
+ * ended, or their worker died: recovery clears them). n, or -1. */
+int bus_control_ready(struct bus *b, int64_t rung_before_ms, char ids[][ID_SIZE], int max);
+/* Answers a run's bell, before its list is read: a message pushed after
+ * that rings again. */
+int bus_control_taken(struct bus *b, const char *run_id);
 /* Counts one more event published to the run from outside (POST
  * .../events): the count so far, or -1. */
 long long bus_count_published(struct bus *b, const char *run_id);
@@ -209,7 +217,8 @@ int bus_webhook_take(struct bus *b, int64_t now_ms, int64_t lease_until, char ru
                      int64_t *next_ms);
 int bus_webhook_later(struct bus *b, const char *run_id, int64_t at_ms);
 int bus_webhook_done(struct bus *b, const char *run_id);
-/* 1 with run_id and entry_id set, 0 when nothing came within block_ms, -1. */
+/* 1 with run_id and entry_id set, 0 when nothing came within block_ms
+ * (0: nothing there now), -1. */
 int bus_claim(struct bus *b, const char *consumer, int block_ms,
               char run_id[ID_SIZE], char entry_id[EVENT_ID_SIZE]);
 int bus_ack(struct bus *b, const char *entry_id);

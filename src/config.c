@@ -57,7 +57,7 @@ static const struct key keys[] = {
     {"stream_maxlen", NUM(K_INT, stream_maxlen, 10, 100000000)},
     {"retention_s", NUM(K_INT, retention_s, 1, 365 * 86400)},
     {"worker_poll_ms", NUM(K_INT, worker_poll_ms, 10, 60000)},
-    {"worker_jobs", NUM(K_INT, worker_jobs, 1, 1024)},
+    {"worker_jobs", NUM(K_INT, worker_jobs, 1, 10000)},
     {"lease_ms", NUM(K_INT, lease_ms, 300, 3600000)},
     {"shutdown_grace_ms", NUM(K_INT, shutdown_grace_ms, 0, 3600000)},
     {"kill_grace_ms", NUM(K_INT, kill_grace_ms, 0, 600000)},
@@ -104,7 +104,7 @@ void config_defaults(struct config *cfg)
     cfg->stream_maxlen = 100000;
     cfg->retention_s = 86400;
     cfg->worker_poll_ms = 1000;
-    cfg->worker_jobs = 4;
+    cfg->worker_jobs = 64;
     cfg->lease_ms = 10000;
     cfg->shutdown_grace_ms = 30000;
     cfg->kill_grace_ms = 5000;

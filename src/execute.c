@@ -1,6 +1,9 @@
-/* One run, start to end. The job's stdout and stderr are read line by
- * line with poll(); its stdin is written without blocking, so neither a
- * chatty nor a silent job can stall the worker. */
+/* One run, start to end, as events of the worker's loop: the job's
+ * stdout and stderr are read line by line as they become readable, its
+ * stdin written as it takes more, its exit seen through a pidfd, and its
+ * deadlines kept by ticks. Nothing here waits on the job, so one loop
+ * supervises many jobs and neither a chatty nor a silent job stalls it. */
+#define _GNU_SOURCE /* pidfd_open's number */
 #include "execute.h"
 #include "clock.h"
 #include "log.h"
@@ -10,30 +13,37 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define POLL_SLICE_MS 100
+/* A line buffer starts this big and grows to job_line_max_bytes only for
+ * a line that needs it; bigger ones are let go after the line, so that an
+ * idle job costs a few KiB however long its longest line was. */
+#define LINE_START_SIZE 256
+#define LINE_KEEP_SIZE 4096
 
 struct linebuf {
-    char *buf;          /* job_line_max_bytes */
-    size_t len;
+    char *buf;
+    size_t len, cap;
     int skipping;       /* inside the rest of a line already cut */
     int open;
     int from_stderr;
 };
 
+enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED, END_OUTPUT_LIMIT, END_ENDED };
+
 struct job {
     struct runs_ctx *rc;
-    const char *run_id;
+    char run_id[ID_SIZE];
     const struct jobtype *type;
     struct child child;
+    int pidfd;          /* -1: the exit is looked for at each tick */
     struct linebuf out, err;
-    char *input;        /* first stdin line, pending part from input_off */
+    char *input;        /* lines for stdin not yet written, from input_off */
     size_t input_len, input_off;
     json_t *result;
     json_t *cancel_why;  /* the cancel's {reason, discard?}, once asked to stop */
@@ -41,40 +51,56 @@ struct job {
     long long bytes;    /* output bytes so far, stdout and stderr */
     int over_limit;     /* past job_max_events or job_max_output_bytes */
     int ended;          /* the run's stream ended without us (recovery took us for dead) */
+    int exited;         /* reaped: wstatus holds how */
+    int wstatus;
+    enum ending end;    /* why it is being stopped; END_EXIT while it is not */
+    int64_t deadline_ms;     /* monotonic: its type's timeout */
+    int64_t kill_at_ms;      /* monotonic: SIGKILL after the TERM; 0 when not stopping */
+    int64_t leased_until_ms; /* monotonic: the lease last renewed runs out then */
+    int64_t retry_end_ms;    /* monotonic: the end's next try; 0 before the first */
     char key_slot[KEY_SLOT_SIZE]; /* its concurrency_key's slots; "" when none */
-    int64_t next_connect_ms;      /* the control read's next try at a lost Redis */
-    int64_t leased_until_ms;      /* monotonic: the lease last renewed runs out then */
+    /* What the worker's context last knew of this run's newest id (see
+     * runs_known): one context serves all the jobs, so each keeps its own. */
+    unsigned long long known_conn;
+    char known_id[EVENT_ID_SIZE];
     char tail[STDERR_TAIL_BYTES];
     size_t tail_len;
 };
+
+/* Around a write for the job's run: the context's memory of that run's
+ * newest id is the job's, so that no write needs the ledger for it. */
+static void enter(struct job *j)
+{
+    struct runs_ctx *rc = j->rc;
+    if (j->known_conn != 0 && strcmp(rc->known_run, j->run_id) != 0) {
+        rc->known_conn = j->known_conn;
+        memcpy(rc->known_run, j->run_id, ID_SIZE);
+        memcpy(rc->known_id, j->known_id, EVENT_ID_SIZE);
+    }
+}
+
+static void leave(struct job *j)
+{
+    struct runs_ctx *rc = j->rc;
+    if (strcmp(rc->known_run, j->run_id) == 0) {
+        j->known_conn = rc->known_conn;
+        memcpy(j->known_id, rc->known_id, EVENT_ID_SIZE);
+    }
+}
 
 /* How often the end is tried again while the ledger is away, and how
  * much of the lease it leaves for clocks that differ. */
 #define END_RETRY_MS 200
 #define END_LEASE_MARGIN_DIV 4
 
-/* The run's end, tried again while this runner still holds its lease: a
- * ledger away for a moment (a restart, a failover) only delays it; once
- * the lease is out, recovery owns the run. -1 then. */
-static int finish_while_leased(struct job *j, enum run_status status, json_t *result,
-                               json_t *error)
-{
-    int64_t last = j->leased_until_ms - j->rc->cfg->lease_ms / END_LEASE_MARGIN_DIV;
-    for (;;) {
-        if (runs_finish(j->rc, j->run_id, status, result, error) >= 0)
-            return 0;
-        if (clock_mono_ms() + END_RETRY_MS >= last)
-            return -1;
-        clock_sleep_ms(END_RETRY_MS);
-    }
-}
-
 /* The bus reconnects on its own (runs_ctx.reconnect) until the worker is
  * stopped; meanwhile the job's output waits in its pipe. */
 static int emit(struct job *j, const char *name, json_t *data)
 {
     char id[EVENT_ID_SIZE];
+    enter(j);
     int r = runs_emit(j->rc, j->run_id, name, data, id);
+    leave(j);
     if (r == 0)
         return 0;
     if (r == 1)
@@ -114,7 +140,10 @@ static void ask_for_input(struct job *j, struct job_msg *m)
         json_decref(log);
         return;
     }
-    if (runs_await_input(j->rc, j->run_id, m->data) < 0)
+    enter(j);
+    int r = runs_await_input(j->rc, j->run_id, m->data);
+    leave(j);
+    if (r < 0)
         log_warn("run %s: its input request could not be recorded", j->run_id);
 }
 
@@ -141,6 +170,35 @@ static void handle_line(struct job *j, const char *line, size_t len, int from_st
     job_msg_clear(&m);
 }
 
+/* The line so far is handled; a big buffer goes with it. */
+static void line_done(struct job *j, struct linebuf *lb, int truncated)
+{
+    if (lb->len > 0 || !truncated)
+        handle_line(j, lb->buf != NULL ? lb->buf : "", lb->len, lb->from_stderr, truncated);
+    lb->len = 0;
+    if (lb->cap > LINE_KEEP_SIZE) {
+        free(lb->buf);
+        lb->buf = NULL;
+        lb->cap = 0;
+    }
+}
+
+/* Room for one more byte, up to max: 0, or -1 when memory ran out. */
+static int line_room(struct linebuf *lb, size_t max)
+{
+    if (lb->len < lb->cap)
+        return 0;
+    size_t cap = lb->cap ? lb->cap * 2 : LINE_START_SIZE;
+    if (cap > max)
+        cap = max;
+    char *b = realloc(lb->buf, cap);
+    if (b == NULL)
+        return -1;
+    lb->buf = b;
+    lb->cap = cap;
+    return 0;
+}
+
 /* Reads what is there; splits it into lines. Returns -1 at end of file. */
 static int pump(struct job *j, struct linebuf *lb, int fd)
 {
@@ -150,25 +208,29 @@ static int pump(struct job *j, struct linebuf *lb, int fd)
         return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
     if (n == 0) {
         if (lb->len > 0 && !lb->skipping)
-            handle_line(j, lb->buf, lb->len, lb->from_stderr, 0);
+            line_done(j, lb, 0);
         lb->len = 0;
         return -1;
     }
     j->bytes += n;
     if (j->bytes > j->rc->cfg->job_max_output_bytes)
         j->over_limit = 1;
+    size_t max = (size_t)j->rc->cfg->job_line_max_bytes;
     for (ssize_t i = 0; i < n; i++) {
         char c = chunk[i];
         if (c == '\n') {
             if (!lb->skipping)
-                handle_line(j, lb->buf, lb->len, lb->from_stderr, 0);
+                line_done(j, lb, 0);
             lb->len = 0;
             lb->skipping = 0;
         } else if (!lb->skipping) {
+            if (line_room(lb, max) != 0) {
+                j->over_limit = 1; /* out of memory: the job is stopped */
+                return 0;
+            }
             lb->buf[lb->len++] = c;
-            if (lb->len == (size_t)j->rc->cfg->job_line_max_bytes) {
-                handle_line(j, lb->buf, lb->len, lb->from_stderr, 1);
-                lb->len = 0;
+            if (lb->len == max) {
+                line_done(j, lb, 1);
                 lb->skipping = 1;
             }
         }
@@ -183,23 +245,12 @@ static void write_input(struct job *j)
         j->input_off += (size_t)n;
     else if (n < 0 && errno != EAGAIN && errno != EINTR)
         j->input_off = j->input_len; /* the job closed stdin: nothing more to give */
-}
-
-/* Stops the whole process group: TERM, then KILL after the grace time. */
-static void stop_group(struct job *j, int *exited, int *wstatus)
-{
-    spawn_signal(&j->child, SIGTERM);
-    int64_t until = clock_mono_ms() + j->rc->cfg->kill_grace_ms;
-    while (!*exited && clock_mono_ms() < until) {
-        if (waitpid(j->child.pid, wstatus, WNOHANG) == j->child.pid)
-            *exited = 1;
-        else
-            clock_sleep_ms(20);
+    if (j->input_off == j->input_len) {
+        free(j->input);
+        j->input = NULL;
+        j->input_len = j->input_off = 0;
     }
-    spawn_signal(&j->child, SIGKILL);
 }
-
-enum ending { END_EXIT, END_TIMEOUT, END_STOPPED, END_CANCELLED, END_OUTPUT_LIMIT, END_ENDED };
 
 /* Queues a line for the job's stdin, written as the pipe takes it. */
 static int give_input(struct job *j, const json_t *value)
@@ -213,7 +264,8 @@ static int give_input(struct job *j, const json_t *value)
         free(line);
         return -1;
     }
-    memcpy(buf, j->input + j->input_off, pending);
+    if (pending > 0)
+        memcpy(buf, j->input + j->input_off, pending);
     memcpy(buf + pending, line, len);
     buf[pending + len] = '\n';
     free(line);
@@ -224,42 +276,26 @@ static int give_input(struct job *j, const json_t *value)
     return 0;
 }
 
-/* The control read is all a quiet job asks of Redis: a connection that
- * broke (a Redis restart) must not pass for "no message" for ever. It
- * tries to connect anew once per worker_poll_ms, each try bounded by
- * that too, so the job's supervision never waits longer. 1 when it got
- * a connection now. */
-static int control_reconnect(struct job *j)
+/* Asks the whole process group to stop: TERM now, KILL after the grace
+ * time (at a tick). */
+static void stop_job(struct job *j, enum ending why)
 {
-    const struct config *cfg = j->rc->cfg;
-    int64_t now = clock_mono_ms();
-    if (now < j->next_connect_ms)
-        return 0;
-    j->next_connect_ms = now + cfg->worker_poll_ms;
-    char err[CONFIG_ERR_SIZE];
-    struct bus *b = bus_connect(cfg, cfg->worker_poll_ms, err, sizeof err);
-    if (b == NULL)
-        return 0;
-    bus_free(j->rc->bus);
-    j->rc->bus = b;
-    log_info("run %s: Redis answers again; its control messages are read again", j->run_id);
-    return 1;
+    j->end = why;
+    if (j->exited)
+        return;
+    spawn_signal(&j->child, SIGTERM);
+    j->kill_at_ms = clock_mono_ms() + j->rc->cfg->kill_grace_ms;
 }
 
-/* Reads one control message for the run, if any: what the responders ask
- * of a running job (cancel, or resume input for its next stdin line). */
-static enum ending read_control(struct job *j)
+void execute_control(struct job *j, const char *msg)
 {
-    char *msg = NULL;
-    int got = bus_control_pop(j->rc->bus, j->run_id, &msg);
-    if (got < 0 && control_reconnect(j))
-        got = bus_control_pop(j->rc->bus, j->run_id, &msg);
-    if (got != 1)
-        return END_EXIT;
     json_t *m = json_loads(msg, 0, NULL);
-    free(msg);
+    if (m == NULL || j->exited || j->end != END_EXIT) {
+        json_decref(m);
+        return; /* its job is ending already */
+    }
     json_t *cancel = json_object_get(m, "cancel");
-    enum ending e = json_is_true(cancel) || json_is_object(cancel) ? END_CANCELLED : END_EXIT;
+    int cancelled = json_is_true(cancel) || json_is_object(cancel);
     if (json_is_object(cancel)) {
         /* Told on stdin before SIGTERM: {"cancel": {"reason", "discard"?}},
          * written now as far as the pipe takes it, so that a job's TERM
@@ -277,68 +313,8 @@ static enum ending read_control(struct job *j)
         json_decref(data);
     }
     json_decref(m);
-    return e;
-}
-
-static enum ending supervise(struct job *j, int timeout_s, int *wstatus,
-                             volatile sig_atomic_t *stopping)
-{
-    int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
-    int64_t renew_every = j->rc->cfg->lease_ms / 3, renewed = clock_mono_ms();
-    if (store_run_lease(j->rc->st, j->run_id, clock_now_ms() + j->rc->cfg->lease_ms, j->child.pid) == 0)
-        j->leased_until_ms = renewed + j->rc->cfg->lease_ms;
-    int exited = 0;
-    enum ending end = END_EXIT;
-    while (j->out.open || j->err.open) {
-        if (clock_mono_ms() - renewed >= renew_every) {
-            int64_t until = clock_now_ms() + j->rc->cfg->lease_ms;
-            if (store_run_lease(j->rc->st, j->run_id, until, 0) == 0)
-                j->leased_until_ms = clock_mono_ms() + j->rc->cfg->lease_ms;
-            if (j->type->max_concurrency > 0)
-                bus_slot_renew(j->rc->bus, j->type->name, j->run_id, until);
-            if (j->key_slot[0] != '\0')
-                bus_slot_renew(j->rc->bus, j->key_slot, j->run_id, until);
-            renewed = clock_mono_ms();
-        }
-        if (!exited && end == END_EXIT) {
-            if (clock_mono_ms() >= deadline)
-                end = END_TIMEOUT;
-            else if (*stopping)
-                end = END_STOPPED;
-            else if (j->over_limit)
-                end = END_OUTPUT_LIMIT;
-            else if (j->ended)
-                end = END_ENDED;
-            else
-                end = read_control(j);
-            if (end != END_EXIT)
-                stop_group(j, &exited, wstatus);
-        }
-        struct pollfd p[3];
-        int np = 0;
-        p[np++] = (struct pollfd){.fd = j->out.open ? j->child.out_fd : -1, .events = POLLIN};
-        p[np++] = (struct pollfd){.fd = j->err.open ? j->child.err_fd : -1, .events = POLLIN};
-        int want_in = j->input_off < j->input_len;
-        p[np++] = (struct pollfd){.fd = want_in ? j->child.in_fd : -1, .events = POLLOUT};
-        if (poll(p, (nfds_t)np, POLL_SLICE_MS) < 0 && errno != EINTR)
-            break;
-        if (p[0].revents && pump(j, &j->out, j->child.out_fd) < 0)
-            j->out.open = 0;
-        if (p[1].revents && pump(j, &j->err, j->child.err_fd) < 0)
-            j->err.open = 0;
-        if (want_in && p[2].revents)
-            write_input(j);
-        /* The job itself ended but something it forked still holds the
-         * pipes: the run is over, so the whole group goes. */
-        if (!exited && waitpid(j->child.pid, wstatus, WNOHANG) == j->child.pid) {
-            exited = 1;
-            spawn_signal(&j->child, SIGKILL);
-        }
-    }
-    if (!exited)
-        waitpid(j->child.pid, wstatus, 0);
-    spawn_signal(&j->child, SIGKILL);
-    return end;
+    if (cancelled)
+        stop_job(j, END_CANCELLED);
 }
 
 static json_t *exit_error(const struct job *j, int wstatus)
@@ -387,16 +363,19 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     if (spawn_job(jt->argv, cfg->job_path, env, jt->cwd, &jt->limits, &as, &j->child, err,
                   errsize) != 0)
         return -1;
-    fcntl(j->child.in_fd, F_SETFL, O_NONBLOCK);
-    char *line = json_dumps(r->input ? r->input : json_object(), JSON_COMPACT);
-    size_t len = line ? strlen(line) : 0;
-    j->input = malloc(len + 2);
-    if (j->input != NULL) {
-        memcpy(j->input, line ? line : "", len);
-        j->input[len] = '\n';
-        j->input_len = len + 1;
-    }
-    free(line);
+    int fds[] = {j->child.in_fd, j->child.out_fd, j->child.err_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    /* Its exit as a descriptor the loop watches; without one (an old
+     * kernel), each tick asks. */
+    j->pidfd = (int)syscall(SYS_pidfd_open, j->child.pid, 0);
+    if (j->pidfd >= 0)
+        fcntl(j->pidfd, F_SETFD, FD_CLOEXEC);
+    json_t *first = r->input ? json_incref(r->input) : json_object();
+    int ok = give_input(j, first);
+    json_decref(first);
+    if (ok != 0)
+        log_warn("run %s: out of memory for its input", r->id);
     return 0;
 }
 
@@ -408,9 +387,25 @@ static void hand_back(struct runs_ctx *rc, const char *run_id)
         log_error("run %s: could not be handed back; recovery will", run_id);
 }
 
-int execute_run(struct runs_ctx *rc, const struct jobtypes *types,
-                const char *run_id, const char *entry, volatile sig_atomic_t *stopping)
+static void job_free(struct job *j)
 {
+    if (j == NULL)
+        return;
+    if (j->pidfd >= 0)
+        close(j->pidfd);
+    spawn_close(&j->child);
+    json_decref(j->result);
+    json_decref(j->cancel_why);
+    free(j->input);
+    free(j->out.buf);
+    free(j->err.buf);
+    free(j);
+}
+
+int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+                  const char *entry, struct job **out)
+{
+    *out = NULL;
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return -1;
@@ -427,63 +422,189 @@ int execute_run(struct runs_ctx *rc, const struct jobtypes *types,
         run_clear(&r);
         return 0;
     }
-    /* The claim holds the lease for lease_ms from now. */
-    struct job j = {.rc = rc, .run_id = run_id, .type = jt,
-                    .leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms};
-    if (jt->max_per_key > 0 && r.concurrency_key[0] != '\0')
-        jobtype_key_slot(jt->name, r.concurrency_key, j.key_slot);
-    char err[512];
-    size_t line_max = (size_t)rc->cfg->job_line_max_bytes;
-    j.out = (struct linebuf){.buf = malloc(line_max), .open = 1};
-    j.err = (struct linebuf){.buf = malloc(line_max), .open = 1, .from_stderr = 1};
-    if (j.out.buf == NULL || j.err.buf == NULL || start_job(&j, jt, &r, err, sizeof err) != 0) {
-        log_warn("run %s: %s", run_id, j.out.buf && j.err.buf ? err : "out of memory");
-        finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
-    } else {
-        log_info("run %s: started %s (pid %ld)", run_id, r.type, (long)j.child.pid);
-        int ws = 0;
-        enum ending end = supervise(&j, jt->timeout_s, &ws, stopping);
-        if (j.ended) /* whatever the job did: the run's end is written */
-            end = END_ENDED;
-        json_t *error = NULL;
-        enum run_status status = RUN_SUCCEEDED;
-        if (end == END_TIMEOUT) {
-            status = RUN_TIMED_OUT;
-            error = runs_error("timeout", "the job ran longer than its type allows");
-        } else if (end == END_CANCELLED) {
-            status = RUN_CANCELLED;
-            error = runs_cancel_error("the run was cancelled while it ran", j.cancel_why);
-        } else if (end == END_OUTPUT_LIMIT || (end == END_EXIT && j.over_limit)) {
-            status = RUN_FAILED;
-            error = runs_error("output_limit", "the job wrote more than job_max_events lines "
-                                              "or job_max_output_bytes bytes");
-        } else if (end != END_STOPPED && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
-            status = RUN_FAILED;
-            error = exit_error(&j, ws);
-        }
-        if (end == END_STOPPED) /* handed back, not ended */
-            hand_back(rc, run_id);
-        else if (end != END_ENDED && finish_while_leased(&j, status, j.result, error) < 0)
-            log_error("run %s: could not record its end", run_id);
-        log_info("run %s: %s", run_id,
-                 end == END_STOPPED ? "handed back to the queue"
-                 : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
-                                    : run_status_name(status));
-        bus_control_clear(rc->bus, run_id);
-        if (jt->max_concurrency > 0)
-            bus_slot_free(rc->bus, jt->name, run_id);
-        if (j.key_slot[0] != '\0')
-            bus_slot_free(rc->bus, j.key_slot, run_id);
-        json_decref(error);
-        spawn_close(&j.child);
+    struct job *j = calloc(1, sizeof *j);
+    char err[512] = "out of memory";
+    if (j != NULL) {
+        /* The claim holds the lease for lease_ms from now. */
+        *j = (struct job){.rc = rc, .type = jt, .pidfd = -1,
+                          .child = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .uid_fd = -1},
+                          .out = {.open = 1}, .err = {.open = 1, .from_stderr = 1},
+                          .deadline_ms = clock_mono_ms() + (int64_t)jt->timeout_s * 1000,
+                          .leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms};
+        snprintf(j->run_id, sizeof j->run_id, "%s", run_id);
+        if (jt->max_per_key > 0 && r.concurrency_key[0] != '\0')
+            jobtype_key_slot(jt->name, r.concurrency_key, j->key_slot);
     }
-    json_decref(j.result);
-    json_decref(j.cancel_why);
-    free(j.input);
-    free(j.out.buf);
-    free(j.err.buf);
+    if (j == NULL || start_job(j, jt, &r, err, sizeof err) != 0) {
+        log_warn("run %s: %s", run_id, err);
+        finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
+        execute_release(rc, jt, run_id, j ? j->key_slot : "");
+        job_free(j);
+        run_clear(&r);
+        return 0;
+    }
+    leave(j); /* its run_started */
+    log_info("run %s: started %s (pid %ld)", run_id, r.type, (long)j->child.pid);
+    /* Its process group, for recovery to kill should this worker die. */
+    if (store_run_lease(rc->st, run_id, clock_now_ms() + rc->cfg->lease_ms, j->child.pid) == 0)
+        j->leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms;
     run_clear(&r);
-    return 0;
+    *out = j;
+    return 1;
+}
+
+void execute_release(struct runs_ctx *rc, const struct jobtype *jt, const char *run_id,
+                     const char *key_slot)
+{
+    bus_control_clear(rc->bus, run_id);
+    if (jt != NULL && jt->max_concurrency > 0)
+        bus_slot_free(rc->bus, jt->name, run_id);
+    if (key_slot[0] != '\0')
+        bus_slot_free(rc->bus, key_slot, run_id);
+}
+
+int execute_fd(const struct job *j, enum job_fd which)
+{
+    switch (which) {
+    case JOB_STDOUT:
+        return j->out.open ? j->child.out_fd : -1;
+    case JOB_STDERR:
+        return j->err.open ? j->child.err_fd : -1;
+    case JOB_STDIN:
+        return j->input != NULL && !j->exited ? j->child.in_fd : -1;
+    case JOB_EXIT:
+        return j->exited ? -1 : j->pidfd;
+    default:
+        return -1;
+    }
+}
+
+static void reap(struct job *j)
+{
+    if (!j->exited && waitpid(j->child.pid, &j->wstatus, WNOHANG) == j->child.pid) {
+        j->exited = 1;
+        /* The job itself ended but something it forked may still hold
+         * the pipes: the run is over, so the whole group goes. */
+        spawn_signal(&j->child, SIGKILL);
+    }
+}
+
+void execute_ready(struct job *j, enum job_fd which)
+{
+    if (which == JOB_STDOUT && j->out.open && pump(j, &j->out, j->child.out_fd) < 0)
+        j->out.open = 0;
+    else if (which == JOB_STDERR && j->err.open && pump(j, &j->err, j->child.err_fd) < 0)
+        j->err.open = 0;
+    else if (which == JOB_STDIN && j->input != NULL)
+        write_input(j);
+    else if (which == JOB_EXIT)
+        reap(j);
+}
+
+const char *execute_run_id(const struct job *j)
+{
+    return j->run_id;
+}
+
+int execute_leased(const struct job *j)
+{
+    return j->retry_end_ms == 0;
+}
+
+void execute_renewed(struct job *j, int64_t until_ms)
+{
+    j->leased_until_ms = clock_mono_ms() + j->rc->cfg->lease_ms;
+    if (j->type->max_concurrency > 0)
+        bus_slot_renew(j->rc->bus, j->type->name, j->run_id, until_ms);
+    if (j->key_slot[0] != '\0')
+        bus_slot_renew(j->rc->bus, j->key_slot, j->run_id, until_ms);
+}
+
+/* The run's end, once the job is gone and its pipes are drained: tried
+ * again at later ticks while this worker still holds the lease (a ledger
+ * away for a moment only delays it); once the lease is out, recovery
+ * owns the run. 1 when done with. */
+static int finish(struct job *j)
+{
+    enum ending end = j->ended ? END_ENDED : j->end; /* whatever the job did: the run's end is written */
+    int ws = j->wstatus;
+    json_t *error = NULL;
+    enum run_status status = RUN_SUCCEEDED;
+    if (end == END_TIMEOUT) {
+        status = RUN_TIMED_OUT;
+        error = runs_error("timeout", "the job ran longer than its type allows");
+    } else if (end == END_CANCELLED) {
+        status = RUN_CANCELLED;
+        error = runs_cancel_error("the run was cancelled while it ran", j->cancel_why);
+    } else if (end == END_OUTPUT_LIMIT || (end == END_EXIT && j->over_limit)) {
+        status = RUN_FAILED;
+        error = runs_error("output_limit", "the job wrote more than job_max_events lines "
+                                          "or job_max_output_bytes bytes");
+    } else if (end != END_STOPPED && !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
+        status = RUN_FAILED;
+        error = exit_error(j, ws);
+    }
+    enter(j);
+    int r = end == END_STOPPED || end == END_ENDED ? 0
+                                                    : runs_finish(j->rc, j->run_id, status, j->result, error);
+    leave(j);
+    if (end == END_STOPPED) { /* handed back, not ended */
+        hand_back(j->rc, j->run_id);
+    } else if (r < 0) {
+        int64_t last = j->leased_until_ms - j->rc->cfg->lease_ms / END_LEASE_MARGIN_DIV;
+        int64_t now = clock_mono_ms();
+        if (now + END_RETRY_MS < last) {
+            j->retry_end_ms = now + END_RETRY_MS;
+            json_decref(error);
+            return 0;
+        }
+        log_error("run %s: could not record its end", j->run_id);
+    }
+    log_info("run %s: %s", j->run_id,
+             end == END_STOPPED ? "handed back to the queue"
+             : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
+                                : run_status_name(status));
+    execute_release(j->rc, j->type, j->run_id, j->key_slot);
+    json_decref(error);
+    return 1;
+}
+
+int execute_tick(struct job *j, int stopping)
+{
+    int64_t now = clock_mono_ms();
+    if (j->retry_end_ms != 0)
+        return now >= j->retry_end_ms ? finish(j) : 0;
+    if (j->pidfd < 0 || j->exited)
+        reap(j);
+    if (!j->exited && j->end == END_EXIT) {
+        if (now >= j->deadline_ms)
+            stop_job(j, END_TIMEOUT);
+        else if (stopping)
+            stop_job(j, END_STOPPED);
+        else if (j->over_limit)
+            stop_job(j, END_OUTPUT_LIMIT);
+        else if (j->ended)
+            stop_job(j, END_ENDED);
+    }
+    if (!j->exited && j->kill_at_ms != 0 && now >= j->kill_at_ms) {
+        spawn_signal(&j->child, SIGKILL);
+        j->kill_at_ms = 0;
+    }
+    if (!j->exited || j->out.open || j->err.open)
+        return 0;
+    return finish(j);
+}
+
+void execute_forget(struct job *j)
+{
+    if (j->pidfd >= 0)
+        close(j->pidfd);
+    spawn_close(&j->child);
+}
+
+void execute_free(struct job *j)
+{
+    job_free(j);
 }
 
 void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)

@@ -1,20 +1,48 @@
 #ifndef OPSTREAM_EXECUTE_H
 #define OPSTREAM_EXECUTE_H
 
-#include <signal.h>
-
 #include "jobtypes.h"
 #include "runs.h"
 
 /* How much of stderr the error of a failed run quotes. */
 #define STDERR_TAIL_BYTES 2048
 
-/* Takes a queued run through its whole life: start, run the job, record
- * the end with exactly one run_finished. Returns when the run is terminal
- * or was not ours to run (0), or -1 when it could not be claimed and may
- * still wait for a start. stopping asks it to end the job early. */
-int execute_run(struct runs_ctx *rc, const struct jobtypes *types,
-                 const char *run_id, const char *entry, volatile sig_atomic_t *stopping);
+/* One running run: its job, its pipes, its deadlines. The worker's loop
+ * owns it and calls the functions below when a descriptor is ready and
+ * at each tick; none of them waits for the job. */
+struct job;
+
+/* Claims a queued run and starts its job: 1 with the job to supervise in
+ * *out; 0 when there is nothing to supervise (not queued any more, or
+ * ended at once: unknown type, a command that cannot start); -1 when it
+ * could not be claimed and may still wait for a start. */
+int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+                  const char *entry, struct job **out);
+
+enum job_fd { JOB_STDOUT, JOB_STDERR, JOB_STDIN, JOB_EXIT, JOB_FDS };
+/* The descriptor to watch for which (readable; stdin: writable), or -1
+ * when there is none to watch now. It may change after any call below. */
+int execute_fd(const struct job *j, enum job_fd which);
+void execute_ready(struct job *j, enum job_fd which);
+/* A control message for the run: {"cancel": ...} or {"resume": input}. */
+void execute_control(struct job *j, const char *msg);
+/* Keeps the job's deadlines (its timeout, the kill after the TERM's
+ * grace) and its end; stopping hands the run back to the queue. 1 once
+ * the run is done with: the caller frees the job. */
+int execute_tick(struct job *j, int stopping);
+void execute_free(struct job *j);
+/* Closes the job's descriptors in a process forked from the worker. */
+void execute_forget(struct job *j);
+
+const char *execute_run_id(const struct job *j);
+/* True while the run's lease is to be renewed (not once its end is being
+ * retried: that has the lease it has left). */
+int execute_leased(const struct job *j);
+/* The ledger renewed its lease until until_ms: its slots follow. */
+void execute_renewed(struct job *j, int64_t until_ms);
+/* What a run holds besides its lease: its control list and its slots. */
+void execute_release(struct runs_ctx *rc, const struct jobtype *jt, const char *run_id,
+                     const char *key_slot);
 
 /* Ends or re-queues every run whose worker stopped renewing its lease:
  * its orphaned job processes on this host are killed first; with attempts

@@ -42,7 +42,6 @@ struct runs_ctx {
     struct store *st;
     struct bus *bus;
     int (*reconnect)(struct runs_ctx *rc);
-    const char *lease_run;  /* a runner's run, whose lease it keeps while it waits */
     /* The run this context wrote to last, and over which connection: the
      * newest id it knows that run to have without asking the ledger. */
     unsigned long long known_conn;

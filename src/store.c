@@ -664,6 +664,27 @@ int store_run_lease(struct store *st, const char *id, int64_t lease_until, long 
     return step_done(st, &s) < 0 ? -1 : 0;
 }
 
+int store_runs_lease(struct store *st, const char *const ids[], int n, int64_t lease_until)
+{
+    if (n <= 0)
+        return 0;
+    if (begin(st) != 0)
+        return -1;
+    int ret = 0;
+    for (int i = 0; i < n && ret == 0; i++) {
+        struct stmt s;
+        if (prepare(st, &s, "UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND " IN_STATUSES(3)) != 0) {
+            ret = -1;
+            break;
+        }
+        bind_text(&s, 1, ids[i]);
+        bind_int(&s, 2, lease_until);
+        bind_statuses(&s, 3, STATUS_CLAIMED);
+        ret = step_done(st, &s) < 0 ? -1 : 0;
+    }
+    return end(st, ret);
+}
+
 int store_lease_expired(struct store *st, int64_t now_ms, int64_t retake_until,
                         struct lost_run *out)
 {

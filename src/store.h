@@ -72,6 +72,9 @@ int store_run_claimed(struct store *st, const char *id, const char *host, const 
 /* Renews a running run's lease (and notes its job's process group). */
 int store_run_lease(struct store *st, const char *id, int64_t lease_until, long pgid);
 
+/* Renews the leases of many running runs in one transaction: a worker's
+ * every run at once. */
+int store_runs_lease(struct store *st, const char *const ids[], int n, int64_t lease_until);
 /* A lease is a deadline by which some process must have moved the run on:
  * a queued run must be on the queue, a claimed one is renewed by its
  * runner, an ended one must be settled (runs_settle). A run whose lease

@@ -1,4 +1,5 @@
-/* opstream-worker: claims queued runs and executes their job. */
+/* opstream-worker: claims queued runs and executes their jobs, all of
+ * them supervised from this one process's loop. */
 #include "bus.h"
 #include "clock.h"
 #include "config.h"
@@ -9,12 +10,14 @@
 #include "runs.h"
 #include "startup.h"
 #include "store.h"
+#include "supervisor.h"
 #include "webhook.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -37,15 +40,18 @@ static void usage(FILE *f)
                "  --help, --version\n", config_default_path());
 }
 
+/* The jobs under way, whose leases are renewed while Redis is away. */
+static struct supervisor *jobs;
+
 /* Connects to Redis, retrying with backoff until it answers or we stop.
- * A runner waiting meanwhile is alive: rc->lease_run's lease says so. */
-static struct bus *connect_bus(const struct config *cfg, struct runs_ctx *rc)
+ * The jobs waiting meanwhile are alive: their leases say so. */
+static struct bus *connect_bus(const struct config *cfg)
 {
     int wait_ms = 100;
     char err[CONFIG_ERR_SIZE];
     while (!stopping) {
-        if (rc != NULL && rc->lease_run != NULL)
-            store_run_lease(rc->st, rc->lease_run, clock_now_ms() + cfg->lease_ms, 0);
+        if (jobs != NULL)
+            supervisor_renew(jobs, 0);
         struct bus *b = bus_connect(cfg, 5000, err, sizeof err);
         if (b != NULL && bus_queue_init(b) == 0)
             return b;
@@ -62,7 +68,8 @@ static struct bus *connect_bus(const struct config *cfg, struct runs_ctx *rc)
 static int reconnect(struct runs_ctx *rc)
 {
     bus_free(rc->bus);
-    rc->bus = connect_bus(rc->cfg, rc);
+    rc->bus = NULL; /* (what runs meanwhile fails, rather than use it) */
+    rc->bus = connect_bus(rc->cfg);
     return rc->bus != NULL ? 0 : -1;
 }
 
@@ -92,76 +99,78 @@ static int take_slots(struct runs_ctx *rc, const struct jobtype *jt, const struc
     return 1;
 }
 
-/* Loads the candidates a ticket of run own may start: own, and the best
- * waiting runs of its type, best first. Returns how many. */
-static int candidates(struct runs_ctx *rc, const struct run *own, struct run *out, int max)
+/* Tries to start c, a run a ticket looks at: PICK_START with its id in
+ * chosen, PICK_LATER when its type is full, PICK_NONE to look further
+ * (*key_full set when its key's slots were the reason). A run met that
+ * can never start leaves the waiting set; one past its expiry ends
+ * expired. */
+static enum pick try_run(struct runs_ctx *rc, const struct jobtype *jt, const struct run *c,
+                         int64_t now, char chosen[ID_SIZE], int *key_full)
 {
-    char ids[PICK_DEPTH][ID_SIZE];
-    int n = bus_waiting_top(rc->bus, own->type, PICK_DEPTH, ids), got = 0, own_in = 0;
-    for (int i = 0; i < n && got < max - 1; i++) {
-        if (store_run_get(rc->st, ids[i], &out[got]) != 0) {
-            bus_waiting_remove(rc->bus, own->type, ids[i]); /* deleted meanwhile */
-            continue;
-        }
-        own_in |= strcmp(ids[i], own->id) == 0;
-        got++;
+    if (c->status != RUN_QUEUED) {
+        bus_waiting_remove(rc->bus, jt->name, c->id);
+        return PICK_NONE;
     }
-    if (!own_in && store_run_get(rc->st, own->id, &out[got]) == 0) {
-        /* Its own run, at its place by score: a ticket can always start
-         * its own, whatever the waiting set holds. */
-        int at = got++;
-        while (at > 0 && runs_queue_score(&out[at - 1]) < runs_queue_score(&out[at])) {
-            struct run t = out[at - 1];
-            out[at - 1] = out[at];
-            out[at] = t;
-            at--;
-        }
+    if (c->start_at > now)
+        return PICK_NONE; /* not due: its promotion puts it among the waiting */
+    if (c->expires_at != 0 && c->started_at == 0 && now >= c->expires_at) {
+        runs_expire(rc, c->id);
+        bus_waiting_remove(rc->bus, jt->name, c->id);
+        return PICK_NONE;
     }
-    return got;
+    if (bus_pick(rc->bus, c->id, rc->cfg->lease_ms) != 1)
+        return PICK_NONE;
+    int t = take_slots(rc, jt, c);
+    *key_full |= t == 0;
+    if (t != 1) {
+        bus_unpick(rc->bus, c->id); /* it waits on: another may start it */
+        return t < 0 ? PICK_LATER : PICK_NONE;
+    }
+    bus_waiting_remove(rc->bus, jt->name, c->id);
+    memcpy(chosen, c->id, ID_SIZE);
+    return PICK_START;
 }
 
 /* What a claimed ticket starts: the best waiting run of its type that
- * may start now (often, not always, its own). Runs met that can never
- * start leave the waiting set; a run past its expiry ends expired. */
+ * may start now (often, not always, its own), looked at best first: the
+ * top PICK_DEPTH of its type's waiting set, with its own run at its place
+ * by score (a ticket can always start its own, whatever the waiting set
+ * holds). Each is read from the ledger only when its turn comes. */
 static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, const char *ticket_run,
                           char chosen[ID_SIZE])
 {
-    struct run own, c[PICK_DEPTH + 1];
+    struct run own;
     if (store_run_get(rc->st, ticket_run, &own) != 0)
         return PICK_NONE;
     const struct jobtype *jt = jobtypes_find(types, own.type);
-    if (jt == NULL) { /* its runner ends it: unknown_type */
+    if (jt == NULL) { /* execute_start ends it: unknown_type */
         snprintf(chosen, ID_SIZE, "%s", own.id);
         run_clear(&own);
         return PICK_START;
     }
-    int n = candidates(rc, &own, c, PICK_DEPTH + 1), key_full = 0;
+    char ids[PICK_DEPTH][ID_SIZE];
+    int n = bus_waiting_top(rc->bus, own.type, PICK_DEPTH, ids), key_full = 0, own_done = 0;
+    for (int i = 0; i < n; i++)
+        own_done |= strcmp(ids[i], own.id) == 0; /* tried at its place in the set */
     enum pick res = PICK_NONE;
     int64_t now = clock_now_ms();
-    for (int i = 0; i < n && res == PICK_NONE; i++) {
-        if (c[i].status != RUN_QUEUED) {
-            bus_waiting_remove(rc->bus, jt->name, c[i].id);
-        } else if (c[i].start_at > now) {
-            continue; /* not due: its promotion puts it among the waiting */
-        } else if (c[i].expires_at != 0 && c[i].started_at == 0 && now >= c[i].expires_at) {
-            runs_expire(rc, c[i].id);
-            bus_waiting_remove(rc->bus, jt->name, c[i].id);
-        } else if (bus_pick(rc->bus, c[i].id, rc->cfg->lease_ms) == 1) {
-            int t = take_slots(rc, jt, &c[i]);
-            key_full |= t == 0;
-            if (t != 1)
-                bus_unpick(rc->bus, c[i].id); /* it waits on: another may start it */
-            if (t < 0) {
-                res = PICK_LATER;
-            } else if (t == 1) {
-                bus_waiting_remove(rc->bus, jt->name, c[i].id);
-                memcpy(chosen, c[i].id, ID_SIZE);
-                res = PICK_START;
-            }
+    for (int i = 0; i <= n && res == PICK_NONE; i++) {
+        struct run c;
+        int is_own = i < n && strcmp(ids[i], own.id) == 0;
+        if (i < n && !is_own && store_run_get(rc->st, ids[i], &c) != 0) {
+            bus_waiting_remove(rc->bus, own.type, ids[i]); /* deleted meanwhile */
+            continue;
         }
+        const struct run *cand = is_own ? &own : &c;
+        if (!own_done && (i == n || runs_queue_score(cand) < runs_queue_score(&own))) {
+            own_done = 1;
+            res = try_run(rc, jt, &own, now, chosen, &key_full);
+        }
+        if (i < n && res == PICK_NONE)
+            res = try_run(rc, jt, cand, now, chosen, &key_full);
+        if (i < n && !is_own)
+            run_clear(&c);
     }
-    for (int i = 0; i < n; i++)
-        run_clear(&c[i]);
     run_clear(&own);
     return res == PICK_NONE && key_full ? PICK_LATER : res;
 }
@@ -171,7 +180,6 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
 #define DELIVERERS_MAX 4
 #define BACKOFF_MAX_MS (3600 * 1000)
 static pid_t deliverers[DELIVERERS_MAX];
-static void *runner_table; /* the worker's, which a deliverer frees: not its own */
 
 /* The wait before attempt n + 1: backoff doubled after each failure. */
 static int64_t backoff_ms(const struct config *cfg, int n)
@@ -195,6 +203,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
     struct bus *b = st ? bus_connect(cfg, 5000, err, sizeof err) : NULL;
     struct run r;
     if (b == NULL || store_run_get(st, run_id, &r) != 0) {
+        log_warn("run %s: webhook not attempted: %s", run_id, b == NULL ? err : "the run cannot be read");
         bus_free(b);
         store_close(st);
         return 1;
@@ -254,7 +263,9 @@ static void deliver_due(struct runs_ctx *rc, int64_t *next_ms)
             return;
         pid_t pid = fork();
         if (pid == 0) {
-            free(runner_table);
+            /* No job's pipe or uid: held here, they would keep the job
+             * from seeing its end, or its uid taken after it. */
+            supervisor_forget(jobs);
             _exit(deliver_one(rc->cfg, run_id));
         }
         if (pid < 0)
@@ -283,96 +294,53 @@ static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
             *next_ms = due[i];
 }
 
-/* One claimed run being executed by a runner process. */
-struct runner {
-    pid_t pid;
-    char run[ID_SIZE];
-    char entry[EVENT_ID_SIZE];  /* its queue entry, acknowledged when done */
-};
-
-/* How a runner tells its worker that it could not claim its run, which
- * may still wait for a start. */
-#define RUNNER_UNCLAIMED 3
-
-/* A runner: one run, in a process of its own with its own connections,
- * so runs never wait for each other and a crash takes only one. It dies
- * with its worker; the run's lease then tells the others. */
-static int run_one(const struct config *cfg, const struct jobtypes *types, const char *run_id,
-                   const char *entry)
+/* Room for every job's descriptors (three pipes, a pidfd, a uid): the
+ * soft limit raised as far as the hard one allows. */
+#define FDS_PER_JOB 5
+#define FDS_SPARE 64
+static void raise_fd_limit(int jobs_max)
 {
-#ifdef __linux__
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-    /* A runner stops when its worker says so (SIGUSR1, after the grace
-     * period), not on the terminal's Ctrl-C or a SIGTERM to the group. */
-    stopping = 0;
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGINT, SIG_IGN);
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigaction(SIGUSR1, &sa, NULL);
-    char err[CONFIG_ERR_SIZE];
-    struct runs_ctx rc = {.cfg = cfg, .reconnect = reconnect, .lease_run = run_id};
-    rc.st = store_open(cfg->database, err, sizeof err);
-    rc.bus = rc.st ? connect_bus(cfg, &rc) : NULL;
-    if (rc.st == NULL || rc.bus == NULL) {
-        log_error("run %s: %s", run_id, rc.st ? "redis unreachable" : err);
-        store_close(rc.st);
-        return RUNNER_UNCLAIMED;
+    struct rlimit rl;
+    rlim_t want = (rlim_t)jobs_max * FDS_PER_JOB + FDS_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    /* Root may raise the hard limit too; anyone, the soft one to it. */
+    struct rlimit more = {want, rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? want : rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &more) == 0) {
+        rl = more;
+    } else {
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
-    int claimed = execute_run(&rc, types, run_id, entry, &stopping) == 0;
-    bus_free(rc.bus);
-    store_close(rc.st);
-    return claimed ? 0 : RUNNER_UNCLAIMED;
+    if (rl.rlim_cur < want)
+        log_warn("worker_jobs = %d needs %lu descriptors; the limit is %lu: a job that finds "
+                 "none left fails to start", jobs_max, (unsigned long)want,
+                 (unsigned long)rl.rlim_cur);
 }
 
-static void start_runner(const struct config *cfg, const struct jobtypes *types,
-                         struct runner *runners, int n, const char *run_id, const char *entry)
+/* Starts the run a ticket picked; its entry is acknowledged once the
+ * claim is in the ledger. A run that could not be claimed may still wait,
+ * with this entry its only ticket: the entry stays pending, to be
+ * reclaimed after a lease and a half, and the pick goes now. */
+static void start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+                  const char *entry)
 {
-    int slot = 0;
-    while (slot < n && runners[slot].pid != 0)
-        slot++;
-    pid_t pid = fork();
-    if (pid == 0) {
-        free(runners); /* the worker's table, not the runner's */
-        _exit(run_one(cfg, types, run_id, entry));
+    struct job *j;
+    int r = execute_start(rc, types, run_id, entry, &j);
+    if (r == 1) {
+        supervisor_add(jobs, j);
+    } else if (r == 0) {
+        bus_ack(rc->bus, entry);
+    } else {
+        log_warn("run %s: could not be claimed; its queue entry %s is taken again later",
+                 run_id, entry);
+        bus_unpick(rc->bus, run_id);
     }
-    if (pid < 0) {
-        log_error("cannot fork a runner for %s", run_id);
-        return; /* left pending: recovery picks it up */
-    }
-    runners[slot].pid = pid;
-    snprintf(runners[slot].run, sizeof runners[slot].run, "%s", run_id);
-    snprintf(runners[slot].entry, sizeof runners[slot].entry, "%s", entry);
 }
 
-/* Collects finished runners (all of them, waiting, when all is set) and
- * acknowledges their queue entries; returns how many still run. */
-static int reap(struct runs_ctx *rc, struct runner *runners, int n, int all)
-{
-    int busy = 0;
-    for (int i = 0; i < n; i++) {
-        if (runners[i].pid == 0)
-            continue;
-        int ws = 0;
-        if (waitpid(runners[i].pid, &ws, all ? 0 : WNOHANG) == runners[i].pid) {
-            if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
-                bus_ack(rc->bus, runners[i].entry);
-            } else {
-                /* It may have ended before its claim (killed, or the
-                 * ledger away): its run may wait on, with this entry its
-                 * only ticket. The entry stays pending, to be reclaimed
-                 * after a lease and a half; the pick goes now. */
-                log_warn("run %s: its runner ended before saying it was claimed; its queue "
-                         "entry %s is taken again later", runners[i].run, runners[i].entry);
-                bus_unpick(rc->bus, runners[i].run);
-            }
-            runners[i].pid = 0;
-        } else {
-            busy++;
-        }
-    }
-    return busy;
-}
+/* While jobs run, the queue is asked without waiting and the jobs' loop
+ * waits this long instead: how soon a new run starts on a busy worker. */
+#define CLAIM_IDLE_MS 10
 
 int main(int argc, char **argv)
 {
@@ -415,18 +383,18 @@ int main(int argc, char **argv)
     char consumer[128], host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
+    raise_fd_limit(cfg.worker_jobs);
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
-    rc.bus = connect_bus(&cfg, NULL);
-    struct runner *runners = calloc((size_t)cfg.worker_jobs, sizeof *runners);
-    runner_table = runners;
-    if (rc.bus != NULL && runners != NULL)
+    rc.bus = connect_bus(&cfg);
+    jobs = supervisor_new(&rc, cfg.worker_jobs);
+    if (rc.bus != NULL && jobs != NULL)
         log_info("ready as %s (%zu job types, up to %d runs at once)", consumer, types.n,
                  cfg.worker_jobs);
     int64_t recovered = 0, check_at = 0;
     int reclaim = 0;
     char server[BUS_SERVER_SIZE] = "";
     int64_t requeue_at = 0; /* 0: none to do */
-    while (!stopping && rc.bus != NULL && runners != NULL) {
+    while (!stopping && rc.bus != NULL && jobs != NULL) {
         /* Redis came back as another process (a restart, a failover),
          * which may lack the last queue entries: every queued run goes
          * on the queue again, tried again each half lease until done. */
@@ -463,9 +431,10 @@ int main(int argc, char **argv)
             if (next_due != 0 && next_due < check_at)
                 check_at = next_due;
         }
-        int busy = reap(&rc, runners, cfg.worker_jobs, 0);
+        int busy = supervisor_count(jobs);
+        supervisor_run(jobs, 0, 0);
         if (busy == cfg.worker_jobs) {
-            clock_sleep_ms(20); /* every slot taken: the next claim waits for one */
+            supervisor_run(jobs, CLAIM_IDLE_MS, 0); /* every slot taken: the next claim waits for one */
             continue;
         }
         char run_id[ID_SIZE], entry[EVENT_ID_SIZE], chosen[ID_SIZE];
@@ -483,15 +452,18 @@ int main(int argc, char **argv)
             log_warn("queue entry %s: its reader stopped before claiming it; taken over", entry);
         } else if (r == 0) {
             reclaim = 0; /* none left: new entries until the next round */
-            r = bus_claim(rc.bus, consumer, poll_ms, run_id, entry);
+            /* With jobs to look after, the queue is not waited on. */
+            r = bus_claim(rc.bus, consumer, supervisor_count(jobs) > 0 ? 0 : poll_ms, run_id, entry);
         }
         if (r < 0) {
             log_warn("queue read failed; reconnecting");
             reconnect(&rc);
             continue;
         }
-        if (r == 0)
+        if (r == 0) {
+            supervisor_run(jobs, CLAIM_IDLE_MS, 0);
             continue;
+        }
         if (!crypto_id_valid(run_id)) {
             log_warn("queue entry %s names no valid run; dropped", entry);
             bus_ack(rc.bus, entry);
@@ -502,7 +474,7 @@ int main(int argc, char **argv)
             /* Its type (or every key waiting) is at its limit everywhere:
              * the ticket goes back, after a pause so the workers do not
              * spin on it. */
-            clock_sleep_ms(SLOT_RETRY_MS);
+            supervisor_run(jobs, SLOT_RETRY_MS, 0);
             if (bus_ticket(rc.bus, run_id) == 0)
                 bus_ack(rc.bus, entry);
             continue;
@@ -511,19 +483,15 @@ int main(int argc, char **argv)
             bus_ack(rc.bus, entry); /* nothing left to start: a spent ticket */
             continue;
         }
-        start_runner(&cfg, &types, runners, cfg.worker_jobs, chosen, entry);
+        start(&rc, &types, chosen, entry);
     }
     /* Stopping: claim nothing more, let the runs finish for the grace
-     * period, then have the runners hand the rest back to the queue. */
+     * period, then have the jobs hand the rest back to the queue. */
     int64_t until = clock_mono_ms() + cfg.shutdown_grace_ms;
-    while (runners != NULL && reap(&rc, runners, cfg.worker_jobs, 0) > 0 && clock_mono_ms() < until)
-        clock_sleep_ms(20);
-    for (int i = 0; runners != NULL && i < cfg.worker_jobs; i++)
-        if (runners[i].pid != 0)
-            kill(runners[i].pid, SIGUSR1);
-    if (runners != NULL)
-        reap(&rc, runners, cfg.worker_jobs, 1);
-    free(runners);
+    while (jobs != NULL && supervisor_count(jobs) > 0)
+        supervisor_run(jobs, 20, clock_mono_ms() >= until);
+    supervisor_free(jobs);
+    jobs = NULL;
     log_info("stopping");
     bus_free(rc.bus);
     store_close(st);

@@ -155,13 +155,13 @@ streaming() {
     echo "${R[$key.$sys]}" >&2
 }
 # The worker workload: runs created and executed end to end, opstream's
-# worker (its defaults: worker_jobs 4) beside the peer's in-process tasks;
-# one-event countdowns from 50 connections for 10 s, then the time until
-# the last has ended. Then opstream's worker with WORKER_MEMORY_RUNS sleep
-# runs at once: the PSS of the worker and its runners per run (the jobs'
-# own processes not counted). First, so that no run another workload
-# leaves queued is executed meanwhile.
-WORKER_MEMORY_RUNS=$(n "${WORKER_MEMORY_RUNS:-200}")
+# worker (its defaults) beside the peer's in-process tasks; one-event
+# countdowns from 50 connections for 10 s, then the time until the last
+# has ended. Then for each N of WORKER_MEMORY_RUNS, opstream's worker with
+# N sleep runs at once: how much its PSS grew per run over its own idle
+# PSS (the jobs' own processes not counted). First, so that no run
+# another workload leaves queued is executed meanwhile.
+WORKER_MEMORY_RUNS=${WORKER_MEMORY_RUNS:-1000 10000}
 PEER_ACTIVE='local n = 0 for _, k in ipairs(redis.call("KEYS", "peer:meta:*")) do
   if redis.call("HGET", k, "status") ~= "succeeded" then n = n + 1 end end return n'
 # drained T0_MS SYS: seconds from T0_MS until SYS's last run had ended
@@ -199,31 +199,35 @@ if doing worker; then
             <<< "${R[exec.$sys]}")
         echo "${R[exec.$sys]}" >&2
     done
-    if has opstream; then
-        kill -TERM "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
-        { grep -Ev '^(worker_jobs|shutdown_grace_ms)' "$T/opstream.conf"
-          echo "worker_jobs = $WORKER_MEMORY_RUNS"; echo "shutdown_grace_ms = 0"; } > "$T/memory.conf"
+    for runs in $WORKER_MEMORY_RUNS; do
+        has opstream || break
+        runs=$(n "$runs")
+        kill -TERM "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true
+        { grep -Ev '^(worker_jobs|shutdown_grace_ms|max_active_runs_per_owner)' "$T/opstream.conf"
+          echo "worker_jobs = $runs"; echo "shutdown_grace_ms = 0"
+          echo "max_active_runs_per_owner = 0"; } > "$T/memory.conf"
         chmod 600 "$T/memory.conf"
         "$WORKER" -c "$T/memory.conf" 2>> "$T/worker.log" &
         WORKER_PID=$!; PIDS+=($WORKER_PID)
-        echo "==> opstream: $WORKER_MEMORY_RUNS sleep runs at once on one worker" >&2
-        for _ in $(seq "$WORKER_MEMORY_RUNS"); do
-            curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
-                --data '{"type":"sleep","input":{"seconds":600}}' "$OPS/api/v1/runs"
-        done
-        all_running() { [ "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status = 'running'")" = "$WORKER_MEMORY_RUNS" ]; }
-        wait_until "$WORKER_MEMORY_RUNS running sleep runs" 120 all_running
-        pss=0
-        for pid in $WORKER_PID $(pgrep -P "$WORKER_PID" -x opstream-worker); do
-            k=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null)
-            pss=$((pss + ${k:-0}))
-        done
-        R[memory.worker]=$(jq -nc --argjson p "$pss" --argjson n "$WORKER_MEMORY_RUNS" \
-            '{pss_kib: $p, runs: $n, per_run_kib: ($p / $n * 10 | round / 10)}')
-        echo "${R[memory.worker]}" >&2
+        pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$WORKER_PID/smaps_rollup"; }
+        ready() { [ "$(grep -c "opstream-worker\[$WORKER_PID\] info: ready" "$T/worker.log")" = 1 ]; }
+        wait_until "the worker to be ready" 20 ready
+        idle=$(pss_kib)
+        echo "==> opstream: $runs sleep runs at once on one worker" >&2
+        for _ in $(seq "$runs"); do
+            printf 'url = "%s"\nrequest = POST\nheader = "Content-Type: application/json"\n' "$OPS/api/v1/runs"
+            printf 'data = "{\\"type\\":\\"sleep\\",\\"input\\":{\\"seconds\\":900}}"\noutput = "/dev/null"\nnext\n'
+        done | sed '$d' > "$T/sleeps.curl"
+        curl -sS -Z --parallel-max 32 -K "$T/sleeps.curl" > /dev/null 2>&1
+        all_running() { [ "$(ledger_sql "SELECT COUNT(*) FROM runs WHERE status = 'running'")" = "$runs" ]; }
+        wait_until "$runs running sleep runs" 300 all_running
+        pss=$(pss_kib)
+        R[memory.worker.$runs]=$(jq -nc --argjson i "$idle" --argjson p "$pss" --argjson n "$runs" \
+            '{idle_pss_kib: $i, pss_kib: $p, runs: $n, per_run_kib: (($p - $i) / $n * 10 | round / 10)}')
+        echo "${R[memory.worker.$runs]}" >&2
         kill -TERM "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
         ledger_sql "UPDATE runs SET status = 'cancelled' WHERE status IN ('queued', 'running', 'input_required')" > /dev/null
-    fi
+    done
 fi
 
 for sys in "${SYSTEMS[@]}"; do
@@ -297,6 +301,23 @@ if [ -n "${PREFILL:-}" ] && has opstream && doing requests; then
     echo "${R[create.filled]}" >&2
     R[status.filled]=$("$LOADGEN" http GET "$(sed 's|/events$||' "$T/one.opstream.urls")" "" 50 10)
     echo "${R[status.filled]}" >&2
+    if doing worker; then
+        # The worker workload again over it: the creates above cancelled
+        # and off the queue first, so that only the new runs are executed.
+        ledger_sql "UPDATE runs SET status = 'cancelled' WHERE status IN ('queued', 'running', 'input_required')" > /dev/null
+        redis-cli -s "$T/redis.sock" DEL opstream:queue "opstream:type:{sleep}:waiting" > /dev/null
+        start_worker
+        echo "==> opstream over $PREFILL more runs: one-event runs created and executed" >&2
+        quiet
+        t0=$(date +%s%3N)
+        R[exec.filled]=$("$LOADGEN" http POST "$OPS/api/v1/runs" '{"type":"countdown","input":{"n":1,"interval_ms":0}}' 50 10)
+        secs=$(drained "$t0" opstream)
+        R[exec.filled]=$(jq -c --argjson s "${secs:-null}" \
+            '. + {drained_s: $s, executed_rps: (if $s == null or $s == 0 then null else (.ok / $s * 10 | round / 10) end)}' \
+            <<< "${R[exec.filled]}")
+        echo "${R[exec.filled]}" >&2
+        kill -TERM "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true
+    fi
 fi
 
 # The same create with a replica attached to opstream's Redis: every
@@ -406,9 +427,11 @@ if [ -n "${R[exec.opstream]:-}${R[exec.fastapi]:-}" ]; then
     row "one-event runs, created with a worker executing them, 50 conns: created/s" "—" "$(j exec.fastapi .rps)" "$(j exec.opstream .rps)"
     row "the same runs executed end to end, first create to last end: runs/s" "—" "$(j exec.fastapi .executed_rps)" "$(j exec.opstream .executed_rps)"
 fi
-if [ -n "${R[memory.worker]:-}" ]; then
-    row "worker memory per running sleep run ($WORKER_MEMORY_RUNS at once), PSS KiB" "—" "—" "$(j memory.worker .per_run_kib)"
-fi
+for runs in $WORKER_MEMORY_RUNS; do
+    if [ -n "${R[memory.worker.$runs]:-}" ]; then
+        row "worker memory per running sleep run, $runs at once: PSS KiB over its idle PSS" "—" "—" "$(j "memory.worker.$runs" .per_run_kib)"
+    fi
+done
 row "create, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.opstream .rps)"
 row "create: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.opstream '"\(.p50_ms) / \(.p99_ms)"')"
 row "status, 50 conns: req/s" "—" "$(j status.fastapi .rps)" "$(j status.opstream .rps)"
@@ -424,6 +447,10 @@ if [ -n "${R[create.filled]:-}" ]; then
     row "create, $PREFILL more: p50 / p99 ms" "—" "$(j create.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j create.filled '"\(.p50_ms) / \(.p99_ms)"')"
     row "status, $PREFILL more runs in the ledger: req/s" "—" "$(j status.fastapi .rps)" "$(j status.filled .rps)"
     row "status, $PREFILL more: p50 / p99 ms" "—" "$(j status.fastapi '"\(.p50_ms) / \(.p99_ms)"')" "$(j status.filled '"\(.p50_ms) / \(.p99_ms)"')"
+    if [ -n "${R[exec.filled]:-}" ]; then
+        row "one-event runs created with the worker executing them, $PREFILL more runs: created/s" "—" "$(j exec.fastapi .rps)" "$(j exec.filled .rps)"
+        row "the same executed end to end, $PREFILL more runs: runs/s" "—" "$(j exec.fastapi .executed_rps)" "$(j exec.filled .executed_rps)"
+    fi
 fi
 if [ -n "${R[create.replica]:-}" ]; then
     row "create, a Redis replica attached, 50 conns: req/s" "—" "$(j create.fastapi .rps)" "$(j create.replica .rps)"

@@ -291,11 +291,12 @@ def kinds():
     procs = processes()
     ours = [(pid, comm, ppid) for pid, comm, ppid, mine in procs if mine]
     workers = {pid for pid, comm, _ in ours if comm == "opstream-worker"}
-    runners = {pid for pid, comm, ppid in ours if pid in workers and ppid in workers}
+    # (A worker's webhook deliverers are workers forked from it.)
+    deliverers = {pid for pid, comm, ppid in ours if pid in workers and ppid in workers}
     by = lambda name: [pid for pid, comm, _ in ours if comm == name]
-    return {"master": by("fcgi-master"), "responder": by("fcgi-responder"), "worker": sorted(workers - runners),
-            "runner": sorted(runners),
-            "job": [pid for pid, _, ppid, _ in procs if ppid in runners]}
+    return {"master": by("fcgi-master"), "responder": by("fcgi-responder"),
+            "worker": sorted(workers - deliverers),
+            "job": [pid for pid, comm, ppid, _ in procs if ppid in workers and comm != "opstream-worker"]}
 
 
 def chaos(action):
@@ -308,7 +309,7 @@ def chaos(action):
 
 
 def killer():
-    weights = {"master": 2, "responder": 4, "worker": 2, "runner": 2, "job": 2}
+    weights = {"master": 2, "responder": 4, "worker": 4, "job": 2}
     next_redis = time.monotonic() + REDIS_EVERY_S
     next_chaos, actions = time.monotonic() + CHAOS_EVERY_S / 2, list(CHAOS_ACTIONS)
     while not stop_killing.is_set() and time.monotonic() < DEADLINE:

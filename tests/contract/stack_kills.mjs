@@ -1,6 +1,6 @@
 // Chromium's EventSource follows a run while one process of the stack is
 // SIGKILLed at random every KILL_EVERY_MS for KILL_SECONDS, of the KINDS
-// (comma-separated; default: master, responder, worker, runner and web,
+// (comma-separated; default: master, responder, worker and web,
 // the web server); every REDIS_EVERY_S (0: never; default 20, or a third
 // of the kill phase when that is shorter) Redis is stopped
 // instead, by SIGTERM and SIGKILL in turn. TOKEN, when set, is the bearer
@@ -22,7 +22,7 @@ const killFor = Number(process.env.KILL_SECONDS || 120) * 1000;
 const redisEvery = process.env.REDIS_EVERY_S !== undefined ? Number(process.env.REDIS_EVERY_S) * 1000
                                                           : Math.min(20000, killFor / 3);
 const eventEvery = Number(process.env.EVENT_EVERY_MS || 50);
-const kindsToKill = (process.env.KINDS || "master,responder,responder,worker,runner,web").split(",");
+const kindsToKill = (process.env.KINDS || "master,responder,responder,worker,worker,web").split(",");
 const token = process.env.TOKEN || "";
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
 const apiBase = process.env.API_BASE || "/api";
@@ -40,20 +40,21 @@ function stack() {
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (!readFileSync(`/proc/${d}/cmdline`).toString().includes(mark)) continue;
+      // (A job's command line need not name the stack: its parent does.)
+      const mine = readFileSync(`/proc/${d}/cmdline`).toString().includes(mark);
       const stat = readFileSync(`/proc/${d}/stat`).toString();
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      procs.push({ pid: Number(d), comm, ppid });
+      procs.push({ pid: Number(d), comm, ppid, mine });
     } catch { /* gone meanwhile */ }
   }
-  const workers = new Set(procs.filter((p) => p.comm === "opstream-worker").map((p) => p.pid));
-  const of = (f) => procs.filter(f).map((p) => p.pid);
+  const workers = new Set(procs.filter((p) => p.mine && p.comm === "opstream-worker").map((p) => p.pid));
+  const of = (f) => procs.filter((p) => (p.mine || workers.has(p.ppid)) && f(p)).map((p) => p.pid);
   return {
     master: of((p) => p.comm === "fcgi-master"),
     responder: of((p) => p.comm === "fcgi-responder"),
     worker: of((p) => p.comm === "opstream-worker" && !workers.has(p.ppid)),
-    runner: of((p) => p.comm === "opstream-worker" && workers.has(p.ppid)),
+    job: of((p) => p.comm !== "opstream-worker" && workers.has(p.ppid)),
     web: of((p) => p.comm === (webName || "lighttpd")),
     redis: of((p) => p.comm === "redis-server"),
   };

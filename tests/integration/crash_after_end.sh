@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A runner's end is the ledger's first, then its run_finished. A worker
-# SIGKILLed with its runner right after the run_finished reached Redis:
-# exactly one run_finished, the status the runner wrote, and not queued
+# A run's end is the ledger's first, then its run_finished. A worker
+# SIGKILLed right after the run_finished reached Redis: exactly one
+# run_finished, the status the worker wrote, and not queued
 # again although its type allows retries. Killed between the two (the
 # ledger has the end, Redis never sees the run_finished): a worker writes
 # run_finished from the ledger once the lease runs out, once.
@@ -18,15 +18,15 @@ CONF
 start_faulty_stack
 
 killed_at_end() { # killed_at_end BEFORE(true|false) WHAT
-    fault_arm "{\"command\": \"EVAL\", \"args\": [\"\\\"status\\\":\\\"succeeded\\\"\"], \"before\": $1, \"do\": \"kill_parent\"}"
+    fault_arm "{\"command\": \"EVAL\", \"args\": [\"\\\"status\\\":\\\"succeeded\\\"\"], \"before\": $1, \"do\": \"kill\"}"
     run=$(create_run '{"type":"countdown_retry","input":{"n":3,"interval_ms":10}}')
-    wait_until "the runner and its worker to be killed $2" 20 fault_fired
-    check_eq "$2: the processes killed were a runner and its worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"
+    wait_until "the worker to be killed $2" 20 fault_fired
+    check_eq "$2: the process killed was the worker" "$WORKER_PID" "$(jq -r .pid "$T/fault.fired")"
     check_eq "$2: the ledger has the end" succeeded "$(run_status "$run")"
     start_worker
     wait_until "the run to be settled" 20 run_settled "$run"
     api GET "/v1/runs/$run" > /dev/null
-    check_eq "$2: the run ended as its runner said, on its first attempt" "succeeded 1 3" \
+    check_eq "$2: the run ended as its worker said, on its first attempt" "succeeded 1 3" \
         "$(jq -r '"\(.status) \(.attempt) \(.result.counted)"' "$T/body")"
     stream_events "$run" > "$T/names"
     check_eq "$2: one run_started, one run_finished, not queued again" "1 1 1" \

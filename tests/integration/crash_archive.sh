@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A runner SIGKILLed right after Redis took one of its events and before
-# the archive did (the fault proxy kills it as the reply comes back). Once
+# A worker SIGKILLed right after Redis took one of its run's events and
+# before the archive did (the fault proxy kills it as the reply comes
+# back); another worker takes the run over when its lease runs out. Once
 # the run has ended and settled, the archive holds every event the stream
 # holds; after the stream expires, the history served from the archive
 # alone is the same events, with no gap.
@@ -12,8 +13,9 @@ start_faulty_stack
 
 fault_arm '{"command": "EVAL", "args": ["progress", "\"current\":3,"], "do": "kill"}'
 run=$(create_run '{"type":"countdown","input":{"n":5,"interval_ms":20}}')
-wait_until "the runner to be killed after its third progress event reached Redis" 20 fault_fired
-check_eq "the process killed was a runner of the worker" "$WORKER_PID" "$(jq -r .ppid "$T/fault.fired")"
+wait_until "the worker to be killed after the third progress event reached Redis" 20 fault_fired
+check_eq "the process killed was the worker" "$WORKER_PID" "$(jq -r .pid "$T/fault.fired")"
+start_worker
 check "Redis holds the third progress event" grep -qF '"current":3,' <(rcli XRANGE "opstream:{$run}:events" - +)
 ended() { run_is "$run" failed; }
 wait_until "the run to end (worker_lost)" 20 ended

@@ -2,7 +2,7 @@
 # The stack exactly as script/server runs it (its process manager, its
 # config, lighttpd), with the programs of this build: for KILL_SECONDS
 # (120), one process is SIGKILLed at random every second (the FastCGI
-# master, a responder, the worker, a runner, lighttpd) and Redis is
+# master, a responder, the worker, lighttpd) and Redis is
 # stopped now and then (SIGTERM and SIGKILL in turn), while Chromium's
 # EventSource follows a 600-event run (tests/contract/stack_kills.mjs).
 # Then Ctrl-C: nothing of the stack is left running.

@@ -13,9 +13,8 @@ start_redis
 start_lighttpd
 start_worker
 now_ms() { date +%s%3N; }
-job_group() { # the job's process group: the runner's child
-    local runner
-    runner=$(pgrep -P "$WORKER_PID" | head -n 1) && pgrep -P "$runner" | head -n 1
+job_group() { # the job's process group: the worker's child
+    pgrep -P "$WORKER_PID" | head -n 1
 }
 finished_once() {
     timeout 20 curl -sN "$BASE/api/v1/runs/$1/events" | sed -n 's/^event: //p' > "$T/ev"
