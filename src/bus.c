@@ -802,7 +802,23 @@ int bus_control_clear(struct bus *b, const char *run_id)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    return cmd_ok(b, "DEL %s", key) == 0 && bus_control_taken(b, run_id) == 0 ? 0 : -1;
+    if (b == NULL || b->c == NULL)
+        return -1;
+    /* Pipelined: one round trip at every run's end. */
+    if (redisAppendCommand(b->c, "DEL %s", key) != REDIS_OK ||
+        redisAppendCommand(b->c, "ZREM " CONTROL_READY " %s", run_id) != REDIS_OK)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        void *v = NULL;
+        if (redisGetReply(b->c, &v) != REDIS_OK)
+            return -1; /* the connection is broken: the caller drops it */
+        demoted(b, v);
+        if (!reply_ok(v))
+            rc = -1;
+        freeReplyObject(v);
+    }
+    return rc;
 }
 
 int bus_control_ready(struct bus *b, int64_t rung_before_ms, char ids[][ID_SIZE], int max)
