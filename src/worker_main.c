@@ -295,27 +295,30 @@ static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
 }
 
 /* Room for every job's descriptors (three pipes, a pidfd, a uid): the
- * soft limit raised as far as the hard one allows. */
+ * soft limit raised as far as the hard one allows (root may raise that
+ * too). How many jobs fit: jobs_max, or fewer, with a warning, when the
+ * limit cannot be raised far enough. */
 #define FDS_PER_JOB 5
 #define FDS_SPARE 64
-static void raise_fd_limit(int jobs_max)
+static int fit_fd_limit(int jobs_max)
 {
     struct rlimit rl;
     rlim_t want = (rlim_t)jobs_max * FDS_PER_JOB + FDS_SPARE;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return;
-    /* Root may raise the hard limit too; anyone, the soft one to it. */
+        return jobs_max;
     struct rlimit more = {want, rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? want : rl.rlim_max};
-    if (setrlimit(RLIMIT_NOFILE, &more) == 0) {
-        rl = more;
-    } else {
-        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur < want)
-        log_warn("worker_jobs = %d needs %lu descriptors; the limit is %lu: a job that finds "
-                 "none left fails to start", jobs_max, (unsigned long)want,
-                 (unsigned long)rl.rlim_cur);
+    if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+        return jobs_max;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= want)
+        return jobs_max;
+    int fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB ? (int)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB) : 1;
+    log_warn("worker_jobs = %d needs %lu descriptors, and the limit is %lu (LimitNOFILE, "
+             "ulimit -n): up to %d runs at once", jobs_max, (unsigned long)want,
+             (unsigned long)rl.rlim_cur, fit);
+    return fit;
 }
 
 /* Starts the run a ticket picked; its entry is acknowledged once the
@@ -383,7 +386,7 @@ int main(int argc, char **argv)
     char consumer[128], host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
-    raise_fd_limit(cfg.worker_jobs);
+    cfg.worker_jobs = fit_fd_limit(cfg.worker_jobs);
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
     rc.bus = connect_bus(&cfg);
     jobs = supervisor_new(&rc, cfg.worker_jobs);
