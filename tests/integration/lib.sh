@@ -63,9 +63,15 @@ cleanup() {
         echo "not ok - a sanitizer reported an error"
         [ "$rc" -ne 0 ] || rc=1
     fi
+    # (This valgrind does not know pidfd_open, syscall 434, and says so:
+    # the worker then finds its jobs' exits at each tick instead. That
+    # note is valgrind's, not an error of ours.)
+    local noise='^--[0-9]+-- (WARNING: unhandled amd64-linux syscall: 434|You may be able to write your own handler\.|Read the file README_MISSING_SYSCALL_OR_IOCTL\.|Nevertheless we consider this a bug\.  Please report|it at http://valgrind\.org/support/bug_reports\.html\.)$'
     for f in "$T"/valgrind-*.log; do
-        if [ -s "$f" ]; then
-            echo "not ok - valgrind reported errors in $f:"; head -n 40 "$f"
+        [ -f "$f" ] || continue
+        grep -Ev "$noise" "$f" > "$f.errors" || true
+        if [ -s "$f.errors" ]; then
+            echo "not ok - valgrind reported errors in $f:"; head -n 40 "$f.errors"
             [ "$rc" -ne 0 ] || rc=1
         fi
     done
