@@ -571,7 +571,16 @@ int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
     int r = claim(rc, &ch, run_id, entry);
     if (r != 0)
         return r;
-    return emit_status(rc, run_id, "run_started", ch.to, NULL);
+    /* The claim is the ledger's: the run is ours to run, whatever befalls
+     * its run_started. An append that reached Redis but not the archive
+     * (the ledger gone a moment later) is archived when the run settles;
+     * calling the start failed would leave a claimed run with no job
+     * until its lease ran out, and end it worker_lost. */
+    r = emit_status(rc, run_id, "run_started", ch.to, NULL);
+    if (r < 0)
+        log_warn("run %s: claimed, but its run_started was not archived; it is when the run "
+                 "settles", run_id);
+    return r == 1 ? 1 : 0;
 }
 
 int runs_await_input(struct runs_ctx *rc, const char *run_id, json_t *data)

@@ -78,7 +78,8 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
  * transition is legal from (nothing written), -1 on error. */
 
 /* Claimed under this host's lease, emitting run_started. entry is its
- * queue entry. */
+ * queue entry. 0 once the ledger has the claim, even when run_started
+ * could not be archived (settling does that later). */
 int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry);
 /* This machine's name, as leases record it. */
 const char *runs_host(void);
