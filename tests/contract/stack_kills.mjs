@@ -98,8 +98,12 @@ while (Date.now() - start < killFor) {
     signal = redisKills++ % 2 === 0 ? "SIGTERM" : "SIGKILL";
     nextRedis += redisEvery;
   } else {
+    // Kinds not killed yet first, so that a short kill phase (about 30
+    // kills) still reaches each one; then any, at random.
     const kinds = kindsToKill.filter((k) => procs[k].length);
-    kind = kinds[Math.floor(Math.random() * kinds.length)];
+    const fresh = kinds.filter((k) => !killed[k]);
+    const from = fresh.length ? fresh : kinds;
+    kind = from[Math.floor(Math.random() * from.length)];
   }
   const victims = procs[kind] || [];
   if (!victims.length) continue;
