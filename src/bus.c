@@ -670,8 +670,17 @@ int bus_fd(const struct bus *b)
     return b != NULL && b->c != NULL ? b->c->fd : -1;
 }
 
-/* Sends one (un)subscription without waiting for its answer, which comes
- * among the announcements. */
+/* Writes out what was appended, without waiting for its answer. */
+static int listen_flush(struct bus *b)
+{
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(b->c, &done) != REDIS_OK)
+            return -1;
+    return 0;
+}
+
+/* Sends one (un)subscription; its answer comes among the announcements. */
 static int listen_send(struct bus *b, const char *verb, const char *run_id)
 {
     char channel[64];
@@ -680,11 +689,14 @@ static int listen_send(struct bus *b, const char *verb, const char *run_id)
     bus_notify_channel(run_id, channel, sizeof channel);
     if (redisAppendCommand(b->c, "%s %s", verb, channel) != REDIS_OK)
         return -1;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(b->c, &done) != REDIS_OK)
-            return -1;
-    return 0;
+    return listen_flush(b);
+}
+
+int bus_listen_ping(struct bus *b)
+{
+    if (b == NULL || b->c == NULL || b->c->err || redisAppendCommand(b->c, "PING") != REDIS_OK)
+        return -1;
+    return listen_flush(b);
 }
 
 int bus_listen_follow(struct bus *b, const char *run_id)

@@ -112,6 +112,10 @@ struct bus *bus_listen(const struct config *cfg, int timeout_ms, char *err, size
  * answer to a follow comes through bus_listen_take), -1. */
 int bus_listen_follow(struct bus *b, const char *run_id);
 int bus_listen_unfollow(struct bus *b, const char *run_id);
+/* Asks the listener's server for an answer (it comes through
+ * bus_listen_take, and is no announcement): a server that has gone
+ * without closing the connection is noticed by its silence. 0, or -1. */
+int bus_listen_ping(struct bus *b);
 /* The connection's socket, to wait on with poll/epoll; -1 when none. */
 int bus_fd(const struct bus *b);
 /* Once the socket is readable: reads it once and calls fn for each whole

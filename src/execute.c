@@ -387,13 +387,29 @@ static void hand_back(struct runs_ctx *rc, const char *run_id)
         log_error("run %s: could not be handed back; recovery will", run_id);
 }
 
-static void job_free(struct job *j)
+/* What a run holds besides its lease: its control list and its slots. */
+static void release(struct runs_ctx *rc, const struct jobtype *jt, const char *run_id,
+                    const char *key_slot)
 {
-    if (j == NULL)
-        return;
+    bus_control_clear(rc->bus, run_id);
+    if (jt != NULL && jt->max_concurrency > 0)
+        bus_slot_free(rc->bus, jt->name, run_id);
+    if (key_slot[0] != '\0')
+        bus_slot_free(rc->bus, key_slot, run_id);
+}
+
+void execute_forget(struct job *j)
+{
     if (j->pidfd >= 0)
         close(j->pidfd);
     spawn_close(&j->child);
+}
+
+void execute_free(struct job *j)
+{
+    if (j == NULL)
+        return;
+    execute_forget(j);
     json_decref(j->result);
     json_decref(j->cancel_why);
     free(j->input);
@@ -438,8 +454,8 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char 
     if (j == NULL || start_job(j, jt, &r, err, sizeof err) != 0) {
         log_warn("run %s: %s", run_id, err);
         finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
-        execute_release(rc, jt, run_id, j ? j->key_slot : "");
-        job_free(j);
+        release(rc, jt, run_id, j ? j->key_slot : "");
+        execute_free(j);
         run_clear(&r);
         return 0;
     }
@@ -451,16 +467,6 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char 
     run_clear(&r);
     *out = j;
     return 1;
-}
-
-void execute_release(struct runs_ctx *rc, const struct jobtype *jt, const char *run_id,
-                     const char *key_slot)
-{
-    bus_control_clear(rc->bus, run_id);
-    if (jt != NULL && jt->max_concurrency > 0)
-        bus_slot_free(rc->bus, jt->name, run_id);
-    if (key_slot[0] != '\0')
-        bus_slot_free(rc->bus, key_slot, run_id);
 }
 
 int execute_fd(const struct job *j, enum job_fd which)
@@ -564,7 +570,7 @@ static int finish(struct job *j)
              end == END_STOPPED ? "handed back to the queue"
              : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
                                 : run_status_name(status));
-    execute_release(j->rc, j->type, j->run_id, j->key_slot);
+    release(j->rc, j->type, j->run_id, j->key_slot);
     json_decref(error);
     return 1;
 }
@@ -593,18 +599,6 @@ int execute_tick(struct job *j, int stopping)
     if (!j->exited || j->out.open || j->err.open)
         return 0;
     return finish(j);
-}
-
-void execute_forget(struct job *j)
-{
-    if (j->pidfd >= 0)
-        close(j->pidfd);
-    spawn_close(&j->child);
-}
-
-void execute_free(struct job *j)
-{
-    job_free(j);
 }
 
 void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)

@@ -40,9 +40,6 @@ const char *execute_run_id(const struct job *j);
 int execute_leased(const struct job *j);
 /* The ledger renewed its lease until until_ms: its slots follow. */
 void execute_renewed(struct job *j, int64_t until_ms);
-/* What a run holds besides its lease: its control list and its slots. */
-void execute_release(struct runs_ctx *rc, const struct jobtype *jt, const char *run_id,
-                     const char *key_slot);
 
 /* Ends or re-queues every run whose worker stopped renewing its lease:
  * its orphaned job processes on this host are killed first; with attempts

@@ -16,7 +16,7 @@
  *   the request), revocations, a link's expiry, the process stopping and
  *   on_disconnect: cancel follow the stream rules (stream_rules.h), as
  *   on a request's thread (api_events.c). A stream that cannot go on here
- *   (Redis away too long, its events trimmed past its cursor, a socket
+ *   (Redis away or silent too long, its events trimmed past its cursor, a socket
  *   that takes nothing) is ended cleanly: its client resumes from its last
  *   event on a new request, whose replay comes from the archive if need be.
  *
@@ -50,6 +50,7 @@
 #define READ_RUNS 256           /* runs per pipelined round */
 #define PENDING_MAX (1 << 20)   /* bytes held back for a slow socket before it is let go */
 #define TICK_MAX_MS 100
+#define LISTEN_SILENCE_MS 1000  /* beyond two checks' pings, before the listener is given up */
 
 struct hub_run;
 
@@ -88,6 +89,7 @@ struct hub {
     atomic_int count;
     struct bus *cmd, *listen;
     int64_t lost_ms;            /* since when Redis is away; 0 while connected */
+    int64_t heard_ms;           /* when the listener last heard from its server */
     char server[BUS_SERVER_SIZE]; /* the Redis process the streams were read from */
     int64_t next_connect_ms;
     int backoff_ms;
@@ -485,6 +487,7 @@ static void redis_connect(struct hub *h, int64_t now)
             }
     int was_lost = h->lost_ms != 0;
     h->lost_ms = 0;
+    h->heard_ms = now;
     h->backoff_ms = 0;
     /* Another Redis process (a restart, a failover) may lack the last
      * writes of the one before: every stream ends, and its client resumes
@@ -599,19 +602,22 @@ static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
 
 /* Now and then (stream_recheck_ms) the hub asks whether a credential was
  * revoked; only then are the streams' own checked (each once per
- * revocation). */
-static void check_revocations(struct hub *h)
+ * revocation). -1 when Redis did not answer. */
+static int check_revocations(struct hub *h)
 {
     long long now = bus_revocations(h->cmd);
-    if (now < 0 || now == h->revocations)
-        return;
+    if (now < 0)
+        return -1;
+    if (now == h->revocations)
+        return 0;
     char err[CONFIG_ERR_SIZE];
     struct check c = {store_open(h->cfg->database, err, sizeof err), now};
     if (c.st == NULL)
-        return; /* the ledger is away: streams are not cut for that; asked again next time */
+        return 0; /* the ledger is away: streams are not cut for that; asked again next time */
     h->revocations = now;
     each_stream(h, recheck, &c);
     store_close(c.st);
+    return 0;
 }
 
 /* Keepalives and early ends, in one walk of the streams. */
@@ -641,8 +647,15 @@ static void tick(struct hub *h)
     struct tick_walk t = {clock_now_ms() / 1000};
     each_stream(h, tick_stream, &t);
     if (h->cmd != NULL && now >= h->next_check_ms) {
-        h->next_check_ms = now + stream_recheck_ms(h->cfg->keepalive_ms);
-        check_revocations(h);
+        int every = stream_recheck_ms(h->cfg->keepalive_ms);
+        h->next_check_ms = now + every;
+        /* A Redis whose host died without closing its connections (a
+         * power cut, a link gone) is silent rather than gone: the check
+         * times out, or the listener's pings go unanswered. Then its
+         * streams end and their clients resume where Redis is now. */
+        if (check_revocations(h) != 0 || now - h->heard_ms > 2 * (int64_t)every + LISTEN_SILENCE_MS ||
+            bus_listen_ping(h->listen) != 0)
+            redis_lost(h);
     }
 }
 
@@ -663,6 +676,8 @@ static void *loop(void *arg)
             } else if (tag == &listen_tag) {
                 if (h->listen != NULL && bus_listen_take(h->listen, noticed, followed, h) < 0)
                     redis_lost(h);
+                else
+                    h->heard_ms = clock_mono_ms();
             } else {
                 struct hub_stream *s = tag;
                 uint32_t e = evs[i].events;

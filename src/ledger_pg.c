@@ -137,14 +137,32 @@ static void note_error(struct pg_ledger *db, const PGresult *res)
         db->err[--n] = '\0';
 }
 
+/* What the server is told of each connection: a client whose host died
+ * (a power cut: no FIN ever comes) must not keep the write lock or a
+ * run's row locked, or every other host's writes wait for it. Inside a
+ * transaction, where nearly all such holds are, two seconds without a
+ * statement end its session; outside one, the keepalives do within
+ * about six. Our transactions never wait on anything but the server. */
+#define PG_SESSION                                                                           \
+    "SET idle_in_transaction_session_timeout = 2000; SET tcp_keepalives_idle = 3;"           \
+    " SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 6000"
+
+static void session(struct pg_ledger *db)
+{
+    PQclear(PQexec(db->conn, PG_SESSION));
+}
+
 /* A connection that broke (a server restart, a failover) is made again
  * before the next statement outside a transaction: the statement that
  * found it broken has failed, the next one may succeed. Inside a
  * transaction nothing is retried: it failed as a whole. */
 static void ready(struct pg_ledger *db)
 {
-    if (!db->in_tx && PQstatus(db->conn) == CONNECTION_BAD)
+    if (!db->in_tx && PQstatus(db->conn) == CONNECTION_BAD) {
         PQreset(db->conn);
+        if (PQstatus(db->conn) == CONNECTION_OK)
+            session(db);
+    }
 }
 
 /* Commands sent as one string; every one must succeed, and the first
@@ -297,6 +315,7 @@ static struct ledger *open_ledger(const char *where, char *err, size_t errsize)
         return NULL;
     }
     PQsetNoticeProcessor(db->conn, quiet, NULL);
+    session(db);
     return &db->base;
 }
 

@@ -20,6 +20,7 @@
  * or its worker died (recovery clears what it held). */
 #define BELLS_MAX 1000
 #define BELL_STALE_MS 60000
+#define RENEW_RETRY_MS 250    /* a failed lease renewal is tried again this soon */
 
 struct slot {
     struct job *job;            /* NULL: free */
@@ -34,7 +35,9 @@ struct supervisor {
     int *free;                  /* free slot numbers, a stack */
     int nfree;
     const char **ids;           /* scratch: the runs whose leases are renewed */
-    int64_t ticked_ms, renewed_ms;
+    int64_t ticked_ms;
+    int64_t renew_at_ms;        /* when the leases are next renewed */
+    int renew_failing;          /* the last renewal failed: said once per outage */
 };
 
 struct supervisor *supervisor_new(struct runs_ctx *rc, int max)
@@ -57,7 +60,7 @@ struct supervisor *supervisor_new(struct runs_ctx *rc, int max)
         for (int k = 0; k < JOB_FDS; k++)
             s->slots[i].fd[k] = -1;
     }
-    s->renewed_ms = clock_mono_ms();
+    s->renew_at_ms = clock_mono_ms() + rc->cfg->lease_ms / 3;
     return s;
 }
 
@@ -133,10 +136,10 @@ void supervisor_add(struct supervisor *s, struct job *j)
     settle(s, i, 0);
 }
 
-void supervisor_renew(struct supervisor *s, int force)
+void supervisor_renew(struct supervisor *s)
 {
     const struct config *cfg = s->rc->cfg;
-    if (!force && clock_mono_ms() - s->renewed_ms < cfg->lease_ms / 3)
+    if (clock_mono_ms() < s->renew_at_ms)
         return;
     int n = 0;
     for (int i = 0; i < s->max && n < s->n; i++)
@@ -144,10 +147,16 @@ void supervisor_renew(struct supervisor *s, int force)
             s->ids[n++] = execute_run_id(s->slots[i].job);
     int64_t until = clock_now_ms() + cfg->lease_ms;
     if (store_runs_lease(s->rc->st, s->ids, n, until) != 0) {
-        log_warn("%d leases could not be renewed; trying again", n);
-        return; /* again at the next call */
+        if (!s->renew_failing)
+            log_warn("%d leases could not be renewed; trying again every %d ms", n, RENEW_RETRY_MS);
+        s->renew_failing = 1;
+        s->renew_at_ms = clock_mono_ms() + RENEW_RETRY_MS;
+        return;
     }
-    s->renewed_ms = clock_mono_ms();
+    if (s->renew_failing)
+        log_info("leases renewed again");
+    s->renew_failing = 0;
+    s->renew_at_ms = clock_mono_ms() + cfg->lease_ms / 3;
     for (int i = 0; i < s->max; i++)
         if (s->slots[i].job != NULL && execute_leased(s->slots[i].job))
             execute_renewed(s->slots[i].job, until);
@@ -211,7 +220,7 @@ void supervisor_run(struct supervisor *s, int wait_ms, int stopping)
             answer_bells(s);
     }
     if (s->n > 0)
-        supervisor_renew(s, 0);
+        supervisor_renew(s);
 }
 
 void supervisor_forget(struct supervisor *s)

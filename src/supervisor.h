@@ -22,9 +22,9 @@ void supervisor_add(struct supervisor *s, struct job *j);
  * now), and what is due: ticks, bells, leases. stopping: the jobs are to
  * hand their runs back (the grace period is over). */
 void supervisor_run(struct supervisor *s, int wait_ms, int stopping);
-/* Renews the leases of every job now when due (force: in any case):
- * also while the worker waits for Redis. */
-void supervisor_renew(struct supervisor *s, int force);
+/* Renews the leases of every job when due (every lease_ms/3; after a
+ * failure, sooner): also while the worker waits for Redis. */
+void supervisor_renew(struct supervisor *s);
 /* In a process forked from the worker: closes every job's descriptors,
  * and nothing else (its connections are the libraries' to keep). */
 void supervisor_forget(struct supervisor *s);

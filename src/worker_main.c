@@ -51,7 +51,7 @@ static struct bus *connect_bus(const struct config *cfg)
     char err[CONFIG_ERR_SIZE];
     while (!stopping) {
         if (jobs != NULL)
-            supervisor_renew(jobs, 0);
+            supervisor_renew(jobs);
         struct bus *b = bus_connect(cfg, 5000, err, sizeof err);
         if (b != NULL && bus_queue_init(b) == 0)
             return b;

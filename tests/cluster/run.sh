@@ -297,8 +297,10 @@ wait_until "15 events" 30 progressed
 victim=$(psql_ledger -d opstream -c "SELECT worker_host FROM runs WHERE id = '$run'")
 echo "# the run is on $victim; it dies"
 died=$(date +%s%3N)
-ip netns pids "$P$victim" | xargs -r kill -KILL
+# As a power cut: its link first, so that nothing it held is closed
+# cleanly (no FIN reaches Redis or PostgreSQL), then its processes.
 ip -n "$P$victim" link set eth0 down
+ip netns pids "$P$victim" | xargs -r kill -KILL
 # Taken over: another host's worker found its lease out and queued it
 # again (worker_lost), or has claimed it already.
 taken() {
@@ -354,8 +356,8 @@ elsewhere() { [ "$(master)" != "$1" ] && [ -n "$(master)" ]; }
 case $1 in
 host)
     h=${HOSTS[$((RANDOM % 3))]}
-    ip netns pids "$P$h" | xargs -r kill -KILL
     ip -n "$P$h" link set eth0 down
+    ip netns pids "$P$h" | xargs -r kill -KILL
     wait_until "a master off $h" 60 elsewhere "${IP[$h]}" || exit 1
     revive "$h" || exit 1
     echo "host $h" ;;

@@ -39,6 +39,8 @@ def follow(me):
                 return {"events": seen, "connections": conns, "stopped": f"HTTP {r.status}"}
             ev = {}
             for raw in r:
+                if time.monotonic() >= DEADLINE:  # (a stream of keepalives alone is bounded too)
+                    return {"events": seen, "connections": conns, "stopped": "deadline"}
                 line = raw.decode().rstrip("\n").rstrip("\r")
                 if line == "":
                     if "data" in ev:

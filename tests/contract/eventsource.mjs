@@ -54,7 +54,10 @@ await followNewRun(page, apiBase, process.env.TOKEN || "",
 await page.waitForFunction(() => window.got.length > 2);
 
 // Every killEvery ms, every process of the next role, until the
-// EventSource has given up.
+// EventSource has given up. A kill waits for the stream to be flowing:
+// one that lands between a web server sending a request and the answer's
+// head is a 5xx from lighttpd or Apache, which do not send a request
+// twice, and final for EventSource (the window README's Decisions name).
 let kills = 0;
 let round = 0;
 const killed = {};
@@ -62,6 +65,13 @@ let state = null;
 const deadline = Date.now() + 120000;
 window: while (Date.now() < deadline) {
   const role = roles[round++ % roles.length];
+  const ready = await page.waitForFunction(() => window.streaming() || window.ended, null, { timeout: 30000 })
+    .then(() => true, () => false);
+  if (!ready) {
+    console.log(`# no flowing stream for 30 s: ${await page.evaluate(() => window.describe())}`);
+    break window;
+  }
+  if (await page.evaluate(() => window.ended)) { state = "closed"; break window; }
   for (const pid of victims(role)) {
     try { process.kill(Number(pid), "SIGKILL"); kills++; killed[role] = (killed[role] || 0) + 1; } catch {}
   }

@@ -342,9 +342,34 @@ START_TEST(test_store_active_literal_names_the_active_statuses)
 }
 END_TEST
 
+/* A writer gone silent inside its transaction (its host died: no FIN
+ * ever comes) does not hold every other writer: the server ends its
+ * session within seconds, and the next write goes through. (SQLite: one
+ * host, whose kernel lets a dead process's locks go.) */
+START_TEST(test_store_a_silent_writer_lets_go)
+{
+    char path[128], err[256];
+    test_ledger(path, sizeof path, "silent");
+    if (strncmp(path, "postgresql:", 11) != 0)
+        return;
+    struct store *st = store_open(path, err, sizeof err);
+    ck_assert_msg(st != NULL, "%s", err);
+    const struct ledger_engine *e = ledger_engine_for(path);
+    struct ledger *silent = e->open(path, err, sizeof err);
+    ck_assert_msg(silent != NULL, "%s", err);
+    ck_assert_int_eq(e->begin(silent), 0); /* the write lock, then nothing more */
+    struct lost_run lost;
+    ck_assert_int_eq(store_lease_expired(st, 1, 2, &lost), 0); /* a write: waits for the lock */
+    ck_assert_int_ne(e->commit(silent), 0); /* its session was ended */
+    e->close(silent);
+    store_close(st);
+}
+END_TEST
+
 UNIT_MAIN("store",
           test_store_create_rules_and_listing,
           test_store_run_roundtrip_and_finish,
           test_store_ledger_only_moves_forward,
           test_store_leases_of_queued_and_ended_runs,
-          test_store_active_literal_names_the_active_statuses)
+          test_store_active_literal_names_the_active_statuses,
+          test_store_a_silent_writer_lets_go)
