@@ -262,20 +262,11 @@ static int edit_steps(void *ctx, json_t *steps)
 }
 
 /* The snapshot's projections: progress from progress events ({current,
- * total}), steps[] from step_started and step_finished. Other events
- * leave them be. */
+ * total}, written with the event itself: runs_emit), steps[] from
+ * step_started and step_finished. Other events leave them be. */
 static int project(struct runs_ctx *rc, const char *run_id, const char *event_id,
                    const char *name, const json_t *data)
 {
-    if (strcmp(name, "progress") == 0) {
-        json_t *cur = json_object_get(data, "current");
-        json_t *tot = json_object_get(data, "total");
-        if (!json_is_integer(cur))
-            return 0;
-        return store_run_progress(rc->st, run_id, event_id, json_integer_value(cur),
-                                  json_is_integer(tot) ? json_integer_value(tot) : 0,
-                                  clock_now_ms());
-    }
     if (strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0) {
         struct step_event ev = {name, data};
         return store_run_edit_steps(rc->st, run_id, event_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
@@ -288,9 +279,17 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
 {
     char *text = json_dumps(data, JSON_COMPACT);
     int r = text != NULL ? append(rc, run_id, name, text, out_id) : -1;
-    if (r == 0 && (store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) != 0 ||
-                   project(rc, run_id, out_id, name, data) != 0))
+    json_t *cur = json_object_get(data, "current"), *tot = json_object_get(data, "total");
+    if (r == 0 && strcmp(name, "progress") == 0 && json_is_integer(cur)) {
+        /* The commonest event: one transaction for all it changes. */
+        if (store_run_progress_event(rc->st, run_id, out_id, text, json_integer_value(cur),
+                                     json_is_integer(tot) ? json_integer_value(tot) : 0,
+                                     clock_now_ms()) != 0)
+            r = -1;
+    } else if (r == 0 && (store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) != 0 ||
+                          project(rc, run_id, out_id, name, data) != 0)) {
         r = -1;
+    }
     free(text);
     return r;
 }

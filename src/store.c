@@ -901,8 +901,8 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
     return end(st, r);
 }
 
-int store_run_progress(struct store *st, const char *id, const char *event_id,
-                       int64_t current, int64_t total, int64_t now_ms)
+static int progress_update(struct store *st, const char *id, const char *event_id,
+                           int64_t current, int64_t total, int64_t now_ms)
 {
     struct stmt s;
     if (prepare(st, &s,
@@ -916,6 +916,24 @@ int store_run_progress(struct store *st, const char *id, const char *event_id,
     bind_int(&s, 3, total);
     bind_int(&s, 4, now_ms);
     return step_done(st, &s) < 0 ? -1 : 0;
+}
+
+int store_run_progress(struct store *st, const char *id, const char *event_id,
+                       int64_t current, int64_t total, int64_t now_ms)
+{
+    return progress_update(st, id, event_id, current, total, now_ms);
+}
+
+int store_run_progress_event(struct store *st, const char *id, const char *event_id,
+                             const char *data, int64_t current, int64_t total, int64_t now_ms)
+{
+    if (begin(st) != 0)
+        return -1;
+    int r = archive_event(st, id, event_id, "progress", data) == 0 &&
+                    note_latest(st, id, event_id, now_ms) == 0
+                ? progress_update(st, id, event_id, current, total, now_ms)
+                : -1;
+    return end(st, r);
 }
 
 int store_run_finish(struct store *st, const struct status_change *ch, const char *id,

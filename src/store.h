@@ -151,6 +151,9 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
 /* The progress of event event_id, unless a later one is recorded. */
 int store_run_progress(struct store *st, const char *id, const char *event_id,
                        int64_t current, int64_t total, int64_t now_ms);
+/* A progress event archived, noted and projected in one transaction. */
+int store_run_progress_event(struct store *st, const char *id, const char *event_id,
+                             const char *data, int64_t current, int64_t total, int64_t now_ms);
 /* The run's end, to be settled by settle_by, and, when event_id is not
  * NULL (an end taken from the stream), its run_finished archived in the
  * same transaction: the event is archived even when the change does not

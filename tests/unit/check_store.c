@@ -119,7 +119,7 @@ START_TEST(test_store_ledger_only_moves_forward)
     ck_assert_int_eq(store_run_event(st, r.id, "9-0", "cancel_requested", "{}", 5000), 0);
     ck_assert_int_eq(store_run_event(st, r.id, "3-0", "run_queued", "{}", 4000), 0); /* late */
     ck_assert_int_eq(store_run_progress(st, r.id, "5-0", 5, 10, 3000), 0);
-    ck_assert_int_eq(store_run_progress(st, r.id, "4-0", 4, 10, 6000), 0); /* late */
+    ck_assert_int_eq(store_run_progress_event(st, r.id, "4-0", "{}", 4, 10, 6000), 0); /* late */
     ck_assert_int_eq(store_run_edit_steps(st, r.id, "6-0", add_step, "six", 3000), 0);
     ck_assert_int_eq(store_run_edit_steps(st, r.id, "2-0", add_step, "two", 3000), 1); /* late */
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
@@ -131,6 +131,7 @@ START_TEST(test_store_ledger_only_moves_forward)
     run_clear(&got);
     /* The late event is archived all the same. */
     ck_assert_int_eq(store_archive_has(st, r.id, "run_queued"), 1);
+    ck_assert_int_eq(store_archive_has(st, r.id, "progress"), 1);
     ck_assert_int_eq(store_archive_has(st, r.id, "run_finished"), 0);
     /* Reconciling archives what is missing and moves the ledger forward only. */
     json_t *entries = json_pack("[[s,s,s],[s,s,s]]", "3-0", "run_queued", "{}",
@@ -140,6 +141,13 @@ START_TEST(test_store_ledger_only_moves_forward)
     ck_assert_int_eq(store_archive_has(st, r.id, "run_finished"), 1);
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
     ck_assert_str_eq(got.last_event_id, "10-1");
+    run_clear(&got);
+    /* A progress event in time moves all three in its one transaction. */
+    ck_assert_int_eq(store_run_progress_event(st, r.id, "11-0", "{}", 7, 10, 8000), 0);
+    ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
+    ck_assert_str_eq(got.last_event_id, "11-0");
+    ck_assert_int_eq(got.progress_current, 7);
+    ck_assert_int_eq(got.updated_at, 8000);
     run_clear(&got);
     run_clear(&r);
     store_close(st);
