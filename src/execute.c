@@ -418,24 +418,22 @@ void execute_free(struct job *j)
     free(j);
 }
 
-int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struct run *r,
                   const char *entry, struct job **out)
 {
     *out = NULL;
-    struct run r;
-    if (store_run_get(rc->st, run_id, &r) != 0)
-        return -1;
-    if (r.status != RUN_QUEUED || runs_start(rc, run_id, entry) != 0) {
-        int waiting = r.status == RUN_QUEUED;
-        run_clear(&r);
-        return waiting ? -1 : 0;
-    }
+    const char *run_id = r->id;
+    /* Its run_started goes onto what the ledger had of it when read. */
+    runs_known(rc, run_id, r->last_event_id);
+    /* A claim refused: the run is not queued any more. */
+    int claimed = r->status == RUN_QUEUED ? runs_start(rc, run_id, entry) : 1;
+    if (claimed != 0)
+        return claimed < 0 ? -1 : 0;
     /* The ledger has the claim and its lease: the entry has done its work. */
     bus_ack(rc->bus, entry);
-    const struct jobtype *jt = jobtypes_find(types, r.type);
+    const struct jobtype *jt = jobtypes_find(types, r->type);
     if (jt == NULL) {
         finish_with_error(rc, run_id, "unknown_type", "this worker has no such job type");
-        run_clear(&r);
         return 0;
     }
     struct job *j = calloc(1, sizeof *j);
@@ -448,23 +446,21 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char 
                           .deadline_ms = clock_mono_ms() + (int64_t)jt->timeout_s * 1000,
                           .leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms};
         snprintf(j->run_id, sizeof j->run_id, "%s", run_id);
-        if (jt->max_per_key > 0 && r.concurrency_key[0] != '\0')
-            jobtype_key_slot(jt->name, r.concurrency_key, j->key_slot);
+        if (jt->max_per_key > 0 && r->concurrency_key[0] != '\0')
+            jobtype_key_slot(jt->name, r->concurrency_key, j->key_slot);
     }
-    if (j == NULL || start_job(j, jt, &r, err, sizeof err) != 0) {
+    if (j == NULL || start_job(j, jt, r, err, sizeof err) != 0) {
         log_warn("run %s: %s", run_id, err);
         finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
         release(rc, jt, run_id, j ? j->key_slot : "");
         execute_free(j);
-        run_clear(&r);
         return 0;
     }
     leave(j); /* its run_started */
-    log_info("run %s: started %s (pid %ld)", run_id, r.type, (long)j->child.pid);
+    log_info("run %s: started %s (pid %ld)", run_id, r->type, (long)j->child.pid);
     /* Its process group, for recovery to kill should this worker die. */
     if (store_run_lease(rc->st, run_id, clock_now_ms() + rc->cfg->lease_ms, j->child.pid) == 0)
         j->leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms;
-    run_clear(&r);
     *out = j;
     return 1;
 }

@@ -12,11 +12,12 @@
  * at each tick; none of them waits for the job. */
 struct job;
 
-/* Claims a queued run and starts its job: 1 with the job to supervise in
- * *out; 0 when there is nothing to supervise (not queued any more, or
- * ended at once: unknown type, a command that cannot start); -1 when it
- * could not be claimed and may still wait for a start. */
-int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+/* Claims a queued run, as just read from the ledger, and starts its job:
+ * 1 with the job to supervise in *out; 0 when there is nothing to
+ * supervise (not queued any more, or ended at once: unknown type, a
+ * command that cannot start); -1 when it could not be claimed and may
+ * still wait for a start. */
+int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struct run *r,
                   const char *entry, struct job **out);
 
 enum job_fd { JOB_STDOUT, JOB_STDERR, JOB_STDIN, JOB_EXIT, JOB_FDS };

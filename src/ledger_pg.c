@@ -34,6 +34,7 @@ struct pg_ledger {
     struct ledger base;
     PGconn *conn;
     int in_tx;                  /* between begin and commit or rollback */
+    int unset;                  /* made again, and without PG_SESSION's settings yet */
     char err[256];              /* the last failure, for error() */
 };
 
@@ -147,24 +148,6 @@ static void note_error(struct pg_ledger *db, const PGresult *res)
     "SET idle_in_transaction_session_timeout = 2000; SET tcp_keepalives_idle = 3;"           \
     " SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 6000"
 
-static void session(struct pg_ledger *db)
-{
-    PQclear(PQexec(db->conn, PG_SESSION));
-}
-
-/* A connection that broke (a server restart, a failover) is made again
- * before the next statement outside a transaction: the statement that
- * found it broken has failed, the next one may succeed. Inside a
- * transaction nothing is retried: it failed as a whole. */
-static void ready(struct pg_ledger *db)
-{
-    if (!db->in_tx && PQstatus(db->conn) == CONNECTION_BAD) {
-        PQreset(db->conn);
-        if (PQstatus(db->conn) == CONNECTION_OK)
-            session(db);
-    }
-}
-
 /* Commands sent as one string; every one must succeed, and the first
  * must carry the tag first_tag when that is not NULL (a COMMIT of a
  * failed transaction answers "ROLLBACK"). 0, or -1. */
@@ -194,6 +177,33 @@ static int command(struct ledger *l, const char *sql, const char *first_tag)
     return r;
 }
 
+/* 0, or -1 when the server refused a setting (the error is noted). */
+static int session(struct pg_ledger *db)
+{
+    return command(&db->base, PG_SESSION, NULL);
+}
+
+/* A connection that broke (a server restart, a failover) is made again
+ * before the next statement outside a transaction: the statement that
+ * found it broken has failed, the next one may succeed. Inside a
+ * transaction nothing is retried: it failed as a whole. */
+static int ready(struct pg_ledger *db)
+{
+    if (db->in_tx)
+        return 0;
+    if (PQstatus(db->conn) == CONNECTION_BAD) {
+        PQreset(db->conn);
+        db->unset = 1;
+    }
+    /* Not used without its settings (a server that refused them now may
+     * take them at the next statement). */
+    if (db->unset && PQstatus(db->conn) != CONNECTION_OK)
+        note_error(db, NULL);
+    else if (db->unset && session(db) == 0)
+        db->unset = 0;
+    return db->unset ? -1 : 0;
+}
+
 static int exec(struct ledger *l, const char *sql)
 {
     return command(l, sql, NULL);
@@ -206,8 +216,8 @@ static int exec(struct ledger *l, const char *sql)
  * lock would belong to the transaction BEGIN opens). */
 static int begin(struct ledger *l)
 {
-    ready(DB(l));
-    if (command(l, "SELECT pg_advisory_lock(" WRITE_LOCK_KEY ")", NULL) == 0 &&
+    if (ready(DB(l)) == 0 &&
+        command(l, "SELECT pg_advisory_lock(" WRITE_LOCK_KEY ")", NULL) == 0 &&
         command(l, "BEGIN", NULL) == 0) {
         DB(l)->in_tx = 1;
         return 0;
@@ -315,7 +325,12 @@ static struct ledger *open_ledger(const char *where, char *err, size_t errsize)
         return NULL;
     }
     PQsetNoticeProcessor(db->conn, quiet, NULL);
-    session(db);
+    if (session(db) != 0) {
+        snprintf(err, errsize, "PostgreSQL ledger: the server refused a session setting: %s",
+                 db->err);
+        close_ledger(&db->base);
+        return NULL;
+    }
     return &db->base;
 }
 
@@ -424,7 +439,10 @@ static enum ledger_step step(struct ledger_query *lq)
     if (q->failed)
         return LEDGER_ERROR;
     if (q->res == NULL) {
-        ready(DB(lq->db));
+        if (ready(DB(lq->db)) != 0) {
+            q->failed = 1;
+            return LEDGER_ERROR;
+        }
         q->res = PQexecParams(DB(lq->db)->conn, q->sql, q->nparams, q->type,
                               (const char *const *)q->param, NULL, NULL, 0);
         ExecStatusType s = PQresultStatus(q->res);

@@ -122,6 +122,77 @@ int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top)
     return total;
 }
 
+/* An event appended and not yet archived (runs_ctx.defer_archive). */
+struct pending_event {
+    char run_id[ID_SIZE];
+    char id[EVENT_ID_SIZE];
+    char *name;         /* and its data after its NUL: one allocation */
+    int progress;
+    int64_t current, total;
+};
+
+/* The most events kept back: a round that emits more archives them now. */
+#define PENDING_MAX 1024
+
+/* Keeps ev back for runs_flush: 0, or -1 (nothing kept). */
+static int keep_back(struct runs_ctx *rc, const struct archived_event *ev)
+{
+    if (rc->pending == NULL && (rc->pending = calloc(PENDING_MAX, sizeof *rc->pending)) == NULL)
+        return -1;
+    if (rc->npending == PENDING_MAX)
+        runs_flush(rc);
+    size_t nl = strlen(ev->name) + 1, dl = strlen(ev->data) + 1;
+    struct pending_event *p = &rc->pending[rc->npending];
+    if ((p->name = malloc(nl + dl)) == NULL)
+        return -1;
+    memcpy(p->name, ev->name, nl);
+    memcpy(p->name + nl, ev->data, dl);
+    snprintf(p->run_id, sizeof p->run_id, "%s", ev->run_id);
+    snprintf(p->id, sizeof p->id, "%s", ev->id);
+    p->progress = ev->progress;
+    p->current = ev->current;
+    p->total = ev->total;
+    rc->npending++;
+    return 0;
+}
+
+int runs_flush(struct runs_ctx *rc)
+{
+    size_t n = rc->npending;
+    if (n == 0)
+        return 0;
+    struct archived_event ev[PENDING_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const struct pending_event *p = &rc->pending[i];
+        ev[i] = (struct archived_event){.run_id = p->run_id, .id = p->id, .name = p->name,
+                                        .data = p->name + strlen(p->name) + 1,
+                                        .progress = p->progress, .current = p->current,
+                                        .total = p->total};
+    }
+    int64_t now = clock_now_ms();
+    size_t lost = 0, first = 0;
+    if (store_run_events(rc->st, ev, n, now) != 0)
+        for (size_t i = 0; i < n; i++)
+            if (store_run_events(rc->st, &ev[i], 1, now) != 0 && lost++ == 0)
+                first = i;
+    if (lost > 0)
+        log_warn("%zu events (run %s's %s first) were not archived; they are when their runs "
+                 "settle", lost, ev[first].run_id, ev[first].id);
+    for (size_t i = 0; i < n; i++)
+        free(rc->pending[i].name);
+    rc->npending = 0;
+    return lost > 0 ? -1 : 0;
+}
+
+/* runs_flush when something of the run is kept back. */
+static int flush_run(struct runs_ctx *rc, const char *run_id)
+{
+    for (size_t i = 0; i < rc->npending; i++)
+        if (strcmp(rc->pending[i].run_id, run_id) == 0)
+            return runs_flush(rc);
+    return 0;
+}
+
 /* The newest id the run is known to have, below which no new id may go:
  * what this context last wrote to it over the same connection (no other
  * Redis process can have come between), else the ledger's. A ledger that
@@ -132,7 +203,10 @@ static void floor_of(struct runs_ctx *rc, const char *run_id, char out[EVENT_ID_
     if (rc->known_conn != 0 && rc->known_conn == bus_serial(rc->bus) &&
         strcmp(rc->known_run, run_id) == 0)
         snprintf(out, EVENT_ID_SIZE, "%s", rc->known_id);
-    else if (rc->st != NULL && store_run_last_event(rc->st, run_id, out) != 0)
+    /* (What this context kept back of the run is the ledger's first: a
+     * Redis that came back without it is then repaired, not written past.) */
+    else if (rc->st != NULL && (flush_run(rc, run_id) != 0 ||
+                                store_run_last_event(rc->st, run_id, out) != 0))
         out[0] = '\0';
 }
 
@@ -261,13 +335,18 @@ static int edit_steps(void *ctx, json_t *steps)
     return 1;
 }
 
+static int is_step_event(const char *name)
+{
+    return strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0;
+}
+
 /* The snapshot's projections: progress from progress events ({current,
- * total}, written with the event itself: runs_emit), steps[] from
+ * total}, archived with the event itself: runs_emit), steps[] from
  * step_started and step_finished. Other events leave them be. */
 static int project(struct runs_ctx *rc, const char *run_id, const char *event_id,
                    const char *name, const json_t *data)
 {
-    if (strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0) {
+    if (is_step_event(name)) {
         struct step_event ev = {name, data};
         return store_run_edit_steps(rc->st, run_id, event_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
     }
@@ -279,17 +358,23 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
 {
     char *text = json_dumps(data, JSON_COMPACT);
     int r = text != NULL ? append(rc, run_id, name, text, out_id) : -1;
-    json_t *cur = json_object_get(data, "current"), *tot = json_object_get(data, "total");
-    if (r == 0 && strcmp(name, "progress") == 0 && json_is_integer(cur)) {
-        /* The commonest event: one transaction for all it changes. */
-        if (store_run_progress_event(rc->st, run_id, out_id, text, json_integer_value(cur),
-                                     json_is_integer(tot) ? json_integer_value(tot) : 0,
-                                     clock_now_ms()) != 0)
-            r = -1;
-    } else if (r == 0 && (store_run_event(rc->st, run_id, out_id, name, text, clock_now_ms()) != 0 ||
-                          project(rc, run_id, out_id, name, data) != 0)) {
-        r = -1;
+    struct archived_event ev = {.run_id = run_id, .id = out_id, .name = name, .data = text};
+    /* The commonest event: its projection goes with its archive. */
+    if (r == 0 && strcmp(name, "progress") == 0) {
+        json_t *cur = json_object_get(data, "current"), *tot = json_object_get(data, "total");
+        ev.progress = json_is_integer(cur);
+        ev.current = json_integer_value(cur);
+        ev.total = json_is_integer(tot) ? json_integer_value(tot) : 0;
     }
+    /* (Step events are projected under the write lock right after their
+     * archive, so they are never kept back.) */
+    if (r == 0 && rc->defer_archive && !is_step_event(name) && keep_back(rc, &ev) == 0) {
+        free(text);
+        return 0;
+    }
+    if (r == 0 && (store_run_events(rc->st, &ev, 1, clock_now_ms()) != 0 ||
+                   project(rc, run_id, out_id, name, data) != 0))
+        r = -1;
     free(text);
     return r;
 }
@@ -388,23 +473,27 @@ static int collect_entry(void *ctx, const char *id, const char *name, const char
 #define RECONCILE_BATCH 500
 
 /* Archives whatever Redis holds of the run that the archive lacks: an
- * event whose writer died between the two writes. Redis is read to its
- * end, in batches; 0, or -1 when either could not be read or written. */
-static int reconcile(struct runs_ctx *rc, const char *run_id)
+ * event whose writer died between the two writes, or kept back
+ * (runs_ctx.defer_archive). Redis is read to its end, in batches, the
+ * last archived with the lease cleared when settled; 0, or -1 when
+ * either could not be read or written. */
+static int reconcile(struct runs_ctx *rc, const char *run_id, int settled)
 {
     char cursor[EVENT_ID_SIZE] = "0-0";
     for (;;) {
         json_t *batch = json_array();
         int n = bus_read(rc->bus, run_id, cursor, RECONCILE_BATCH, 0, collect_entry, batch);
-        int ok = n >= 0 && (n == 0 || store_archive_entries(rc->st, run_id, batch,
-                                                             clock_now_ms()) == 0);
+        int last = n >= 0 && n < RECONCILE_BATCH;
+        int ok = n >= 0 && ((n == 0 && !(last && settled)) ||
+                            store_archive_entries(rc->st, run_id, batch, clock_now_ms(),
+                                                  last && settled) == 0);
         if (ok && n > 0)
             snprintf(cursor, sizeof cursor, "%s",
                      json_string_value(json_array_get(json_array_get(batch, (size_t)n - 1), 0)));
         json_decref(batch);
         if (!ok)
             return -1;
-        if (n < RECONCILE_BATCH)
+        if (last)
             return 0;
     }
 }
@@ -442,10 +531,12 @@ static int end_written(struct runs_ctx *rc, const struct run *r)
     return ret < 0 ? -1 : 0; /* 1: its writer was alive after all, and first */
 }
 
-/* runs_settle of a run the ledger has ended: each step may be done again. */
-static int settle_ended(struct runs_ctx *rc, const struct run *r)
+/* runs_settle of a run the ledger has ended: each step may be done
+ * again, and the last (the archive completed, the lease cleared) says it
+ * is done. end_known: its run_finished was just written. */
+static int settle_ended(struct runs_ctx *rc, const struct run *r, int end_known)
 {
-    if (end_written(rc, r) != 0 || reconcile(rc, r->id) != 0 ||
+    if ((!end_known && end_written(rc, r) != 0) ||
         bus_expire_run(rc->bus, r->id, rc->cfg->retention_s) != 0)
         return -1;
     if (r->thread_id[0] != '\0') {
@@ -462,18 +553,23 @@ static int settle_ended(struct runs_ctx *rc, const struct run *r)
     if (r->webhook_state == WEBHOOK_PENDING &&
         bus_webhook_schedule(rc->bus, r->id, clock_now_ms()) != 0)
         return -1;
-    return store_run_lease_clear(rc->st, r->id, STATUS_TERMINAL) < 0 ? -1 : 0;
+    return reconcile(rc, r->id, 1);
 }
 
-int runs_settle(struct runs_ctx *rc, const char *run_id)
+static int settle(struct runs_ctx *rc, const char *run_id, int end_known)
 {
     struct run r;
     int got = store_run_get(rc->st, run_id, &r);
     if (got != 0)
         return got < 0 ? -1 : 1;
-    int ret = run_status_terminal(r.status) ? settle_ended(rc, &r) : 1;
+    int ret = run_status_terminal(r.status) ? settle_ended(rc, &r, end_known) : 1;
     run_clear(&r);
     return ret;
+}
+
+int runs_settle(struct runs_ctx *rc, const char *run_id)
+{
+    return settle(rc, run_id, 0);
 }
 
 int runs_queue_again(struct runs_ctx *rc, const char *run_id)
@@ -640,8 +736,9 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
      * written, settling writes it from the ledger once the lease is out. */
     json_t *data = end_data(status, result, error);
     char id[EVENT_ID_SIZE];
-    if (runs_emit(rc, run_id, EVENT_TERMINAL, data, id) >= 0)
-        runs_settle(rc, run_id);
+    int wrote = runs_emit(rc, run_id, EVENT_TERMINAL, data, id);
+    if (wrote >= 0)
+        settle(rc, run_id, wrote == 0);
     json_decref(data);
     return 0;
 }

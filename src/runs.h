@@ -47,6 +47,13 @@ struct runs_ctx {
     unsigned long long known_conn;
     char known_run[ID_SIZE];
     char known_id[EVENT_ID_SIZE];
+    /* Set (the worker): events are archived together by runs_flush, one
+     * transaction for all the events of a round, instead of one each.
+     * Until then they are in the stream only, as after a writer that died
+     * between its append and its archive: settling archives them. */
+    int defer_archive;
+    struct pending_event *pending;
+    size_t npending;
 };
 
 /* The newest id of the run the caller has just read from the ledger (""
@@ -64,6 +71,12 @@ int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top);
  * when the stream has ended already (nothing written), -1. */
 int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
               json_t *data, char out_id[EVENT_ID_SIZE]);
+
+/* Archives the events runs_emit kept back, in one transaction (one each
+ * when that fails, so that one bad event loses no other), and lets go of
+ * them: 0, or -1 when some could not be archived (logged; they are when
+ * their runs settle). */
+int runs_flush(struct runs_ctx *rc);
 
 /* r has owner, type, input (and optionally metadata, thread_id, the
  * schedule with the created_at it counts from) set; fills id, status and

@@ -757,18 +757,61 @@ static int note_latest(struct store *st, const char *id, const char *event_id, i
     return step_done(st, &s) < 0 ? -1 : 0;
 }
 
-int store_run_event(struct store *st, const char *id, const char *event_id,
-                    const char *name, const char *data, int64_t now_ms)
+/* The progress of event event_id, unless a later one is recorded. */
+static int progress_update(struct store *st, const char *id, const char *event_id,
+                           int64_t current, int64_t total, int64_t now_ms)
+{
+    struct stmt s;
+    if (prepare(st, &s,
+        "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
+        " updated_at = " LATER("updated_at", "?4") ", progress_event_id = ?5"
+        " WHERE id = ?1 AND event_after(?5, progress_event_id)") != 0)
+        return -1;
+    bind_text(&s, 5, event_id);
+    bind_text(&s, 1, id);
+    bind_int(&s, 2, current);
+    bind_int(&s, 3, total);
+    bind_int(&s, 4, now_ms);
+    return step_done(st, &s) < 0 ? -1 : 0;
+}
+
+/* Whether a later event of the batch (after i) is of the same run, and,
+ * with progress, a progress event: the latest of each run is enough to
+ * note, as the updates move forward only. */
+static int later_of_run(const struct archived_event *ev, size_t n, size_t i, int progress)
+{
+    for (size_t k = i + 1; k < n; k++)
+        if ((!progress || ev[k].progress) && strcmp(ev[k].run_id, ev[i].run_id) == 0)
+            return 1;
+    return 0;
+}
+
+int store_run_events(struct store *st, const struct archived_event *ev, size_t n, int64_t now_ms)
 {
     if (begin(st) != 0)
         return -1;
-    int r = archive_event(st, id, event_id, name, data) == 0 ? note_latest(st, id, event_id, now_ms)
-                                                               : -1;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = archive_event(st, ev[i].run_id, ev[i].id, ev[i].name, ev[i].data) == 0 &&
+                    (later_of_run(ev, n, i, 0) ||
+                     note_latest(st, ev[i].run_id, ev[i].id, now_ms) == 0) &&
+                    (!ev[i].progress || later_of_run(ev, n, i, 1) ||
+                     progress_update(st, ev[i].run_id, ev[i].id, ev[i].current, ev[i].total,
+                                     now_ms) == 0)
+                ? 0
+                : -1;
     return end(st, r);
 }
 
+int store_run_event(struct store *st, const char *id, const char *event_id,
+                    const char *name, const char *data, int64_t now_ms)
+{
+    struct archived_event ev = {.run_id = id, .id = event_id, .name = name, .data = data};
+    return store_run_events(st, &ev, 1, now_ms);
+}
+
 int store_archive_entries(struct store *st, const char *run_id, const json_t *entries,
-                          int64_t now_ms)
+                          int64_t now_ms, int settled)
 {
     if (begin(st) != 0)
         return -1;
@@ -787,6 +830,8 @@ int store_archive_entries(struct store *st, const char *run_id, const json_t *en
     }
     if (r == 0 && last != NULL)
         r = note_latest(st, run_id, last, now_ms);
+    if (r == 0 && settled)
+        r = store_run_lease_clear(st, run_id, STATUS_TERMINAL) < 0 ? -1 : 0;
     return end(st, r);
 }
 
@@ -901,40 +946,6 @@ int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
     return end(st, r);
 }
 
-static int progress_update(struct store *st, const char *id, const char *event_id,
-                           int64_t current, int64_t total, int64_t now_ms)
-{
-    struct stmt s;
-    if (prepare(st, &s,
-        "UPDATE runs SET progress_current = ?2, progress_total = ?3,"
-        " updated_at = " LATER("updated_at", "?4") ", progress_event_id = ?5"
-        " WHERE id = ?1 AND event_after(?5, progress_event_id)") != 0)
-        return -1;
-    bind_text(&s, 5, event_id);
-    bind_text(&s, 1, id);
-    bind_int(&s, 2, current);
-    bind_int(&s, 3, total);
-    bind_int(&s, 4, now_ms);
-    return step_done(st, &s) < 0 ? -1 : 0;
-}
-
-int store_run_progress(struct store *st, const char *id, const char *event_id,
-                       int64_t current, int64_t total, int64_t now_ms)
-{
-    return progress_update(st, id, event_id, current, total, now_ms);
-}
-
-int store_run_progress_event(struct store *st, const char *id, const char *event_id,
-                             const char *data, int64_t current, int64_t total, int64_t now_ms)
-{
-    if (begin(st) != 0)
-        return -1;
-    int r = archive_event(st, id, event_id, "progress", data) == 0 &&
-                    note_latest(st, id, event_id, now_ms) == 0
-                ? progress_update(st, id, event_id, current, total, now_ms)
-                : -1;
-    return end(st, r);
-}
 
 int store_run_finish(struct store *st, const struct status_change *ch, const char *id,
                      const json_t *result, const json_t *error,

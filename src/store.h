@@ -121,14 +121,26 @@ int store_thread_release(struct store *st, const char *owner, const char *thread
                          int64_t lease_until, char out[ID_SIZE]);
 /* Notes that cancellation was asked for: 0 first time, 1 asked before. */
 int store_run_cancel_requested(struct store *st, const char *id, int64_t now_ms);
-/* Archives an event and notes it as the run's latest unless a later one
- * is noted already, in one transaction. */
+/* An event to archive: a progress event's current and total (progress
+ * set) move the snapshot's progress too, unless a later one did. */
+struct archived_event {
+    const char *run_id, *id, *name, *data;
+    int progress;
+    int64_t current, total;
+};
+/* Archives events (each run's in the order appended) and notes each
+ * run's latest unless a later one is noted already, all in one
+ * transaction. */
+int store_run_events(struct store *st, const struct archived_event *ev, size_t n, int64_t now_ms);
+/* store_run_events of one event that is not progress. */
 int store_run_event(struct store *st, const char *id, const char *event_id,
                     const char *name, const char *data, int64_t now_ms);
 /* Archives what the archive lacks of entries ([[id, name, data], ...] in
- * stream order), in one transaction, as store_run_event does. */
+ * stream order), in one transaction, as store_run_event does; with
+ * settled, an ended run's lease is cleared in it too (store_run_lease_clear):
+ * the last of settling. */
 int store_archive_entries(struct store *st, const char *run_id, const json_t *entries,
-                          int64_t now_ms);
+                          int64_t now_ms, int settled);
 /* 1 when the archive holds an event of that name for the run, 0, -1. */
 int store_archive_has(struct store *st, const char *run_id, const char *name);
 /* The newest event id the ledger holds of a run ("" when none): 0, 1
@@ -148,12 +160,6 @@ int store_archives_delete(struct store *st, int64_t finished_before_ms, int64_t 
  * leave it. 0, 1 no such run or a later step event applied already, -1. */
 int store_run_edit_steps(struct store *st, const char *id, const char *event_id,
                          int (*edit)(void *ctx, json_t *steps), void *ctx, int64_t now_ms);
-/* The progress of event event_id, unless a later one is recorded. */
-int store_run_progress(struct store *st, const char *id, const char *event_id,
-                       int64_t current, int64_t total, int64_t now_ms);
-/* A progress event archived, noted and projected in one transaction. */
-int store_run_progress_event(struct store *st, const char *id, const char *event_id,
-                             const char *data, int64_t current, int64_t total, int64_t now_ms);
 /* The run's end, to be settled by settle_by, and, when event_id is not
  * NULL (an end taken from the stream), its run_finished archived in the
  * same transaction: the event is archived even when the change does not

@@ -35,6 +35,7 @@ struct supervisor {
     int *free;                  /* free slot numbers, a stack */
     int nfree;
     const char **ids;           /* scratch: the runs whose leases are renewed */
+    char (*bells)[ID_SIZE];     /* scratch: the runs whose bell rang, BELLS_MAX */
     int64_t ticked_ms;
     int64_t renew_at_ms;        /* when the leases are next renewed */
     int renew_failing;          /* the last renewal failed: said once per outage */
@@ -51,7 +52,8 @@ struct supervisor *supervisor_new(struct runs_ctx *rc, int max)
     s->slots = calloc((size_t)max, sizeof *s->slots);
     s->free = calloc((size_t)max, sizeof *s->free);
     s->ids = calloc((size_t)max, sizeof *s->ids);
-    if (s->epfd < 0 || s->slots == NULL || s->free == NULL || s->ids == NULL) {
+    s->bells = calloc(BELLS_MAX, sizeof *s->bells);
+    if (s->epfd < 0 || s->slots == NULL || s->free == NULL || s->ids == NULL || s->bells == NULL) {
         supervisor_free(s);
         return NULL;
     }
@@ -120,6 +122,7 @@ void supervisor_free(struct supervisor *s)
     free(s->slots);
     free(s->free);
     free(s->ids);
+    free(s->bells);
     free(s);
 }
 
@@ -173,7 +176,7 @@ static int find(const struct supervisor *s, const char *run_id)
 /* The control messages of the runs whose bell rang, if they are ours. */
 static void answer_bells(struct supervisor *s)
 {
-    static char ids[BELLS_MAX][ID_SIZE];
+    char (*ids)[ID_SIZE] = s->bells;
     struct bus *b = s->rc->bus;
     int n = bus_control_ready(b, clock_now_ms() - BELL_STALE_MS, ids, BELLS_MAX);
     /* A broken connection must not pass for no bells for ever (a quiet
@@ -221,6 +224,8 @@ void supervisor_run(struct supervisor *s, int wait_ms, int stopping)
     }
     if (s->n > 0)
         supervisor_renew(s);
+    /* The round's events, archived together. */
+    runs_flush(s->rc);
 }
 
 void supervisor_forget(struct supervisor *s)

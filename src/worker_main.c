@@ -105,7 +105,7 @@ static int take_slots(struct runs_ctx *rc, const struct jobtype *jt, const struc
  * can never start leaves the waiting set; one past its expiry ends
  * expired. */
 static enum pick try_run(struct runs_ctx *rc, const struct jobtype *jt, const struct run *c,
-                         int64_t now, char chosen[ID_SIZE], int *key_full)
+                         int64_t now, int *key_full)
 {
     if (c->status != RUN_QUEUED) {
         bus_waiting_remove(rc->bus, jt->name, c->id);
@@ -127,7 +127,6 @@ static enum pick try_run(struct runs_ctx *rc, const struct jobtype *jt, const st
         return t < 0 ? PICK_LATER : PICK_NONE;
     }
     bus_waiting_remove(rc->bus, jt->name, c->id);
-    memcpy(chosen, c->id, ID_SIZE);
     return PICK_START;
 }
 
@@ -135,17 +134,17 @@ static enum pick try_run(struct runs_ctx *rc, const struct jobtype *jt, const st
  * may start now (often, not always, its own), looked at best first: the
  * top PICK_DEPTH of its type's waiting set, with its own run at its place
  * by score (a ticket can always start its own, whatever the waiting set
- * holds). Each is read from the ledger only when its turn comes. */
+ * holds). Each is read from the ledger only when its turn comes; the one
+ * to start is handed over in *chosen, as read. */
 static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, const char *ticket_run,
-                          char chosen[ID_SIZE])
+                          struct run *chosen)
 {
     struct run own;
     if (store_run_get(rc->st, ticket_run, &own) != 0)
         return PICK_NONE;
     const struct jobtype *jt = jobtypes_find(types, own.type);
     if (jt == NULL) { /* execute_start ends it: unknown_type */
-        snprintf(chosen, ID_SIZE, "%s", own.id);
-        run_clear(&own);
+        *chosen = own;
         return PICK_START;
     }
     char ids[PICK_DEPTH][ID_SIZE];
@@ -155,21 +154,25 @@ static enum pick pick_run(struct runs_ctx *rc, const struct jobtypes *types, con
     enum pick res = PICK_NONE;
     int64_t now = clock_now_ms();
     for (int i = 0; i <= n && res == PICK_NONE; i++) {
-        struct run c;
+        struct run c = {0};
         int is_own = i < n && strcmp(ids[i], own.id) == 0;
         if (i < n && !is_own && store_run_get(rc->st, ids[i], &c) != 0) {
             bus_waiting_remove(rc->bus, own.type, ids[i]); /* deleted meanwhile */
             continue;
         }
-        const struct run *cand = is_own ? &own : &c;
+        struct run *cand = is_own ? &own : &c;
         if (!own_done && (i == n || runs_queue_score(cand) < runs_queue_score(&own))) {
             own_done = 1;
-            res = try_run(rc, jt, &own, now, chosen, &key_full);
+            if ((res = try_run(rc, jt, &own, now, &key_full)) == PICK_START)
+                cand = &own;
         }
         if (i < n && res == PICK_NONE)
-            res = try_run(rc, jt, cand, now, chosen, &key_full);
-        if (i < n && !is_own)
-            run_clear(&c);
+            res = try_run(rc, jt, cand, now, &key_full);
+        if (res == PICK_START) {
+            *chosen = *cand; /* moved: cleared by the caller */
+            *cand = (struct run){0};
+        }
+        run_clear(&c);
     }
     run_clear(&own);
     return res == PICK_NONE && key_full ? PICK_LATER : res;
@@ -325,19 +328,19 @@ static int fit_fd_limit(int jobs_max)
  * claim is in the ledger. A run that could not be claimed may still wait,
  * with this entry its only ticket: the entry stays pending, to be
  * reclaimed after a lease and a half, and the pick goes now. */
-static void start(struct runs_ctx *rc, const struct jobtypes *types, const char *run_id,
+static void start(struct runs_ctx *rc, const struct jobtypes *types, const struct run *r,
                   const char *entry)
 {
     struct job *j;
-    int r = execute_start(rc, types, run_id, entry, &j);
-    if (r == 1) {
+    int started = execute_start(rc, types, r, entry, &j);
+    if (started == 1) {
         supervisor_add(jobs, j);
-    } else if (r == 0) {
+    } else if (started == 0) {
         bus_ack(rc->bus, entry);
     } else {
         log_warn("run %s: could not be claimed; its queue entry %s is taken again later",
-                 run_id, entry);
-        bus_unpick(rc->bus, run_id);
+                 r->id, entry);
+        bus_unpick(rc->bus, r->id);
     }
 }
 
@@ -387,7 +390,7 @@ int main(int argc, char **argv)
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
     cfg.worker_jobs = fit_fd_limit(cfg.worker_jobs);
-    struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect};
+    struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect, .defer_archive = 1};
     rc.bus = connect_bus(&cfg);
     jobs = supervisor_new(&rc, cfg.worker_jobs);
     if (rc.bus != NULL && jobs != NULL)
@@ -440,7 +443,7 @@ int main(int argc, char **argv)
             supervisor_run(jobs, CLAIM_IDLE_MS, 0); /* every slot taken: the next claim waits for one */
             continue;
         }
-        char run_id[ID_SIZE], entry[EVENT_ID_SIZE], chosen[ID_SIZE];
+        char run_id[ID_SIZE], entry[EVENT_ID_SIZE];
         int64_t until_due = check_at - clock_now_ms();
         if (until_due < poll_ms)
             poll_ms = until_due > 1 ? (int)until_due : 1;
@@ -472,7 +475,8 @@ int main(int argc, char **argv)
             bus_ack(rc.bus, entry);
             continue;
         }
-        enum pick p = pick_run(&rc, &types, run_id, chosen);
+        struct run chosen = {0};
+        enum pick p = pick_run(&rc, &types, run_id, &chosen);
         if (p == PICK_LATER) {
             /* Its type (or every key waiting) is at its limit everywhere:
              * the ticket goes back, after a pause so the workers do not
@@ -486,7 +490,8 @@ int main(int argc, char **argv)
             bus_ack(rc.bus, entry); /* nothing left to start: a spent ticket */
             continue;
         }
-        start(&rc, &types, chosen, entry);
+        start(&rc, &types, &chosen, entry);
+        run_clear(&chosen);
     }
     /* Stopping: claim nothing more, let the runs finish for the grace
      * period, then have the jobs hand the rest back to the queue. */
@@ -495,6 +500,8 @@ int main(int argc, char **argv)
         supervisor_run(jobs, 20, clock_mono_ms() >= until);
     supervisor_free(jobs);
     jobs = NULL;
+    runs_flush(&rc);
+    free(rc.pending);
     log_info("stopping");
     bus_free(rc.bus);
     store_close(st);

@@ -25,10 +25,11 @@
  *       and opened again at once with Last-Event-ID (a reconnect storm).
  *     --pids "P ...": the RSS of these processes (and their children)
  *       is read before the streams open and once all are open.
- *     --kill PID: once every stream is open and events flow, SIGKILLs PID
- *       and reports the time to the next event of a stream that lost its
- *       connection (it reconnects after the server's retry:, else 3 s, as
- *       EventSource does).
+ *     --kill "P ...": once every stream is open and events flow, SIGKILLs
+ *       the one of these processes holding the most descriptors (the one
+ *       serving the most streams) and reports the time to the next event
+ *       of a stream that lost its connection (it reconnects after the
+ *       server's retry:, else 3 s, as EventSource does).
  *
  *   loadgen http METHOD URL BODY CONNS SECONDS
  *     CONNS keep-alive connections, each sending the next request as soon
@@ -42,6 +43,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <hiredis/hiredis.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -558,6 +560,33 @@ static char **read_lines(const char *path, size_t *n)
     return v;
 }
 
+/* Of the processes in "P ...", the one with the most open descriptors. */
+static pid_t busiest(const char *list)
+{
+    pid_t best = 0;
+    long most = -1;
+    for (const char *p = list; *p != '\0';) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        p = end;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+        long fds = 0;
+        DIR *d = opendir(path);
+        for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+            fds += e->d_name[0] != '.';
+        if (d != NULL)
+            closedir(d);
+        if (fds > most) {
+            most = fds;
+            best = (pid_t)pid;
+        }
+    }
+    return best;
+}
+
 static int streams_main(int argc, char **argv)
 {
     size_t n;
@@ -565,7 +594,7 @@ static int streams_main(int argc, char **argv)
     int seconds = atoi(argv[3]);
     struct publisher pub = {0};
     int cut_ms = 0;
-    pid_t kill_pid = 0;
+    const char *kill_pids = NULL;
     const char *pids = NULL;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--publish") && i + 4 < argc) {
@@ -581,7 +610,7 @@ static int streams_main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--pids") && i + 1 < argc) {
             pids = argv[++i];
         } else if (!strcmp(argv[i], "--kill") && i + 1 < argc) {
-            kill_pid = atoi(argv[++i]);
+            kill_pids = argv[++i];
         } else if (!strcmp(argv[i], "--retry-ms") && i + 1 < argc) {
             retry_ms = atoi(argv[++i]);
         } else {
@@ -600,7 +629,7 @@ static int streams_main(int argc, char **argv)
         }
     multi_init();
     on_done = stream_done;
-    reconnect_on_close = kill_pid > 0 || cut_ms > 0;
+    reconnect_on_close = kill_pids != NULL || cut_ms > 0;
     nstreams = n;
     streams = calloc(n, sizeof *streams);
     long rss0 = pids ? rss_kib(pids) : 0, rss1 = 0;
@@ -629,7 +658,7 @@ static int streams_main(int argc, char **argv)
                 rss1 = rss_kib(pids);
             if (cut_ms > 0)
                 cut_at = now + cut_ms;
-            if (kill_pid > 0)
+            if (kill_pids != NULL)
                 kill_at = now + 1000;
         }
         if (!pub_started && pub.kind[0] && (opened_ms >= 0 || live == 0)) {
@@ -662,7 +691,7 @@ static int streams_main(int argc, char **argv)
             storm_start = 0;
         }
         if (kill_at > 0 && now >= kill_at) {
-            kill(kill_pid, SIGKILL);
+            kill(busiest(kill_pids), SIGKILL);
             kill_ms = now;
             kill_at = -1;
         }

@@ -162,6 +162,8 @@ streaming() {
 # PSS (the jobs' own processes not counted). First, so that no run
 # another workload leaves queued is executed meanwhile.
 WORKER_MEMORY_RUNS=${WORKER_MEMORY_RUNS:-1000 10000}
+CHATTY_RUNS=${CHATTY_RUNS:-16}
+CHATTY_EVENTS=${CHATTY_EVENTS:-2000}
 PEER_ACTIVE='local n = 0 for _, k in ipairs(redis.call("KEYS", "peer:meta:*")) do
   if redis.call("HGET", k, "status") ~= "succeeded" then n = n + 1 end end return n'
 # drained T0_MS SYS: seconds from T0_MS until SYS's last run had ended
@@ -198,6 +200,25 @@ if doing worker; then
             '. + {drained_s: $s, executed_rps: (if $s == null or $s == 0 then null else (.ok / $s * 10 | round / 10) end)}' \
             <<< "${R[exec.$sys]}")
         echo "${R[exec.$sys]}" >&2
+    done
+    # Many chatty jobs at once: CHATTY_RUNS countdowns of CHATTY_EVENTS
+    # events each at full speed, every event kept (opstream: archived in
+    # the ledger); events/s from the first create to the last end.
+    for sys in fastapi opstream; do
+        has "$sys" || continue
+        base=$([ "$sys" = opstream ] && echo "$OPS" || echo "$FA")
+        echo "==> $sys: $CHATTY_RUNS runs of $CHATTY_EVENTS events each at full speed, at once" >&2
+        quiet
+        t0=$(date +%s%3N)
+        for _ in $(seq "$CHATTY_RUNS"); do
+            curl -sS -o /dev/null -X POST -H 'Content-Type: application/json' \
+                -d "{\"type\":\"countdown\",\"input\":{\"n\":$CHATTY_EVENTS,\"interval_ms\":0}}" \
+                "$base/api/v1/runs"
+        done
+        secs=$(drained "$t0" "$sys")
+        R[chatty.$sys]=$(jq -nc --argjson s "${secs:-null}" --argjson n $((CHATTY_RUNS * CHATTY_EVENTS)) \
+            '{events: $n, drained_s: $s, events_per_s: (if $s == null or $s == 0 then null else ($n / $s | round) end)}')
+        echo "${R[chatty.$sys]}" >&2
     done
     for runs in $WORKER_MEMORY_RUNS; do
         has opstream || break
@@ -379,11 +400,11 @@ if has opstream && doing announce; then
     echo "${R[announce.opstream]}" >&2
 fi
 
-victim() { # a process serving streams, to SIGKILL
+victims() { # the processes serving streams: the one serving the most is SIGKILLed
     case $1 in
-    opstream) set -- $(fcgi_pids fcgi-responder); echo "$1" ;;
-    nchan) set -- $(pgrep -P "$NGINX_PID"); echo "$1" ;;
-    fastapi) set -- $(pgrep -P "$FAPI_PID"); echo "${!#}" ;;
+    opstream) fcgi_pids fcgi-responder | tr '\n' ' ' ;;
+    nchan) pgrep -P "$NGINX_PID" | tr '\n' ' ' ;;
+    fastapi) pgrep -P "$FAPI_PID" | tr '\n' ' ' ;;
     esac
 }
 for sys in "${SYSTEMS[@]}"; do
@@ -392,7 +413,7 @@ for sys in "${SYSTEMS[@]}"; do
     runs "$sys" 1 "$T/kill.$sys"
     spread "$T/kill.$sys.urls" 20 > "$T/kill.$sys.streams"
     R[kill.$sys]=$("$LOADGEN" streams "$T/kill.$sys.streams" 30 \
-        --publish "$(kind "$sys")" "$T/kill.$sys.targets" 100 8 --kill "$(victim "$sys")")
+        --publish "$(kind "$sys")" "$T/kill.$sys.targets" 100 8 --kill "$(victims "$sys")")
     echo "${R[kill.$sys]}" >&2
     if [ "$sys" = opstream ]; then wait_until "responders replaced" 20 sh -c "[ \$(pgrep -c -f 'opstream.fcgi -c $T/') -ge 4 ]"; fi
 done
@@ -426,6 +447,9 @@ row "memory per open stream, all-in KiB" "$(mem burst.nchan)" "$(mem burst.fasta
 if [ -n "${R[exec.opstream]:-}${R[exec.fastapi]:-}" ]; then
     row "one-event runs, created with a worker executing them, 50 conns: created/s" "—" "$(j exec.fastapi .rps)" "$(j exec.opstream .rps)"
     row "the same runs executed end to end, first create to last end: runs/s" "—" "$(j exec.fastapi .executed_rps)" "$(j exec.opstream .executed_rps)"
+fi
+if [ -n "${R[chatty.opstream]:-}${R[chatty.fastapi]:-}" ]; then
+    row "$CHATTY_RUNS runs of $CHATTY_EVENTS events at full speed at once, first create to last end: events/s" "—" "$(j chatty.fastapi .events_per_s)" "$(j chatty.opstream .events_per_s)"
 fi
 for runs in $WORKER_MEMORY_RUNS; do
     if [ -n "${R[memory.worker.$runs]:-}" ]; then

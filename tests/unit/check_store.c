@@ -109,6 +109,27 @@ static struct store *open_with_run(struct run *r, int64_t lease_until)
     return st;
 }
 
+/* A progress event of n out of 10, as a job's line becomes one. */
+static int progress_event(struct store *st, const char *run_id, const char *id, int64_t n,
+                          int64_t now_ms)
+{
+    struct archived_event ev = {.run_id = run_id, .id = id, .name = "progress", .data = "{}",
+                                .progress = 1, .current = n, .total = 10};
+    return store_run_events(st, &ev, 1, now_ms);
+}
+
+/* Checks the run's latest event and progress; its updated_at. */
+static int64_t check_latest(struct store *st, const char *id, const char *last, int64_t progress)
+{
+    struct run got;
+    ck_assert_int_eq(store_run_get(st, id, &got), 0);
+    ck_assert_str_eq(got.last_event_id, last);
+    ck_assert_int_eq(got.progress_current, progress);
+    int64_t updated = got.updated_at;
+    run_clear(&got);
+    return updated;
+}
+
 /* Writers of one run's events race (a runner, a responder cancelling, a
  * create interrupting its thread): whichever ledger write lands last, the
  * ledger keeps the latest event, progress and steps, and updated_at. */
@@ -118,8 +139,8 @@ START_TEST(test_store_ledger_only_moves_forward)
     struct store *st = open_with_run(&r, 0);
     ck_assert_int_eq(store_run_event(st, r.id, "9-0", "cancel_requested", "{}", 5000), 0);
     ck_assert_int_eq(store_run_event(st, r.id, "3-0", "run_queued", "{}", 4000), 0); /* late */
-    ck_assert_int_eq(store_run_progress(st, r.id, "5-0", 5, 10, 3000), 0);
-    ck_assert_int_eq(store_run_progress_event(st, r.id, "4-0", "{}", 4, 10, 6000), 0); /* late */
+    ck_assert_int_eq(progress_event(st, r.id, "5-0", 5, 3000), 0);
+    ck_assert_int_eq(progress_event(st, r.id, "4-0", 4, 6000), 0); /* late */
     ck_assert_int_eq(store_run_edit_steps(st, r.id, "6-0", add_step, "six", 3000), 0);
     ck_assert_int_eq(store_run_edit_steps(st, r.id, "2-0", add_step, "two", 3000), 1); /* late */
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
@@ -136,20 +157,43 @@ START_TEST(test_store_ledger_only_moves_forward)
     /* Reconciling archives what is missing and moves the ledger forward only. */
     json_t *entries = json_pack("[[s,s,s],[s,s,s]]", "3-0", "run_queued", "{}",
                                 "10-1", "run_finished", "{\"status\":\"cancelled\"}");
-    ck_assert_int_eq(store_archive_entries(st, r.id, entries, 7000), 0);
+    ck_assert_int_eq(store_archive_entries(st, r.id, entries, 7000, 0), 0);
     json_decref(entries);
     ck_assert_int_eq(store_archive_has(st, r.id, "run_finished"), 1);
     ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
     ck_assert_str_eq(got.last_event_id, "10-1");
     run_clear(&got);
     /* A progress event in time moves all three in its one transaction. */
-    ck_assert_int_eq(store_run_progress_event(st, r.id, "11-0", "{}", 7, 10, 8000), 0);
-    ck_assert_int_eq(store_run_get(st, r.id, &got), 0);
-    ck_assert_str_eq(got.last_event_id, "11-0");
-    ck_assert_int_eq(got.progress_current, 7);
-    ck_assert_int_eq(got.updated_at, 8000);
-    run_clear(&got);
+    ck_assert_int_eq(progress_event(st, r.id, "11-0", 7, 8000), 0);
+    ck_assert_int_eq(check_latest(st, r.id, "11-0", 7), 8000);
     run_clear(&r);
+    store_close(st);
+}
+END_TEST
+
+/* The worker archives a round's events together: all of them or none,
+ * so that a bad one (its run deleted meanwhile) fails the batch and the
+ * caller can write them one by one. */
+START_TEST(test_store_events_of_many_runs_in_one_transaction)
+{
+    struct run a;
+    struct store *st = open_with_run(&a, 0);
+    struct archived_event ev[] = {
+        {.run_id = a.id, .id = "1-0", .name = "run_started", .data = "{}"},
+        {.run_id = a.id, .id = "2-0", .name = "progress", .data = "{}", .progress = 1,
+         .current = 3, .total = 9},
+        {.run_id = a.id, .id = "3-0", .name = "progress", .data = "{}", .progress = 1,
+         .current = 5, .total = 9},
+        {.run_id = a.id, .id = "4-0", .name = "log", .data = "{}"},
+        {.run_id = "0000000000000000000000", .id = "1-0", .name = "log", .data = "{}"},
+    };
+    ck_assert_int_eq(store_run_events(st, ev, 5, 2000), -1);
+    ck_assert_int_eq(store_archive_has(st, a.id, "run_started"), 0); /* none of it */
+    ck_assert_int_eq(store_run_events(st, ev, 4, 2000), 0);
+    ck_assert_int_eq(store_archive_has(st, a.id, "run_started"), 1);
+    ck_assert_int_eq(store_archive_has(st, a.id, "log"), 1);
+    check_latest(st, a.id, "4-0", 5); /* each run's latest, in progress too */
+    run_clear(&a);
     store_close(st);
 }
 END_TEST
@@ -378,6 +422,7 @@ UNIT_MAIN("store",
           test_store_create_rules_and_listing,
           test_store_run_roundtrip_and_finish,
           test_store_ledger_only_moves_forward,
+          test_store_events_of_many_runs_in_one_transaction,
           test_store_leases_of_queued_and_ended_runs,
           test_store_active_literal_names_the_active_statuses,
           test_store_a_silent_writer_lets_go)
