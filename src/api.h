@@ -58,4 +58,22 @@ int api_openapi(struct call *c);
  * cancel_on_gone a client that leaves before the end cancels the run. */
 int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone);
 
+/* Streams r from after cursor as the MCP stream view stands for (mcp.h):
+ * a tools/call's or a tasks/result's answer, or its resumption. */
+struct mcp_view;
+int api_stream_mcp(struct call *c, const struct run *r, const char *cursor, const char *headers,
+                   const struct mcp_view *view);
+/* Blocks on run r's stream (no polling) until its end or timeout_ms;
+ * r holds the latest snapshot: 1 ended, 0 timed out, -1 error. */
+int api_wait_terminal(struct call *c, struct run *r, int64_t timeout_ms);
+
+/* A list's opaque cursor: the creation order of the last run of a page. */
+#define CURSOR_SIZE 64
+void api_cursor_encode(int64_t seq, char out[CURSOR_SIZE]);
+int api_cursor_decode(const char *text, int64_t *seq);
+
+int api_mcp_post(struct call *c);
+int api_mcp_get(struct call *c);
+int api_mcp_delete(struct call *c);
+
 #endif

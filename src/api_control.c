@@ -50,9 +50,7 @@ static int reload_terminal(struct call *c, const char *run_id, struct run *r, in
     }
 }
 
-/* Blocks on the run's event stream (no polling) until run_finished or the
- * timeout. r holds the latest snapshot: 1 terminal, 0 timed out, -1 error. */
-static int wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
+int api_wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
 {
     if (call_bus(c) == NULL)
         return run_status_terminal(r->status) ? 1 : -1;
@@ -101,7 +99,7 @@ int api_wait(struct call *c)
     struct run r;
     if (read_timeout(c, &secs) != 0 || call_owned_run(c, &r) != 0)
         return -1;
-    int w = wait_terminal(c, &r, secs * 1000);
+    int w = api_wait_terminal(c, &r, secs * 1000);
     int rc = w < 0 ? reply_problem(c->req, 503, "unavailable", "the run cannot be watched now")
                    : reply_run(c, w == 1 ? 200 : 202, &r);
     run_clear(&r);
@@ -189,7 +187,7 @@ int api_cancel(struct call *c)
         return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
     int status = 202;
     if (wait_flag) {
-        int w = wait_terminal(c, &r, secs * 1000);
+        int w = api_wait_terminal(c, &r, secs * 1000);
         if (w < 0) {
             run_clear(&r);
             return reply_problem(c->req, 503, "unavailable", "the run cannot be watched now");

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "log.h"
+#include "mcp.h"
 #include "reply.h"
 #include "runs.h"
 #include "sse.h"
@@ -34,6 +35,8 @@ struct stream {
     json_t *page;
     int budget;
     const char *types;   /* "a,b,c" or NULL */
+    const struct mcp_view *view; /* an MCP stream's: frames are JSON-RPC messages */
+    const char *run_id;
 };
 
 static int type_wanted(const char *types, const char *name)
@@ -68,7 +71,7 @@ static int send_entry(void *ctx, const char *id, const char *name, const char *d
     struct stream *s = ctx;
     if (s->page != NULL)
         return add_entry(ctx, id, name, data);
-    if (sse_event(s->out, id, name, data) != 0) {
+    if (stream_frame(s->out, s->view, s->run_id, id, name, data) != 0) {
         s->gone = 1;
         return 1;
     }
@@ -120,18 +123,6 @@ static int reconnect(struct call *c)
 }
 
 #define ARCHIVE_PAGE 500
-
-/* The id just before another: a gap event carries it, so a reconnect goes
- * on from the first event still available. */
-static void id_before(const struct event_id *id, char out[EVENT_ID_SIZE])
-{
-    struct event_id p = *id;
-    if (p.seq > 0)
-        p.seq--;
-    else if (p.ms > 0)
-        p.ms--, p.seq = UINT64_MAX;
-    event_id_format(&p, out);
-}
 
 /* 1 when Redis lost the newest events of the run that the ledger holds
  * (a restart from an AOF without its last second, a failover to a replica
@@ -225,7 +216,7 @@ static int catch_up(struct call *c, const struct run *r, struct stream *s)
         return rc;
     if (info.exists && r->archive_deleted && event_id_cmp(&cur, &info.first) < 0) {
         event_id_format(&info.first, first);
-        id_before(&info.first, gap_id);
+        event_id_before(&info.first, gap_id);
         snprintf(data, sizeof data, "{\"reason\":\"trimmed\",\"first_available\":\"%s\"}", first);
         send_entry(s, gap_id, "gap", data);
     } else if (!info.exists && run_status_terminal(r->status) && r->last_event_id[0] != '\0') {
@@ -258,6 +249,15 @@ static int revoked(struct call *c, struct stream_watch *w, long long now)
     return r;
 }
 
+/* An MCP stream opens with an event that has an id and no message, so
+ * that its client can resume it from the start (the transport's
+ * resumability: a client resumes only a stream that gave it an id). */
+static int prime(struct out *o, const char *run_id, const char *cursor)
+{
+    char mid[MCP_EVENT_ID_SIZE];
+    return mcp_event_id(run_id, cursor, mid, sizeof mid) != 0 ? -1 : sse_event(o, mid, "message", "");
+}
+
 /* The replay, then, once it is sent, the stream goes to the hub where
  * there is one; else (no hub, or a full one) this thread drives it by the
  * same rules (stream_rules.h): a keepalive after stream_quiet_ms of
@@ -266,7 +266,7 @@ static int revoked(struct call *c, struct stream_watch *w, long long now)
  * connection), the early ends, revocations, Redis's patience, and
  * on_disconnect: cancel. */
 static int stream_events(struct call *c, const struct run *r, const char *cursor,
-                         const char *headers, int cancel_on_gone)
+                         const char *headers, int cancel_on_gone, const struct mcp_view *view)
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
@@ -275,14 +275,15 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
     if (slice_ms > STOP_SLICE_MS)
         slice_ms = STOP_SLICE_MS;
-    struct stream s = {.out = &c->req->out};
+    struct stream s = {.out = &c->req->out, .view = view, .run_id = run_id};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     struct auth_proof proof;
     auth_proof_take(c->req, c->link_ok, r->owner, &proof);
     struct stream_watch w;
     stream_watch_init(&w, run_id, &proof, bus_revocations(c->bus), cancel_on_gone);
+    w.view = view;
     if (sse_headers(s.out, headers) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
-        catch_up(c, r, &s) != 0)
+        (view != NULL && prime(s.out, run_id, cursor) != 0) || catch_up(c, r, &s) != 0)
         return -1;
     /* The replay, up to what Redis holds now; then an event loop takes the
      * stream over where there is one, and this thread is free. */
@@ -360,7 +361,15 @@ int api_stream_run(struct call *c, const struct run *r, const char *headers, int
 {
     if (call_bus(c) == NULL)
         return stream_later(c);
-    return stream_events(c, r, "0-0", headers, cancel_on_gone);
+    return stream_events(c, r, "0-0", headers, cancel_on_gone, NULL);
+}
+
+int api_stream_mcp(struct call *c, const struct run *r, const char *cursor, const char *headers,
+                   const struct mcp_view *view)
+{
+    if (call_bus(c) == NULL)
+        return stream_later(c);
+    return stream_events(c, r, cursor, headers, 0, view);
 }
 
 /* The JSON form's parameters. */
@@ -461,7 +470,7 @@ int api_events(struct call *c)
         run_clear(&r);
         return stream_later(c);
     }
-    rc = stream_events(c, &r, cursor, NULL, 0);
+    rc = stream_events(c, &r, cursor, NULL, 0, NULL);
     run_clear(&r);
     return rc;
 }

@@ -388,9 +388,7 @@ int api_rerun(struct call *c)
 
 /* The list cursor is opaque to clients: base64url of "seq:N", the
  * position in creation order of the last run of the previous page. */
-#define CURSOR_SIZE 64
-
-static void cursor_encode(int64_t seq, char out[CURSOR_SIZE])
+void api_cursor_encode(int64_t seq, char out[CURSOR_SIZE])
 {
     char raw[32];
     int n = snprintf(raw, sizeof raw, "seq:%lld", (long long)seq);
@@ -398,7 +396,7 @@ static void cursor_encode(int64_t seq, char out[CURSOR_SIZE])
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int cursor_decode(const char *text, int64_t *seq)
+int api_cursor_decode(const char *text, int64_t *seq)
 {
     char raw[32];
     size_t n = 0;
@@ -487,7 +485,7 @@ int api_list_runs(struct call *c)
     f.metadata_key = qk == 0 ? meta_key : NULL;
     f.metadata_value = qv == 0 ? meta_value : NULL;
     q = request_query(req, "cursor", cursor, sizeof cursor);
-    if (q < 0 || (q == 0 && cursor_decode(cursor, &f.before_seq) != 0))
+    if (q < 0 || (q == 0 && api_cursor_decode(cursor, &f.before_seq) != 0))
         return reply_problem(req, 400, "invalid_cursor", "cursor: not one this API gave out");
 
     struct list_ctx l = {json_array(), c, (int)limit, 0, 0, 0};
@@ -497,7 +495,7 @@ int api_list_runs(struct call *c)
     }
     json_t *next = json_null();
     if (l.more) {
-        cursor_encode(l.last_seq, cursor);
+        api_cursor_encode(l.last_seq, cursor);
         next = json_string(cursor);
     }
     return reply_json(req, 200, json_pack("{s:o, s:o}", "data", l.data, "next_cursor", next), NULL);

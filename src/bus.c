@@ -67,6 +67,23 @@ static int reply_ok(redisReply *r)
     return r != NULL && r->type != REDIS_REPLY_ERROR;
 }
 
+/* A string answer (r is freed) shorter than max as a new C string in
+ * *out: 1; 0 for nil; -1 for an error, another type or a string too long. */
+static int reply_string(redisReply *r, size_t max, char **out)
+{
+    int ret = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_NIL) {
+        ret = 0;
+    } else if (reply_ok(r) && r->type == REDIS_REPLY_STRING && r->len < max &&
+               (*out = malloc(r->len + 1)) != NULL) {
+        memcpy(*out, r->str, r->len);
+        (*out)[r->len] = '\0';
+        ret = 1;
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
 /* A command whose only answer that matters is "not an error": 0 or -1. */
 static int cmd_ok(struct bus *b, const char *fmt, ...)
 {
@@ -794,20 +811,7 @@ int bus_control_pop(struct bus *b, const char *run_id, char **out)
 {
     char key[64];
     control_key(run_id, key, sizeof key);
-    redisReply *r = cmd(b, "LPOP %s", key);
-    int ret = -1;
-    if (reply_ok(r) && r->type == REDIS_REPLY_NIL) {
-        ret = 0;
-    } else if (reply_ok(r) && r->type == REDIS_REPLY_STRING && r->len < BUS_CONTROL_SIZE) {
-        *out = malloc(r->len + 1);
-        if (*out != NULL) {
-            memcpy(*out, r->str, r->len);
-            (*out)[r->len] = '\0';
-            ret = 1;
-        }
-    }
-    freeReplyObject(r);
-    return ret;
+    return reply_string(cmd(b, "LPOP %s", key), BUS_CONTROL_SIZE, out);
 }
 
 int bus_control_clear(struct bus *b, const char *run_id)
@@ -1256,4 +1260,40 @@ int bus_queue_tidy(struct bus *b, const char *self, int min_idle_ms)
 int bus_ack(struct bus *b, const char *entry_id)
 {
     return cmd_ok(b, "XACK " BUS_QUEUE_KEY " " BUS_GROUP " %s", entry_id);
+}
+
+/* Small records kept under a name for a time (an MCP session, the call
+ * a run answers): opstream:note:{name}, so that they never meet a run's
+ * keys. */
+static void note_key(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "opstream:note:{%s}", name);
+}
+
+int bus_note_put(struct bus *b, const char *name, const char *value, int ttl_s)
+{
+    char key[BUS_NOTE_NAME_SIZE + 32];
+    if (strlen(name) >= BUS_NOTE_NAME_SIZE || strlen(value) >= BUS_NOTE_SIZE)
+        return -1;
+    note_key(name, key, sizeof key);
+    return cmd_ok(b, "SET %s %s EX %d", key, value, ttl_s);
+}
+
+int bus_note_get(struct bus *b, const char *name, int ttl_s, char **out)
+{
+    char key[BUS_NOTE_NAME_SIZE + 32];
+    *out = NULL;
+    if (strlen(name) >= BUS_NOTE_NAME_SIZE)
+        return 0;
+    note_key(name, key, sizeof key);
+    return reply_string(cmd(b, "GETEX %s EX %d", key, ttl_s), BUS_NOTE_SIZE, out);
+}
+
+int bus_note_delete(struct bus *b, const char *name)
+{
+    char key[BUS_NOTE_NAME_SIZE + 32];
+    if (strlen(name) >= BUS_NOTE_NAME_SIZE)
+        return -1;
+    note_key(name, key, sizeof key);
+    return cmd_ok(b, "DEL %s", key);
 }

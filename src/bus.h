@@ -236,4 +236,14 @@ int bus_reclaim(struct bus *b, const char *consumer, int min_idle_ms,
  * The number of consumers removed, or -1. */
 int bus_queue_tidy(struct bus *b, const char *self, int min_idle_ms);
 
+/* A note: a small record under a name (at most BUS_NOTE_NAME_SIZE - 1
+ * bytes) for ttl_s seconds, which every read renews. put and delete: 0
+ * or -1; get: 1 with *out (the caller frees it), 0 when there is none
+ * (or it expired), -1 on error. */
+#define BUS_NOTE_NAME_SIZE 256
+#define BUS_NOTE_SIZE 4096
+int bus_note_put(struct bus *b, const char *name, const char *value, int ttl_s);
+int bus_note_get(struct bus *b, const char *name, int ttl_s, char **out);
+int bus_note_delete(struct bus *b, const char *name);
+
 #endif

@@ -71,3 +71,13 @@ int event_is_terminal(const char *name)
 {
     return strcmp(name, EVENT_TERMINAL) == 0;
 }
+
+void event_id_before(const struct event_id *id, char out[EVENT_ID_SIZE])
+{
+    struct event_id p = *id;
+    if (p.seq > 0)
+        p.seq--;
+    else if (p.ms > 0)
+        p.ms--, p.seq = UINT64_MAX;
+    event_id_format(&p, out);
+}

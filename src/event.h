@@ -21,6 +21,10 @@ int event_name_valid(const char *name);
 int event_id_parse(const char *s, struct event_id *out);
 int event_id_cmp(const struct event_id *a, const struct event_id *b);
 void event_id_format(const struct event_id *id, char out[EVENT_ID_SIZE]);
+/* The id just before id: a reader that goes on from it gets id next (a
+ * gap event carries it, so a reconnect goes on from the first event still
+ * available). */
+void event_id_before(const struct event_id *id, char out[EVENT_ID_SIZE]);
 /* The event a job sends to ask for input. It shares its name with the
  * status it leads to; that name is spelled here and in run.c only. */
 #define EVENT_INPUT_REQUIRED "input_required"

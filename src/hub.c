@@ -23,6 +23,7 @@
  * After the hand-off libfcgi is out of the picture (one request per
  * thread), so responses are finished with records from fcgi_record.c. */
 #include "hub.h"
+#include "mcp.h"
 #include "bus.h"
 #include "clock.h"
 #include "event.h"
@@ -64,6 +65,7 @@ struct hub_stream {
     int ended;                  /* the hub ended it (the run's end, a rule): not its client */
     struct event_id cursor;     /* the last event sent */
     struct stream_watch w;      /* its run, credentials and last write */
+    struct mcp_view *view;      /* an MCP stream's, owned (w.view points here); else NULL */
     unsigned char *pending;     /* NULL unless the socket would block */
     size_t pending_len, pending_off;
     struct fcgi_scan scan;
@@ -106,6 +108,10 @@ struct hub {
 
 /* epoll tags other than streams */
 static int wake_tag, listen_tag;
+
+/* The largest frame an MCP view's message may make (a message carries at
+ * most one event's data and a schema). */
+#define FRAME_MAX ((size_t)64 << 20)
 
 static int grow(void *pbuf, size_t *cap, size_t need)
 {
@@ -164,6 +170,13 @@ static void run_release(struct hub *h, struct hub_run *r)
     free(r);
 }
 
+static void stream_free(struct hub_stream *s)
+{
+    free(s->pending);
+    free(s->view);
+    free(s);
+}
+
 /* The stream's socket is closed and its state freed. A stream the hub
  * did not end lost its client: under on_disconnect: cancel, its run is
  * cancelled. */
@@ -179,8 +192,7 @@ static void drop(struct hub *h, struct hub_stream *s)
     if (s->next != NULL)
         s->next->prev = s->prev;
     close(s->fd); /* also leaves the epoll set */
-    free(s->pending);
-    free(s);
+    stream_free(s);
     atomic_fetch_sub(&h->count, 1);
     run_release(h, r);
 }
@@ -280,7 +292,30 @@ static void readable(struct hub *h, struct hub_stream *s)
         drop(h, s);
 }
 
-/* One event of a run, to each of its streams that has not had it. */
+/* The frame of an event for streams of view (NULL: as is) into h->frame:
+ * its length, 0 when the event is nothing to them, -1 when it cannot be
+ * built. The buffer grows until the frame fits. */
+static long frame(struct hub *h, const struct mcp_view *view, const char *run_id, const char *id,
+                  const char *name, const char *data)
+{
+    if (grow(&h->frame, &h->frame_cap, sse_event_max(id, name, data) + 1) != 0) /* and a NUL */
+        return -1;
+    for (;;) {
+        struct membuf m = {.data = h->frame, .cap = h->frame_cap};
+        struct out o;
+        membuf_out(&m, &o);
+        if (stream_frame(&o, view, run_id, id, name, data) == 0)
+            return (long)m.len;
+        /* Only a view's message can outgrow the bound of the event's. */
+        if (view == NULL || h->frame_cap >= FRAME_MAX ||
+            grow(&h->frame, &h->frame_cap, h->frame_cap * 2) != 0)
+            return -1;
+    }
+}
+
+/* One event of a run, to each of its streams that has not had it: one
+ * frame for all the streams that see events as they are, one for each
+ * stream of a view. */
 static void deliver(struct hub *h, struct hub_run *r, const char *id, const char *name,
                     const char *data)
 {
@@ -288,20 +323,21 @@ static void deliver(struct hub *h, struct hub_run *r, const char *id, const char
     if (event_id_parse(id, &eid) != 0 || event_id_cmp(&eid, &r->read) <= 0)
         return;
     r->read = eid;
-    if (grow(&h->frame, &h->frame_cap, sse_event_max(id, name, data) + 1) != 0) /* and a NUL */
-        return;
-    struct membuf m = {.data = h->frame, .cap = h->frame_cap};
-    struct out o;
-    membuf_out(&m, &o);
-    if (sse_event(&o, id, name, data) != 0)
-        return;
     int end = event_is_terminal(name);
+    long plain = -2; /* not built yet */
     for (struct hub_stream *s = r->streams, *next; s != NULL; s = next) {
         next = s->next;
         if (s->ending || event_id_cmp(&eid, &s->cursor) <= 0)
             continue;
         s->cursor = eid;
-        if (send_sse(h, s, m.data, m.len) != 0)
+        long len;
+        if (s->view != NULL)
+            len = frame(h, s->view, r->id, id, name, data);
+        else
+            len = plain = plain == -2 ? frame(h, NULL, r->id, id, name, data) : plain;
+        if (s->view != NULL)
+            plain = -2; /* the buffer holds this stream's frame now */
+        if (len < 0 || (len > 0 && send_sse(h, s, h->frame, (size_t)len) != 0))
             drop(h, s);
         else if (end)
             finish(h, s);
@@ -553,7 +589,7 @@ static void take_inbox(struct hub *h)
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = s};
         if (r == NULL || epoll_ctl(h->ep, EPOLL_CTL_ADD, s->fd, &ev) != 0) {
             close(s->fd);
-            free(s);
+            stream_free(s);
             atomic_fetch_sub(&h->count, 1);
             if (r != NULL)
                 run_release(h, r);
@@ -744,7 +780,7 @@ void hub_stop(struct hub *h)
     for (struct hub_stream *s = h->inbox, *next; s != NULL; s = next) {
         next = s->inbox_next;
         close(s->fd);
-        free(s);
+        stream_free(s);
     }
     close(h->ep);
     close(h->wake);
@@ -766,9 +802,18 @@ int hub_adopt(struct hub *h, int fd, int request_id, const struct stream_watch *
         atomic_fetch_sub(&h->count, 1);
         return -1;
     }
+    if (w->view != NULL && (s->view = malloc(sizeof *s->view)) == NULL) {
+        free(s);
+        atomic_fetch_sub(&h->count, 1);
+        return -1;
+    }
     s->fd = fd;
     s->request_id = request_id;
     s->w = *w;
+    if (s->view != NULL) {
+        *s->view = *w->view;
+        s->w.view = s->view;
+    }
     s->w.last_write_ms = clock_mono_ms();
     pthread_mutex_lock(&h->lock);
     s->inbox_next = h->inbox;

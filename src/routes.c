@@ -23,6 +23,9 @@ static const struct route routes[] = {
     {"GET", "/v1/types/{name}", api_type, 0},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER},
     {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC},
+    {"POST", "/mcp", api_mcp_post, ROUTE_STREAM_ACCEPT},
+    {"GET", "/mcp", api_mcp_get, ROUTE_STREAM},
+    {"DELETE", "/mcp", api_mcp_delete, 0},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -2,9 +2,12 @@
  * stream_rules.h). */
 #include "stream_rules.h"
 #include "log.h"
+#include "mcp.h"
+#include "sse.h"
 #include "runs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void stream_watch_init(struct stream_watch *w, const char *run_id, const struct auth_proof *proof,
@@ -54,4 +57,19 @@ void stream_client_gone(const struct stream_watch *w, const struct config *cfg, 
         log_info("run %s: its client left; cancelled (on_disconnect: cancel)", w->run_id);
     json_decref(why);
     store_close(own);
+}
+
+/* One event as its stream's client sees it: as is, or as the MCP message
+ * it stands for (none for most events). */
+int stream_frame(struct out *o, const struct mcp_view *view, const char *run_id,
+                     const char *id, const char *name, const char *data)
+{
+    if (view == NULL)
+        return sse_event(o, id, name, data);
+    char *msg = mcp_event_message(view, run_id, id, name, data);
+    char mid[MCP_EVENT_ID_SIZE];
+    int rc = msg == NULL ? 0
+           : mcp_event_id(run_id, id, mid, sizeof mid) != 0 ? -1 : sse_event(o, mid, "message", msg);
+    free(msg);
+    return rc;
 }

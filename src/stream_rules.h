@@ -4,7 +4,10 @@
 #include "auth.h"
 #include "bus.h"
 #include "config.h"
+#include "out.h"
 #include "store.h"
+
+struct mcp_view;
 
 #include <stdint.h>
 
@@ -25,6 +28,7 @@ struct stream_watch {
     long long revocations;       /* the bus's revocation count they were last checked at */
     int64_t last_write_ms;       /* monotonic */
     int cancel_on_gone;          /* on_disconnect: cancel (a create-and-stream) */
+    const struct mcp_view *view; /* an MCP stream's (mcp.h), or NULL; the hub keeps a copy */
 };
 
 void stream_watch_init(struct stream_watch *w, const char *run_id, const struct auth_proof *proof,
@@ -61,5 +65,11 @@ int stream_revoked(struct stream_watch *w, long long revocations, struct store *
  * could not be cancelled. */
 void stream_client_gone(const struct stream_watch *w, const struct config *cfg, struct store *st,
                         struct bus *bus);
+
+/* One event as a stream's client sees it: as is (view NULL), or as the
+ * MCP message it stands for, none for most events. 0, or -1 when the
+ * client is gone. */
+int stream_frame(struct out *o, const struct mcp_view *view, const char *run_id, const char *id,
+                 const char *name, const char *data);
 
 #endif

@@ -8,39 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct body {
-    const uint8_t *data;
-    size_t size, off;
-};
-
-static int body_read(void *ctx, char *buf, size_t n)
-{
-    struct body *b = ctx;
-    size_t left = b->size - b->off;
-    if (n > left)
-        n = left;
-    memcpy(buf, b->data + b->off, n);
-    b->off += n;
-    return (int)n;
-}
-
-static const char *no_env(void *ctx, const char *name)
-{
-    (void)ctx, (void)name;
-    return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct config cfg;
-    config_defaults(&cfg);
-    cfg.body_max_bytes = 65536;
-    struct body b = {data, size, 0};
-    struct request req = {.cfg = &cfg, .content_length = -1, .getenv = no_env,
-                          .read = body_read, .ctx = &b};
-    json_t *doc = NULL;
-    char why[256];
-    if (request_json_body(&req, &doc, why, sizeof why) != BODY_OK)
+    json_t *doc = fuzz_json_body(data, size);
+    if (doc == NULL)
         return 0;
     json_t *schema = json_loads("{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\","
                                 "\"minimum\":0,\"maximum\":1000000},\"tags\":{\"type\":\"array\","

@@ -6,22 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *no_env(void *ctx, const char *name)
-{
-    (void)ctx, (void)name;
-    return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *q = malloc(size + 1);
+    char *q = fuzz_text(data, size);
     if (q == NULL)
         return 0;
-    memcpy(q, data, size);
-    q[size] = '\0';
     struct config cfg;
     config_defaults(&cfg);
-    struct request req = {.query = q, .cfg = &cfg, .getenv = no_env};
+    struct request req = {.query = q, .cfg = &cfg, .getenv = fuzz_no_env};
     static const char *const names[] = {"lastEventId", "after", "types", "cursor", "status",
                                         "type", "thread_id", "exp", "sig", ""};
     char out[512];

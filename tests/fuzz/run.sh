@@ -11,9 +11,9 @@ mkdir -p "$out"
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DPACKAGE_VERSION='"fuzz"' -I"$src/src"
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 files=()
-for m in request out event protocol json_depth config schema doorman fcgi_record log clock webhook; do files+=("$src/src/$m.c"); done
+for m in request out event protocol json_depth config schema doorman fcgi_record log clock webhook mcp run crypto; do files+=("$src/src/$m.c"); done
 failed=0
-for h in query event_id body job_line config json_depth fcgi_params webhook_url; do
+for h in ${FUZZ_ONLY:-query event_id body job_line config json_depth fcgi_params webhook_url mcp}; do
     bin=$out/fuzz_$h
     rm -f "$bin"
     clang "${cflags[@]}" "$src/tests/fuzz/fuzz_$h.c" "${files[@]}" -o "$bin" \

@@ -2,11 +2,7 @@
 # The OpenAPI document is valid (a real validator from npm) and the live
 # service answers as it says (tests/contract/contract.mjs).
 . "$abs_top_srcdir/tests/integration/lib.sh"
-modules=$abs_top_srcdir/tests/contract/node_modules
-if ! command -v node >/dev/null || [ ! -d "$modules" ]; then
-    echo "SKIP: node or tests/contract/node_modules missing (script/bootstrap installs them)"
-    exit $SKIP
-fi
+need_node_module ajv
 use_test_types
 use_asker
 # A webhook to a closed port: its attempts fail, and show in the run.

@@ -384,6 +384,15 @@ need_browser() {
     fi
 }
 
+# need_node_module PACKAGE: skips the test unless node and PACKAGE (in
+# tests/contract/node_modules, which script/bootstrap installs) are here.
+need_node_module() {
+    if ! command -v node >/dev/null || [ ! -d "$abs_top_srcdir/tests/contract/node_modules/$1" ]; then
+        echo "SKIP: node or $1 in tests/contract/node_modules missing (script/bootstrap installs them)"
+        exit $SKIP
+    fi
+}
+
 use_test_types() {
     JOBTYPES_DIR=$T/types
     mkdir -p "$JOBTYPES_DIR"

@@ -171,7 +171,7 @@ START_TEST(test_every_route_answers_another_method_with_405_and_allow)
     char path[256], allow[64];
     for (size_t i = 0; i < n; i++) {
         route_path(&rt[i], "AAAAAAAAAAAAAAAAAAAAAA", path, sizeof path);
-        struct answer a = ask("DELETE", path, NULL);
+        struct answer a = ask("PUT", path, NULL);
         snprintf(allow, sizeof allow, "Allow: ");
         ck_assert_msg(a.status == 405 && strstr(a.head, allow) != NULL &&
                       strstr(strstr(a.head, allow), rt[i].method) != NULL,
@@ -205,6 +205,9 @@ static const struct {
     {"GET /v1/types/{name}", 200},
     {"GET /v1/health", 503},                   /* Redis is away */
     {"GET /v1/openapi.json", 200},
+    {"POST /mcp", 400},                        /* no body: a JSON-RPC parse error */
+    {"GET /mcp", 406},                         /* no Accept: text/event-stream */
+    {"DELETE /mcp", 400},                      /* no Mcp-Session-Id */
 };
 
 START_TEST(test_every_route_answers_its_caller)
