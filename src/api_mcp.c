@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A session unused this long is gone; every request renews it. */
 #define SESSION_TTL_S 86400
@@ -125,12 +126,55 @@ static int session_load(struct call *c, const json_t *id, struct session *s)
     return 0;
 }
 
-/* The transport's security rule: an Origin that is not the server's own
- * is refused (a web page elsewhere must not drive a local server). */
+/* The host part of a Host header or an origin's authority: its length
+ * without the port. */
+static size_t host_len(const char *h)
+{
+    if (h[0] == '[')
+        return strcspn(h, "]") + (strchr(h, ']') != NULL);
+    return strcspn(h, ":/");
+}
+
+static int host_is(const char *h, size_t n, const char *name)
+{
+    return strlen(name) == n && strncasecmp(h, name, n) == 0;
+}
+
+/* 1 when host (of n bytes) is one a loopback address answers to. */
+static int loopback_name(const char *h, size_t n)
+{
+    return host_is(h, n, "localhost") || host_is(h, n, "[::1]") ||
+           (n >= 4 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n);
+}
+
+/* 1 when host (of n bytes) is in the space-separated list. */
+static int listed(const char *list, const char *h, size_t n)
+{
+    for (const char *p = list; *p != '\0';) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, " ,");
+        if (len > 0 && len == n && strncasecmp(p, h, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+/* The transport's security rules against DNS rebinding: the Host must be
+ * one of mcp_allowed_hosts where it is set, else, on a loopback address
+ * (where a rebound name reaches a local server), a loopback name; and an
+ * Origin, where one is sent, must be that same host. */
 static int origin_ok(const struct request *req)
 {
     const char *origin = request_env(req, "HTTP_ORIGIN");
     const char *host = request_env(req, "HTTP_HOST");
+    const char *addr = request_env(req, "SERVER_ADDR");
+    const char *allowed = req->cfg->mcp_allowed_hosts;
+    size_t hn = host ? host_len(host) : 0;
+    if (allowed[0] != '\0' ? host == NULL || !listed(allowed, host, hn)
+        : host != NULL && addr != NULL && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0) &&
+              !loopback_name(host, hn))
+        return 0;
     if (origin == NULL)
         return 1;
     const char *rest = strncmp(origin, "https://", 8) == 0 ? origin + 8
@@ -311,7 +355,7 @@ static int m_tools_call(struct call *c, struct session *s, const json_t *id, jso
     snprintf(r.owner, sizeof r.owner, "%s", s->owner);
     snprintf(r.type, sizeof r.type, "%s", jt->name);
     r.input = input;
-    r.metadata = json_pack("{s:s}", "mcp_session", s->id);
+    r.metadata = json_pack("{s:s}", MCP_RUN_METADATA, s->id);
     const char *hook = json_string_value(json_object_get(jt->doc, "webhook"));
     if (hook != NULL)
         snprintf(r.webhook, sizeof r.webhook, "%s", hook);

@@ -2,6 +2,7 @@
  * stdout. Where only CGI is offered, every request (each stream too) is a
  * process of its own. */
 #include "cgi.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,8 @@ static const char *cgi_getenv(void *ctx, const char *name)
     return getenv(name);
 }
 
+static long long body_read; /* bytes of the request's body read so far */
+
 static int cgi_read(void *ctx, char *buf, size_t n)
 {
     (void)ctx;
@@ -23,7 +26,33 @@ static int cgi_read(void *ctx, char *buf, size_t n)
     do
         got = read(STDIN_FILENO, buf, n > 65536 ? 65536 : n);
     while (got < 0 && errno == EINTR);
+    if (got > 0)
+        body_read += got;
     return (int)got;
+}
+
+/* Reads and drops what is left of a body the answer did not need (a
+ * refusal is answered before the body is read): a CGI program that exits
+ * with its stdin unread has its socket reset, and the server loses the
+ * end of the answer. At most body_max_bytes, within request_timeout_ms. */
+static void drain_body(const struct config *cfg)
+{
+    const char *cl = getenv("CONTENT_LENGTH");
+    long long left = cl != NULL ? strtoll(cl, NULL, 10) - body_read : 0;
+    if (left <= 0 || left > cfg->body_max_bytes)
+        return;
+    int64_t until = clock_mono_ms() + cfg->request_timeout_ms;
+    char buf[16384];
+    while (left > 0) {
+        int64_t wait = until - clock_mono_ms();
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (wait <= 0 || poll(&p, 1, (int)wait) != 1)
+            return;
+        int got = cgi_read(NULL, buf, sizeof buf);
+        if (got <= 0)
+            return;
+        left -= got;
+    }
 }
 
 static int cgi_write(void *ctx, const char *p, size_t n)
@@ -53,5 +82,6 @@ int cgi_serve(const struct api *app, const struct config *cfg)
                                   .ctx = stdout}};
     api_handle(app, &req);
     fflush(stdout);
+    drain_body(cfg);
     return 0;
 }

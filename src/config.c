@@ -72,6 +72,7 @@ static const struct key keys[] = {
     {"job_uid_range", NUM(K_RANGE, job_uid_min, 1, 4294967294L)},
     {"json_max_depth", NUM(K_INT, json_max_depth, 2, JSON_DEPTH_LIMIT)},
     {"webhook_allow", STR(webhook_allow)},
+    {"mcp_allowed_hosts", STR(mcp_allowed_hosts)},
     {"webhook_timeout_ms", NUM(K_INT, webhook_timeout_ms, 100, 120000)},
     {"webhook_backoff_ms", NUM(K_INT, webhook_backoff_ms, 10, 3600000)},
     {"webhook_max_attempts", NUM(K_INT, webhook_max_attempts, 1, 100)},

@@ -46,6 +46,7 @@ struct config {
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
     char webhook_allow[1024];              /* URL prefixes webhooks may reach even when internal */
+    char mcp_allowed_hosts[1024];          /* Host names the MCP endpoint answers; "": see api_mcp.c */
     int webhook_timeout_ms;                /* one delivery attempt */
     int webhook_backoff_ms;                /* the wait after a first failed attempt; doubled after each */
     int webhook_max_attempts;              /* then the webhook is given up */

@@ -10,8 +10,12 @@
  * a head that is whole and within this. */
 #define FCGI_HEAD_MAX_BYTES (256 * 1024)
 /* Body bytes that arrive ahead of the request thread: a body that has
- * not ended by then is read on a thread of its own, under the deadline. */
-#define FCGI_BODY_AHEAD_BYTES (64 * 1024)
+ * not ended by then is read on a thread of its own, under the deadline.
+ * Well under what a sender may have in a unix socket unread: Apache's
+ * mod_proxy_fcgi writes on only when the socket polls writable, which a
+ * unix stream socket does under a quarter of its send buffer (about 52 KB
+ * by default), so a body kept waiting for more than that never comes. */
+#define FCGI_BODY_AHEAD_BYTES (16 * 1024)
 
 /* How a peer is handed over. */
 enum door_kind {

@@ -7,6 +7,7 @@
 #include "execute.h"
 #include "clock.h"
 #include "log.h"
+#include "mcp.h"
 #include "protocol.h"
 #include "schema.h"
 #include "spawn.h"
@@ -59,6 +60,7 @@ struct job {
     int64_t leased_until_ms; /* monotonic: the lease last renewed runs out then */
     int64_t retry_end_ms;    /* monotonic: the end's next try; 0 before the first */
     char key_slot[KEY_SLOT_SIZE]; /* its concurrency_key's slots; "" when none */
+    int asks_mcp;       /* an MCP client asks its questions: they must fit an elicitation */
     /* What the worker's context last knew of this run's newest id (see
      * runs_known): one context serves all the jobs, so each keeps its own. */
     unsigned long long known_conn;
@@ -133,9 +135,17 @@ static void ask_for_input(struct job *j, struct job_msg *m)
 {
     char why[SCHEMA_ERR_SIZE];
     json_t *schema = json_object_get(m->data, "schema");
-    if (!json_is_object(schema) || schema_check(schema, why, sizeof why) != 0) {
-        json_t *log = json_pack("{s:s, s:s}", "stream", "stdout", "rejected",
-                                "input_required needs data.schema in the supported JSON Schema subset");
+    json_t *elicit = j->asks_mcp && json_is_object(schema) ? mcp_elicit_schema(schema) : NULL;
+    const char *refused =
+        !json_is_object(schema) || schema_check(schema, why, sizeof why) != 0
+            ? "input_required needs data.schema in the supported JSON Schema subset"
+        : j->asks_mcp && elicit == NULL
+            ? "input_required: an MCP client is asked through elicitation, whose schema is a flat "
+              "object of strings, numbers, integers, booleans and string enums"
+            : NULL;
+    json_decref(elicit);
+    if (refused != NULL) {
+        json_t *log = json_pack("{s:s, s:s}", "stream", "stdout", "rejected", refused);
         emit(j, "log", log);
         json_decref(log);
         return;
@@ -446,6 +456,7 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struc
                           .deadline_ms = clock_mono_ms() + (int64_t)jt->timeout_s * 1000,
                           .leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms};
         snprintf(j->run_id, sizeof j->run_id, "%s", run_id);
+        j->asks_mcp = json_object_get(r->metadata, MCP_RUN_METADATA) != NULL;
         if (jt->max_per_key > 0 && r->concurrency_key[0] != '\0')
             jobtype_key_slot(jt->name, r->concurrency_key, j->key_slot);
     }

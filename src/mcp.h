@@ -14,6 +14,9 @@
  * stream loops (api_events.c, hub.c) use it. */
 
 #define MCP_VERSION_LATEST "2025-11-25"
+/* The metadata key of a run an MCP client started (its session's id):
+ * its job's questions must fit an elicitation. */
+#define MCP_RUN_METADATA "mcp_session"
 /* A request id or progress token, as JSON text (a string or a number). */
 #define MCP_TOKEN_SIZE 160
 /* A stream's event id: "RUN.EVENT", so that a GET with Last-Event-ID

@@ -12,7 +12,7 @@ static const struct {
 } reasons[] = {
     {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
     {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
-    {404, "Not Found"}, {405, "Method Not Allowed"}, {406, "Not Acceptable"},
+    {404, "Not Found"}, {405, "Method Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Timeout"},
     {409, "Conflict"}, {413, "Content Too Large"}, {415, "Unsupported Media Type"},
     {422, "Unprocessable Content"}, {429, "Too Many Requests"}, {500, "Internal Server Error"},
     {503, "Service Unavailable"},

@@ -5,6 +5,7 @@
 //   node mcp.mjs task-start BASE TOKEN       prints the id of a long task it started
 //   node mcp.mjs task-finish BASE TOKEN ID   a new session finds the task and its result
 // Prints TAP-like "ok"/"not ok" lines; exits 1 on any failure.
+import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -120,6 +121,19 @@ async function post(token, body, headers = {}) {
   return [res.status, parsed];
 }
 
+// A raw POST with headers fetch will not send as given (Host): its status.
+function rawPost(token, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(endpoint, { method: 'POST', headers: { Authorization: `Bearer ${token}`,
+      'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 async function main() {
   const { client } = await connect(tokenA);
 
@@ -227,6 +241,23 @@ async function main() {
     await d.close();
   }
 
+  // A question outside what an elicitation can ask: refused when the job
+  // asks it, with a log event that says why; the run goes on waiting.
+  {
+    const created = await client.request({ method: 'tools/call', params: { name: 'nested_asker', arguments: {} } },
+      CreateTaskResultSchema, { task: {} });
+    const id = created.task.taskId;
+    let rejected = null;
+    for (let i = 0; i < 400 && !rejected; i++) {
+      const page = await (await fetch(`${base}/api/v1/runs/${id}/events`, { headers: { Authorization: `Bearer ${tokenA}`, Accept: 'application/json' } })).json();
+      rejected = page.data.find((e) => e.event === 'log' && e.data.rejected)?.data.rejected ?? null;
+      if (!rejected) await sleep(50);
+    }
+    check('a question no elicitation can ask is refused with a log event that says why', /elicitation/.test(rejected ?? ''), rejected);
+    eq('and the task goes on working', 'working', (await client.experimental.tasks.getTask(id)).status);
+    await client.experimental.tasks.cancelTask(id);
+  }
+
   // Two owners: B cannot see, list, cancel or answer A's tasks.
   {
     const { client: b } = await connect(tokenB);
@@ -292,6 +323,10 @@ async function main() {
     eq('no session id: 400', 400, st3);
     const [st4] = await post(tokenA, { jsonrpc: '2.0', id: 1, method: 'ping' }, { ...h, Origin: 'http://evil.example' });
     eq('a foreign Origin: 403', 403, st4);
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    eq('a rebound name (Host and Origin another host, on loopback): 403', 403,
+       await rawPost(tokenA, { Host: 'evil.example.com', Origin: 'http://evil.example.com' }, init));
+    eq('a loopback name: accepted', 200, await rawPost(tokenA, { Host: `localhost:${endpoint.port}`, Origin: `http://localhost:${endpoint.port}` }, init));
     const [st5] = await post('', { jsonrpc: '2.0', id: 1, method: 'ping' }, h);
     eq('no token: 401', 401, st5);
     const [st6] = await post(tokenA, { jsonrpc: '2.0', id: 1, method: 'ping' }, { ...h, 'MCP-Protocol-Version': '1999-01-01' });

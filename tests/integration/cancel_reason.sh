@@ -3,11 +3,7 @@
 # and told to a running job on its stdin before SIGTERM.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 use_test_types
-# Reports, from its TERM handler, the line it was told on stdin.
-add_type lab 'read -r input
-trap '"'"'read -r told; echo "{\"event\":\"result\",\"data\":{\"told\":$told}}"; exit 143'"'"' TERM
-echo "{\"event\":\"progress\",\"data\":{\"current\":1}}"
-while :; do sleep 0.05; done'
+add_lab lab
 write_config
 start_redis
 start_lighttpd

@@ -424,6 +424,27 @@ add_type() {
         > "$JOBTYPES_DIR/$1.json"
 }
 
+# add_lab NAME: a test type that shows progress 1, then waits; from its
+# TERM handler it reports, as its result {"told": LINE}, the line it was
+# told on stdin (a cancel's reason).
+add_lab() {
+    add_type "$1" 'read -r input
+trap '"'"'read -r told; echo "{\"event\":\"result\",\"data\":{\"told\":$told}}"; exit 143'"'"' TERM
+echo "{\"event\":\"progress\",\"data\":{\"current\":1}}"
+while :; do sleep 0.05; done'
+}
+
+# use_mcp_types: what tests/contract/mcp.mjs calls besides the shipped
+# types: asker, lab, and nested_asker, whose question no MCP client can be
+# asked (a nested object), which it asks once and then waits.
+use_mcp_types() {
+    use_asker
+    add_lab lab
+    add_type nested_asker 'read -r input
+echo '"'"'{"event":"input_required","data":{"prompt":"where?","schema":{"type":"object","properties":{"at":{"type":"object","properties":{"x":{"type":"number"}}}}}}}'"'"'
+read -r reply'
+}
+
 # use_asker: adds a test type "asker" that asks for {"answer": string}
 # once, then returns what it was told as its result.
 use_asker() {

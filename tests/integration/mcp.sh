@@ -6,13 +6,8 @@
 . "$abs_top_srcdir/tests/integration/lib.sh"
 need_node_module @modelcontextprotocol/sdk
 use_test_types
-use_asker
+use_mcp_types
 add_retrying_countdown durable_countdown
-# Reports, from its TERM handler, the line it was told on stdin.
-add_type lab 'read -r input
-trap '"'"'read -r told; echo "{\"event\":\"result\",\"data\":{\"told\":$told}}"; exit 143'"'"' TERM
-echo "{\"event\":\"progress\",\"data\":{\"current\":1}}"
-while :; do sleep 0.05; done'
 AUTH=token start_stack <<'CONF'
 retry_ms = 200
 CONF
@@ -24,8 +19,8 @@ if mcp main "$BASE" "$a" "$b" > "$T/main.out" 2>&1; then main=0; else main=1; fi
 cat "$T/main.out"
 check "the SDK's client: every check passed" test "$main" = 0
 
-# A task started, then every process of the stack killed (Redis too) and
-# started again: a new session finds it by id and gets its result.
+# A task started, then every process of the stack killed (Redis too, and
+# PostgreSQL where it is the ledger) and started again: a new session finds it by id and gets its result.
 task=$(mcp task-start "$BASE" "$a")
 check "a task started" test -n "$task"
 for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
@@ -33,6 +28,7 @@ for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 pkill -KILL -f "$T/" 2>/dev/null || true
 PIDS=()
 FCGI_PID=
+[ "$LEDGER" != postgresql ] || start_postgres
 start_redis
 start_lighttpd
 start_worker

@@ -48,6 +48,7 @@ BIN=$T/bin
 FCGI=$BIN/opstream.fcgi
 WORKER=$BIN/opstream-worker
 use_test_types
+use_mcp_types
 add_retrying_countdown recount
 # A job that writes the time it writes each event, for the latency check.
 add_type stamp 'read -r input
@@ -68,6 +69,7 @@ cli() { "${AS[@]}" "$BIN/opstream" -c "$T/opstream.conf" "$@"; }
 start_redis
 cli init >/dev/null
 TOKEN=$(cli token create tester)
+OTHER=$(cli token create other)
 SOCK=$T/opstream.fcgi.sock
 PORT=$((20000 + RANDOM % 12000))
 BASE=http://127.0.0.1:$PORT
@@ -164,6 +166,14 @@ check "the stream ends after the cancel" wait "$reader"
 check_eq "it ends with run_finished, cancelled" "run_finished cancelled" \
     "$(frames "$T/cancelled.sse" | tail -n 1 | awk -F'\t' '{print $2}') $(frames "$T/cancelled.sse" | tail -n 1 | cut -f3 | jq -r .status)"
 
+# --- a large body (300 KB, under body_max_bytes) is read whole, at once
+python3 -c 'import json; print(json.dumps({"type": "countdown", "input": {"n": 0}, "metadata": {"blob": "x" * 300000}}))' > "$T/large.json"
+t0=$(date +%s%3N)
+call POST /v1/runs "${json[@]}" --data-binary "@$T/large.json" > /dev/null
+took=$(( $(date +%s%3N) - t0 ))
+check_eq "a 300 KB create is answered 202" 202 "$(status)"
+check "within 1 s (it took $took ms)" test "$took" -lt 1000
+
 # --- shared hosting: the .htaccess form, under a base path of its own
 if [ "$SERVER" = cgi ]; then
     API=/opstream/api
@@ -248,6 +258,18 @@ check "the first connection read part of the run" test -n "$last"
 follow "$BASE$link" "$T/rest" "$last" >/dev/null
 cat "$T/part" "$T/rest" > "$T/whole"
 check_stream_complete "$T/whole" 300
+
+# --- MCP through this server: the official SDK's client, its calls,
+# cuts, tasks, questions, owners and malformed messages
+# (tests/contract/mcp.mjs, as tests/integration/mcp.sh runs it)
+if command -v node >/dev/null && [ -d "$abs_top_srcdir/tests/contract/node_modules/@modelcontextprotocol/sdk" ]; then
+    if node "$abs_top_srcdir/tests/contract/mcp.mjs" main "$BASE${API%/api}" "$TOKEN" "$OTHER" > "$T/mcp.out" 2>&1; then mcp=0; else mcp=1; fi
+    grep '^not ok' "$T/mcp.out" || true
+    echo "# MCP: $(grep -c '^ok' "$T/mcp.out") checks passed, $(grep -c '^not ok' "$T/mcp.out") failed"
+    check "MCP: the SDK's client passes every check behind $SERVER" test "$mcp" = 0
+else
+    echo "# SKIP MCP: node or the MCP SDK in tests/contract/node_modules missing"
+fi
 
 # --- a responder killed mid-stream: its client learns at once
 # (Apache would keep the connection for KeepAliveTimeout: see
