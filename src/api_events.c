@@ -71,7 +71,9 @@ static int send_entry(void *ctx, const char *id, const char *name, const char *d
     struct stream *s = ctx;
     if (s->page != NULL)
         return add_entry(ctx, id, name, data);
-    if (stream_frame(s->out, s->view, s->run_id, id, name, data) != 0) {
+    /* A filtered stream keeps the named events, and always a gap and the end. */
+    int wanted = type_wanted(s->types, name) || strcmp(name, "gap") == 0 || event_is_terminal(name);
+    if (wanted && stream_frame(s->out, s->view, s->run_id, id, name, data) != 0) {
         s->gone = 1;
         return 1;
     }
@@ -266,7 +268,8 @@ static int prime(struct out *o, const char *run_id, const char *cursor)
  * connection), the early ends, revocations, Redis's patience, and
  * on_disconnect: cancel. */
 static int stream_events(struct call *c, const struct run *r, const char *cursor,
-                         const char *headers, int cancel_on_gone, const struct mcp_view *view)
+                         const char *headers, int cancel_on_gone, const struct mcp_view *view,
+                         const char *types)
 {
     const char *run_id = r->id;
     const struct config *cfg = c->req->cfg;
@@ -275,7 +278,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     int slice_ms = cfg->keepalive_ms / 4 > 50 ? cfg->keepalive_ms / 4 : 50;
     if (slice_ms > STOP_SLICE_MS)
         slice_ms = STOP_SLICE_MS;
-    struct stream s = {.out = &c->req->out, .view = view, .run_id = run_id};
+    struct stream s = {.out = &c->req->out, .view = view, .run_id = run_id, .types = types};
     snprintf(s.cursor, sizeof s.cursor, "%s", cursor);
     struct auth_proof proof;
     auth_proof_take(c->req, c->link_ok, r->owner, &proof);
@@ -291,7 +294,8 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     while (n == READ_BATCH && !s.finished && !s.gone)
         n = bus_read(c->bus, run_id, s.cursor, READ_BATCH, 0, send_entry, &s);
     /* (Redis gone meanwhile, n < 0: the loop below reconnects.) */
-    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL) {
+    /* (A filtered stream stays on this thread: the hub sends every event.) */
+    if (n >= 0 && !s.finished && !s.gone && c->api->hand_off != NULL && types == NULL) {
         int h = c->api->hand_off(c->req, &w, s.cursor);
         if (h == 0)
             return 0;
@@ -361,7 +365,7 @@ int api_stream_run(struct call *c, const struct run *r, const char *headers, int
 {
     if (call_bus(c) == NULL)
         return stream_later(c);
-    return stream_events(c, r, "0-0", headers, cancel_on_gone, NULL);
+    return stream_events(c, r, "0-0", headers, cancel_on_gone, NULL, NULL);
 }
 
 int api_stream_mcp(struct call *c, const struct run *r, const char *cursor, const char *headers,
@@ -369,7 +373,7 @@ int api_stream_mcp(struct call *c, const struct run *r, const char *cursor, cons
 {
     if (call_bus(c) == NULL)
         return stream_later(c);
-    return stream_events(c, r, cursor, headers, 0, view);
+    return stream_events(c, r, cursor, headers, 0, view, NULL);
 }
 
 /* The JSON form's parameters. */
@@ -442,6 +446,13 @@ int api_events(struct call *c)
         run_clear(&r);
         return -1;
     }
+    /* The stream honours types= as the page does. */
+    char types[512];
+    int tq = json ? 1 : request_query(req, "types", types, sizeof types);
+    if (tq < 0) {
+        run_clear(&r);
+        return reply_problem(req, 400, "invalid_parameter", "types: malformed or too long");
+    }
     if (call_bus(c) == NULL) {
         run_clear(&r);
         return json ? reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable")
@@ -470,7 +481,7 @@ int api_events(struct call *c)
         run_clear(&r);
         return stream_later(c);
     }
-    rc = stream_events(c, &r, cursor, NULL, 0, NULL);
+    rc = stream_events(c, &r, cursor, NULL, 0, NULL, tq == 0 ? types : NULL);
     run_clear(&r);
     return rc;
 }

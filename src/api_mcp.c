@@ -163,7 +163,7 @@ static int listed(const char *list, const char *h, size_t n)
 /* The transport's security rules against DNS rebinding: the Host must be
  * one of mcp_allowed_hosts where it is set, else, on a loopback address
  * (where a rebound name reaches a local server), a loopback name; and an
- * Origin, where one is sent, must be that same host. */
+ * Origin, where one is sent, must name that same host. */
 static int origin_ok(const struct request *req)
 {
     const char *origin = request_env(req, "HTTP_ORIGIN");
@@ -179,7 +179,9 @@ static int origin_ok(const struct request *req)
         return 1;
     const char *rest = strncmp(origin, "https://", 8) == 0 ? origin + 8
                      : strncmp(origin, "http://", 7) == 0 ? origin + 7 : NULL;
-    return rest != NULL && host != NULL && strcmp(rest, host) == 0;
+    /* Host names only: a server may pass Host without its port (nginx's
+     * $host). */
+    return rest != NULL && host != NULL && host_len(rest) == hn && strncasecmp(rest, host, hn) == 0;
 }
 
 /* A run of the session's owner by its id: 0; 1 none (or another's: the

@@ -166,8 +166,13 @@ int api_long_poll(struct request *req, int streams_hold)
 {
     const struct route *rt = route_of(req);
     long wait = 0;
+    char types[8];
+    /* A stream filtered by types= stays with its request (the hub sends
+     * every event). */
+    int filtered = rt != NULL && (rt->flags & ROUTE_STREAM) &&
+                   request_query(req, "types", types, sizeof types) != 1;
     return rt != NULL && ((rt->flags & ROUTE_LONG_POLL) ||
-                          ((rt->flags & ROUTE_STREAM) && streams_hold) ||
+                          ((rt->flags & ROUTE_STREAM) && (streams_hold || filtered)) ||
                           ((rt->flags & ROUTE_STREAM_ACCEPT) &&
                            request_accepts(req, "text/event-stream")) ||
                           ((rt->flags & ROUTE_WAIT_PARAM) &&

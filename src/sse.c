@@ -44,17 +44,19 @@ int sse_event(struct out *o, const char *id, const char *name, const char *data)
 {
     if (has_newline(id) || has_newline(name))
         return -1;
-    if (out_puts(o, "id: ") != 0 || out_puts(o, id) != 0 ||
-        out_puts(o, "\nevent: ") != 0 || out_puts(o, name) != 0 ||
-        out_puts(o, "\n") != 0 || write_data(o, data) != 0 ||
-        out_puts(o, "\n") != 0)
+    /* The id last: a client that takes an id as soon as it reads its line
+     * (fetch-event-source does) and loses the connection inside the event
+     * asks again from the event before, not from one it never had whole. */
+    if (out_puts(o, "event: ") != 0 || out_puts(o, name) != 0 || out_puts(o, "\n") != 0 ||
+        write_data(o, data) != 0 || out_puts(o, "id: ") != 0 || out_puts(o, id) != 0 ||
+        out_puts(o, "\n\n") != 0)
         return -1;
     return out_flush(o);
 }
 
 size_t sse_event_max(const char *id, const char *name, const char *data)
 {
-    /* "id: " and "\nevent: " and "\n", the closing "\n"; each byte of
+    /* "event: " and "\n", "id: " and "\n", the closing "\n"; each byte of
      * data becomes at most 7 ("data: " and its line break). */
     return 4 + strlen(id) + 8 + strlen(name) + 1 + 7 * strlen(data) + 7 + 1;
 }

@@ -261,13 +261,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *u)
             snprintf(s->id, sizeof s->id, "%s", s->buf + 4);
         else if (strncmp(s->buf, "id:", 3) == 0)
             snprintf(s->id, sizeof s->id, "%s", s->buf + 3);
-        else if (strncmp(s->buf, "data: ", 6) == 0 || strncmp(s->buf, "data:", 5) == 0) {
-            if (s->id[0] != '\0')
-                snprintf(s->last_id, sizeof s->last_id, "%s", s->id);
+        else if (strncmp(s->buf, "data: ", 6) == 0 || strncmp(s->buf, "data:", 5) == 0)
             frame(s, s->buf + (s->buf[5] == ' ' ? 6 : 5));
-        }
-        if (s->len == 0)
+        /* A frame's id counts once the frame is whole (its blank line),
+         * wherever in it the id came. */
+        if (s->len == 0 && s->id[0] != '\0') {
+            snprintf(s->last_id, sizeof s->last_id, "%s", s->id);
             s->id[0] = '\0';
+        }
         s->len = 0;
     }
     return total;

@@ -11,66 +11,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   CallToolResultSchema, CreateTaskResultSchema, ElicitRequestSchema, McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { check, cuttingFetch, eq, runChecks } from './harness.mjs';
 
 const [mode, base, tokenA, tokenB, taskArg] = process.argv.slice(2);
 const endpoint = new URL(`${base}/api/mcp`);
-let failures = 0;
-
-function check(what, ok, detail = '') {
-  console.log(`${ok ? 'ok' : 'not ok'} - ${what}${ok || !detail ? '' : ` (${detail})`}`);
-  if (!ok) failures++;
-}
-
-function eq(what, want, got) {
-  const w = JSON.stringify(want), g = JSON.stringify(got);
-  check(what, w === g, `want ${w}, got ${g}`);
-}
-
-// A fetch that cuts the connection of an event stream, mid-frame, once
-// the client has been handed cutAt[0] progress notifications in all, then
-// cutAt[1], ...: the transport sees what a dropped network gives it.
-function cuttingFetch(cutAt) {
-  const pending = [...cutAt];
-  let seen = 0, cuts = 0;
-  const requests = [];
-  const f = async (url, init) => {
-    const res = await fetch(url, init);
-    requests.push({ method: init?.method ?? 'GET', lastEventId: new Headers(init?.headers).get('last-event-id'), status: res.status });
-    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) return res;
-    const reader = res.body.getReader();
-    const dec = new TextDecoder(), enc = new TextEncoder();
-    let buf = '';
-    const body = new ReadableStream({
-      async pull(controller) {
-        const { value, done } = await reader.read();
-        if (done) { controller.close(); return; }
-        buf += dec.decode(value, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, i + 2);
-          buf = buf.slice(i + 2);
-          if (frame.includes('notifications/progress')) seen++;
-          controller.enqueue(enc.encode(frame));
-          if (pending.length && seen >= pending[0]) {
-            pending.shift();
-            cuts++;
-            // Half of the next frame, then the connection is gone.
-            if (buf.length > 1) controller.enqueue(enc.encode(buf.slice(0, buf.length >> 1)));
-            reader.cancel().catch(() => {});
-            controller.error(new TypeError('terminated: connection cut'));
-            return;
-          }
-        }
-      },
-      cancel(reason) { return reader.cancel(reason); },
-    });
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  };
-  f.cuts = () => cuts;
-  f.requests = requests;
-  return f;
-}
-
 async function connect(token, { fetch: fetchFn, elicit } = {}) {
   const client = new Client({ name: 'opstream-test', version: '1.0.0' },
     { capabilities: elicit ? { elicitation: {} } : {} });
@@ -166,7 +110,7 @@ async function main() {
 
   // Three cuts during a 600-event call: resumed by Last-Event-ID.
   {
-    const cutter = cuttingFetch([97, 251, 430]);
+    const cutter = cuttingFetch([97, 251, 430], (frame) => frame.includes('notifications/progress'));
     const { client: c } = await connect(tokenA, { fetch: cutter });
     const got = [];
     const r = await c.callTool({ name: 'countdown', arguments: { n: 600, interval_ms: 3 } }, CallToolResultSchema,
@@ -371,12 +315,4 @@ async function taskFinish(id) {
 }
 
 const run = { main, 'task-start': taskStart, 'task-finish': () => taskFinish(taskArg ?? tokenB) }[mode];
-const timer = setTimeout(() => { console.log('not ok - timed out'); process.exit(1); }, 240000);
-try {
-  await run();
-} catch (e) {
-  console.log(`not ok - ${e.stack ?? e}`);
-  failures++;
-}
-clearTimeout(timer);
-process.exit(failures ? 1 : 0);
+await runChecks(run, 240000);

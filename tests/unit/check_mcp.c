@@ -222,11 +222,12 @@ START_TEST(test_frames_of_a_view)
     ck_assert_int_eq(stream_frame(&o, &v, run_id, "5-0", "step_started", "{}"), 0);
     ck_assert_str_eq(mem, ""); /* nothing for this client */
     ck_assert_int_eq(stream_frame(&o, &v, run_id, "6-0", "progress", "{\"current\":1}"), 0);
-    ck_assert_str_eq(mem, "id: AAAAAAAAAAAAAAAAAAAAAA.6-0\nevent: message\ndata: {\"jsonrpc\":\"2.0\","
-                          "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":1}}\n\n");
+    ck_assert_str_eq(mem, "event: message\ndata: {\"jsonrpc\":\"2.0\","
+                          "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":1}}\n"
+                          "id: AAAAAAAAAAAAAAAAAAAAAA.6-0\n\n");
     mem_reset();
     ck_assert_int_eq(stream_frame(&o, NULL, run_id, "6-0", "progress", "{}"), 0);
-    ck_assert_str_eq(mem, "id: 6-0\nevent: progress\ndata: {}\n\n");
+    ck_assert_str_eq(mem, "event: progress\ndata: {}\nid: 6-0\n\n");
 }
 END_TEST
 

@@ -7,7 +7,7 @@ START_TEST(test_sse_event_frame_and_flush)
 {
     mem_reset();
     ck_assert_int_eq(sse_event(&o, "1-0", "progress", "{\"a\":1}"), 0);
-    ck_assert_str_eq(mem, "id: 1-0\nevent: progress\ndata: {\"a\":1}\n\n");
+    ck_assert_str_eq(mem, "event: progress\ndata: {\"a\":1}\nid: 1-0\n\n");
     ck_assert_int_eq(mb.flushes, 1);
 }
 END_TEST
@@ -21,7 +21,7 @@ START_TEST(test_sse_cannot_be_injected)
     ck_assert_str_eq(mem, "");
     /* Line breaks in data become separate data lines, never new fields. */
     ck_assert_int_eq(sse_event(&o, "2-0", "log", "one\nid: 9-9\r\nthree\rfour"), 0);
-    ck_assert_str_eq(mem, "id: 2-0\nevent: log\ndata: one\ndata: id: 9-9\ndata: three\ndata: four\n\n");
+    ck_assert_str_eq(mem, "event: log\ndata: one\ndata: id: 9-9\ndata: three\ndata: four\nid: 2-0\n\n");
 }
 END_TEST
 
