@@ -23,6 +23,7 @@ struct route {
     const char *pattern;  /* "{...}" matches one path segment */
     int (*handler)(struct call *c);
     int flags;
+    const char *query;    /* the query parameters it takes: "a,b", "" none */
 };
 
 /* The route table, for those who walk it (the tests). */
@@ -48,15 +49,43 @@ int api_cancel(struct call *c);
 int api_wait(struct call *c);
 int api_resume(struct call *c);
 int api_publish(struct call *c);
+int api_finish(struct call *c);
+int api_delete_run(struct call *c);
+int api_chat_send(struct call *c);
+int api_chat_stream(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);
 int api_openapi(struct call *c);
 
 /* Streams run r from its first event, as GET .../events would, with
- * headers (CRLF-ended lines, or NULL) added to the stream's; with
- * cancel_on_gone a client that leaves before the end cancels the run. */
-int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone);
+ * headers (CRLF-ended lines, or NULL) added to the stream's, in view's
+ * form (NULL: the events as they are); with cancel_on_gone a client that
+ * leaves before the end cancels the run. */
+struct stream_view;
+int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone,
+                   const struct stream_view *view);
+
+/* How a create is answered: the run as JSON (with its producer
+ * credential when asked), or its event stream in view's form (NULL: the
+ * events as they are). */
+struct create_answer {
+    int producer;
+    int stream;
+    int cancel_on_disconnect;
+    const struct stream_view *view;
+};
+
+/* Queues r (its fields set, its references owned here) and answers 202
+ * with it, or the problem that kept it from being queued. A stream is
+ * answered 200 with the run's URL in Content-Location, from its first
+ * event on. */
+int api_create_answer(struct call *c, struct run *r, const struct create_opts *opts,
+                      const struct create_answer *how);
+
+/* The form a stream is asked in (format=ui: the AI SDK's UI message
+ * stream; none: the events as they are): 0, or -1 after answering 400. */
+int api_stream_view(struct request *req, struct stream_view *view);
 
 /* Streams r from after cursor as the MCP stream view stands for (mcp.h):
  * a tools/call's or a tasks/result's answer, or its resumption. */

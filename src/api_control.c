@@ -1,5 +1,5 @@
-/* POST /v1/runs/{id}/cancel, GET /v1/runs/{id}/wait and
- * POST /v1/runs/{id}/resume. */
+/* POST /v1/runs/{id}/cancel, GET /v1/runs/{id}/wait,
+ * POST /v1/runs/{id}/resume and DELETE /v1/runs/{id}. */
 #include "api.h"
 #include "clock.h"
 #include "reply.h"
@@ -73,10 +73,28 @@ int api_wait_terminal(struct call *c, struct run *r, int64_t timeout_ms)
         if (left <= 0)
             return reload_terminal(c, run_id, r, 0);
         int block = left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS;
-        if (bus_read(c->bus, run_id, s.last, 100, block > 0 ? block : 1, note_entry, &s) < 0)
+        int n = bus_read(c->bus, run_id, s.last, 100, block > 0 ? block : 1, note_entry, &s);
+        if (n < 0)
             return -1;
+        /* A stream gone under a waiter: its run was deleted (rolled back). */
+        if (n == 0 && bus_last(c->bus, run_id, last_id, last_name) == 1)
+            return reload_terminal(c, run_id, r, 0);
     }
     return reload_terminal(c, run_id, r, LEDGER_CATCH_UP_MS);
+}
+
+/* 1 once the run is gone from the ledger, within within_ms; else 0. */
+static int gone_within(struct call *c, const char *run_id, int64_t within_ms)
+{
+    int64_t until = clock_mono_ms() + within_ms;
+    for (;;) {
+        struct run r;
+        int got = store_run_get(c->st, run_id, &r);
+        run_clear(&r);
+        if (got == 1 || clock_mono_ms() >= until)
+            return got == 1;
+        clock_sleep_ms(10);
+    }
 }
 
 static int reply_run(struct call *c, int status, const struct run *r)
@@ -153,12 +171,52 @@ static int read_cancel_body(struct call *c, json_t **why)
     return rc;
 }
 
+/* A run's traces everywhere: its ledger row (its archive and idempotency
+ * keys go with it) and its keys in Redis. 0, or -1. */
+static int delete_run(struct call *c, const char *run_id)
+{
+    /* Redis first: a ledger row left by a failure still serves its events
+     * from the archive, and the delete can be asked again. */
+    return call_bus(c) == NULL || bus_delete_run(c->bus, run_id) != 0 ||
+           store_run_delete(c->st, run_id) != 0 ? -1 : 0;
+}
+
+int api_delete_run(struct call *c)
+{
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    int ended = run_status_terminal(r.status);
+    char id[ID_SIZE];
+    snprintf(id, sizeof id, "%s", r.id);
+    run_clear(&r);
+    if (!ended)
+        return reply_problem(c->req, 409, "run_active",
+                             "the run has not ended; cancel it with action=rollback to delete it");
+    if (delete_run(c, id) != 0)
+        return reply_problem(c->req, 503, "unavailable", "the run could not be deleted");
+    return reply_empty(c->req, 204, NULL);
+}
+
+/* action=interrupt (the default: cancel) or rollback (cancel, then
+ * delete): 0 with rollback set, or -1 after answering 400. */
+static int read_action(struct call *c, int *rollback)
+{
+    char action[16];
+    int q = request_query(c->req, "action", action, sizeof action);
+    *rollback = q == 0 && strcmp(action, "rollback") == 0;
+    if (q < 0 || (q == 0 && !*rollback && strcmp(action, "interrupt") != 0))
+        return reply_problem(c->req, 400, "invalid_parameter", "action: interrupt or rollback"), -1;
+    return 0;
+}
+
 int api_cancel(struct call *c)
 {
     long wait_flag, secs;
+    int rollback;
     if (request_query_int(c->req, "wait", 0, 1, 0, &wait_flag) != 0)
         return reply_problem(c->req, 400, "invalid_parameter", "wait: must be 0 or 1");
-    if (read_timeout(c, &secs) != 0)
+    if (read_timeout(c, &secs) != 0 || read_action(c, &rollback) != 0)
         return -1;
     json_t *why;
     if (read_cancel_body(c, &why) != 0)
@@ -169,9 +227,18 @@ int api_cancel(struct call *c)
         return -1;
     }
     struct runs_ctx rc = {.cfg = c->req->cfg, .st = c->st, .bus = call_bus(c)};
+    /* A rollback marks the run first: its end, however it comes, deletes it. */
+    int marked = !rollback || run_status_terminal(r.status) || store_run_mark_delete(c->st, r.id) == 0;
     enum cancel_result res = run_status_terminal(r.status) ? CANCEL_TERMINAL
-                           : rc.bus ? runs_cancel(&rc, r.id, why) : CANCEL_ERROR;
+                           : rc.bus && marked ? runs_cancel(&rc, r.id, why) : CANCEL_ERROR;
     json_decref(why);
+    /* Rolling back a run that has ended is deleting it. */
+    if (res == CANCEL_TERMINAL && rollback) {
+        int gone = delete_run(c, r.id);
+        run_clear(&r);
+        return gone == 0 ? reply_empty(c->req, 204, NULL)
+                         : reply_problem(c->req, 503, "unavailable", "the run could not be deleted");
+    }
     if (res == CANCEL_TERMINAL) {
         run_clear(&r);
         return reply_problem(c->req, 409, "run_terminal", "the run has already ended");
@@ -183,11 +250,19 @@ int api_cancel(struct call *c)
     char run_id[ID_SIZE];
     snprintf(run_id, sizeof run_id, "%s", r.id);
     run_clear(&r);
-    if (store_run_get(c->st, run_id, &r) != 0)
+    int got = store_run_get(c->st, run_id, &r);
+    if (got == 1 && rollback) /* cancelled while queued: gone already */
+        return reply_empty(c->req, 204, NULL);
+    if (got != 0)
         return reply_problem(c->req, 503, "store_unavailable", "the run ledger cannot be read");
     int status = 202;
     if (wait_flag) {
         int w = api_wait_terminal(c, &r, secs * 1000);
+        /* A rollback waited for is answered once the run is gone. */
+        if (rollback && w != 0 && gone_within(c, run_id, LEDGER_CATCH_UP_MS)) {
+            run_clear(&r);
+            return reply_empty(c->req, 204, NULL);
+        }
         if (w < 0) {
             run_clear(&r);
             return reply_problem(c->req, 503, "unavailable", "the run cannot be watched now");

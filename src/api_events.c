@@ -13,6 +13,7 @@
 #include "runs.h"
 #include "sse.h"
 #include "stream_rules.h"
+#include "ui_stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ struct stream {
     json_t *page;
     int budget;
     const char *types;   /* "a,b,c" or NULL */
-    const struct mcp_view *view; /* an MCP stream's: frames are JSON-RPC messages */
+    const struct stream_view *view; /* a view's stream's: frames in its form */
     const char *run_id;
 };
 
@@ -268,7 +269,7 @@ static int prime(struct out *o, const char *run_id, const char *cursor)
  * connection), the early ends, revocations, Redis's patience, and
  * on_disconnect: cancel. */
 static int stream_events(struct call *c, const struct run *r, const char *cursor,
-                         const char *headers, int cancel_on_gone, const struct mcp_view *view,
+                         const char *headers, int cancel_on_gone, const struct stream_view *view,
                          const char *types)
 {
     const char *run_id = r->id;
@@ -286,7 +287,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     stream_watch_init(&w, run_id, &proof, bus_revocations(c->bus), cancel_on_gone);
     w.view = view;
     if (sse_headers(s.out, headers) != 0 || sse_retry(s.out, cfg->retry_ms) != 0 ||
-        (view != NULL && prime(s.out, run_id, cursor) != 0) || catch_up(c, r, &s) != 0)
+        (view != NULL && view->form == FORM_MCP && prime(s.out, run_id, cursor) != 0) || catch_up(c, r, &s) != 0)
         return -1;
     /* The replay, up to what Redis holds now; then an event loop takes the
      * stream over where there is one, and this thread is free. */
@@ -361,19 +362,35 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     return 0;
 }
 
-int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone)
+int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone,
+                   const struct stream_view *view)
 {
     if (call_bus(c) == NULL)
         return stream_later(c);
-    return stream_events(c, r, "0-0", headers, cancel_on_gone, NULL, NULL);
+    return stream_events(c, r, "0-0", headers, cancel_on_gone, view, NULL);
 }
 
 int api_stream_mcp(struct call *c, const struct run *r, const char *cursor, const char *headers,
-                   const struct mcp_view *view)
+                   const struct mcp_view *mcp)
 {
     if (call_bus(c) == NULL)
         return stream_later(c);
-    return stream_events(c, r, cursor, headers, 0, view, NULL);
+    struct stream_view view = {.form = FORM_MCP, .mcp = *mcp};
+    return stream_events(c, r, cursor, headers, 0, &view, NULL);
+}
+
+int api_stream_view(struct request *req, struct stream_view *view)
+{
+    char format[16];
+    int q = request_query(req, "format", format, sizeof format);
+    memset(view, 0, sizeof *view);
+    view->form = FORM_EVENTS;
+    if (q == 0 && strcmp(format, "ui") == 0)
+        view->form = FORM_UI;
+    else if (q != 1)
+        return reply_problem(req, 400, "invalid_parameter",
+                             "format: ui (the AI SDK's UI message stream), or none"), -1;
+    return 0;
 }
 
 /* The JSON form's parameters. */
@@ -453,6 +470,11 @@ int api_events(struct call *c)
         run_clear(&r);
         return reply_problem(req, 400, "invalid_parameter", "types: malformed or too long");
     }
+    struct stream_view view;
+    if (api_stream_view(req, &view) != 0) {
+        run_clear(&r);
+        return -1;
+    }
     if (call_bus(c) == NULL) {
         run_clear(&r);
         return json ? reply_problem(req, 503, "redis_unavailable", "the event bus is not reachable")
@@ -481,7 +503,9 @@ int api_events(struct call *c)
         run_clear(&r);
         return stream_later(c);
     }
-    rc = stream_events(c, &r, cursor, NULL, 0, NULL, tq == 0 ? types : NULL);
+    int ui = view.form == FORM_UI;
+    rc = stream_events(c, &r, cursor, ui ? UI_STREAM_HEADER : NULL, 0, ui ? &view : NULL,
+                       tq == 0 ? types : NULL);
     run_clear(&r);
     return rc;
 }

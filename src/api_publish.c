@@ -2,6 +2,7 @@
  * under the rules of a job's output line: the same names, the same size,
  * and progress and step_* keep the snapshot up to date as theirs do. */
 #include "api.h"
+#include "clock.h"
 #include "protocol.h"
 #include "reply.h"
 #include "runs.h"
@@ -79,6 +80,70 @@ int api_publish(struct call *c)
         rc = publish(c, &r, json_string_value(json_object_get(body, "event")),
                      data != NULL ? data : empty);
         json_decref(empty);
+    }
+    json_decref(body);
+    run_clear(&r);
+    return rc;
+}
+
+/* The finish body is {status: succeeded|failed, result?, error?}, error
+ * an object with a message, only for failed: 0, or -1 after answering
+ * 422. */
+static int check_finish_body(struct request *req, json_t *body, enum run_status *status)
+{
+    if (!json_is_object(body))
+        return reply_problem(req, 422, "invalid_body", "the body must be a JSON object"), -1;
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        if (strcmp(k, "status") != 0 && strcmp(k, "result") != 0 && strcmp(k, "error") != 0)
+            return reply_problem(req, 422, "unknown_field", "/%.64s: unknown field", k), -1;
+    }
+    const char *s = json_string_value(json_object_get(body, "status"));
+    if (s == NULL || run_status_parse(s, status) != 0 ||
+        (*status != RUN_SUCCEEDED && *status != RUN_FAILED))
+        return reply_problem(req, 422, "invalid_field", "/status: must be succeeded or failed"), -1;
+    json_t *error = json_object_get(body, "error");
+    if (error != NULL && *status != RUN_FAILED)
+        return reply_problem(req, 422, "invalid_field", "/error: only a failed run has one"), -1;
+    if (error != NULL && (!json_is_object(error) ||
+                          !json_is_string(json_object_get(error, "message"))))
+        return reply_problem(req, 422, "invalid_field", "/error: must be an object with a message"), -1;
+    return 0;
+}
+
+int api_finish(struct call *c)
+{
+    struct request *req = c->req;
+    struct run r;
+    if (call_owned_run(c, &r) != 0)
+        return -1;
+    json_t *body = NULL;
+    enum run_status status;
+    int rc = -1;
+    if (run_status_terminal(r.status))
+        reply_problem(req, 409, "run_terminal", "the run has ended (%s)", run_status_name(r.status));
+    else if (r.status == RUN_QUEUED)
+        reply_problem(req, 409, "run_not_started", "the run has not started; finish it once it runs");
+    else if (call_json_body(c, &body) == 0 && check_finish_body(req, body, &status) == 0) {
+        struct runs_ctx rc_ = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
+        json_t *error = json_object_get(body, "error");
+        json_t *own = error != NULL || status != RUN_FAILED ? NULL
+                    : runs_error("producer_failed", "its producer ended the run as failed");
+        int ended = rc_.bus == NULL ? -1
+                  : runs_conclude(&rc_, r.id, status, json_object_get(body, "result"),
+                                  error != NULL ? error : own);
+        json_decref(own);
+        char id[ID_SIZE];
+        snprintf(id, sizeof id, "%s", r.id);
+        run_clear(&r);
+        if (ended == 1)
+            reply_problem(req, 409, "run_terminal", "the run has ended");
+        else if (ended < 0 || store_run_get(c->st, id, &r) != 0)
+            reply_problem(req, 503, "unavailable", "the end could not be recorded");
+        else
+            rc = reply_json(req, 200, runs_to_json(&r, req->cfg, req->base, c->secret, clock_now_ms()),
+                            NULL);
     }
     json_decref(body);
     run_clear(&r);

@@ -6,6 +6,8 @@
 #include "reply.h"
 #include "runs.h"
 #include "schema.h"
+#include "stream_rules.h"
+#include "ui_stream.h"
 #include "webhook.h"
 
 #include <sodium.h>
@@ -126,10 +128,13 @@ static int check_webhook(struct request *req, json_t *body, const struct jobtype
     return 0;
 }
 
-/* Create-and-stream: the client asks for the run's events as the answer. */
+/* Create-and-stream: the client asks for the run's events as the
+ * answer, or for a form of them (format=). */
 static int wants_stream(struct request *req)
 {
-    return request_accepts(req, "text/event-stream");
+    char format[16];
+    return request_accepts(req, "text/event-stream") ||
+           request_query(req, "format", format, sizeof format) != 1;
 }
 
 /* What a create body asks for, read once while it is checked. */
@@ -244,20 +249,8 @@ static int create_problem(struct request *req, enum create_result res)
     }
 }
 
-/* How a create is answered: the run as JSON (with its producer
- * credential when asked), or its event stream. */
-struct create_answer {
-    int producer;
-    int stream;
-    int cancel_on_disconnect;
-};
-
-/* Queues r (its fields set, its references owned here) and answers 202
- * with it, or the problem that kept it from being queued. A stream is
- * answered 200 with the run's URL in Content-Location, from its first
- * event on. */
-static int create_and_answer(struct call *c, struct run *r, const struct create_opts *opts,
-                             const struct create_answer *how)
+int api_create_answer(struct call *c, struct run *r, const struct create_opts *opts,
+                      const struct create_answer *how)
 {
     struct request *req = c->req;
     struct runs_ctx rc = {.cfg = req->cfg, .st = c->st, .bus = call_bus(c)};
@@ -275,9 +268,11 @@ static int create_and_answer(struct call *c, struct run *r, const struct create_
     const struct run *shown = res == CREATE_REPLAYED ? &old : r;
     char headers[REQUEST_PATH_SIZE + 128];
     if (how->stream) {
-        snprintf(headers, sizeof headers, "Content-Location: %s/v1/runs/%s\r\n%s", req->base,
-                 shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "");
-        int streamed = api_stream_run(c, shown, headers, how->cancel_on_disconnect);
+        int ui = how->view != NULL && how->view->form == FORM_UI;
+        snprintf(headers, sizeof headers, "Content-Location: %s/v1/runs/%s\r\n%s%s", req->base,
+                 shown->id, res == CREATE_REPLAYED ? "Idempotent-Replayed: true\r\n" : "",
+                 ui ? UI_STREAM_HEADER : "");
+        int streamed = api_stream_run(c, shown, headers, how->cancel_on_disconnect, how->view);
         run_clear(r);
         run_clear(&old);
         return streamed;
@@ -304,6 +299,11 @@ int api_create_run(struct call *c)
     if (call_json_body(c, &body) != 0)
         return -1;
     struct create_body want;
+    struct stream_view view;
+    if (api_stream_view(req, &view) != 0) {
+        json_decref(body);
+        return -1;
+    }
     if (check_create(c, body, &want) != 0) {
         json_decref(body);
         return -1;
@@ -340,10 +340,11 @@ int api_create_run(struct call *c)
         .producer = want.producer,
         .stream = wants_stream(req),
         .cancel_on_disconnect = want.cancel_on_disconnect,
+        .view = view.form == FORM_EVENTS ? NULL : &view,
     };
     json_decref(body);
 
-    return create_and_answer(c, &r, &opts, &how);
+    return api_create_answer(c, &r, &opts, &how);
 }
 
 int api_get_run(struct call *c)
@@ -383,7 +384,7 @@ int api_rerun(struct call *c)
     run_clear(&old);
     struct create_opts opts = {.strategy = MT_REJECT, .max_active = c->req->cfg->max_active_runs_per_owner};
     const struct create_answer how = {0};
-    return create_and_answer(c, &r, &opts, &how);
+    return api_create_answer(c, &r, &opts, &how);
 }
 
 /* The list cursor is opaque to clients: base64url of "seq:N", the

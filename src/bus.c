@@ -934,7 +934,11 @@ int bus_delete_run(struct bus *b, const char *run_id)
     bus_events_key(run_id, events, sizeof events);
     control_key(run_id, control, sizeof control);
     published_key(run_id, published, sizeof published);
-    return cmd_ok(b, "DEL %s %s %s", events, control, published);
+    /* Its keys, and its place in the schedules that name it (a delayed
+     * run's entry names its type too, and goes when it is due). */
+    return cmd_ok(b, "DEL %s %s %s opstream:{%s}:picked", events, control, published, run_id) == 0 &&
+           cmd_ok(b, "ZREM " BUS_WEBHOOKS_KEY " %s", run_id) == 0 &&
+           cmd_ok(b, "ZREM " BUS_EXPIRING_KEY " %s", run_id) == 0 ? 0 : -1;
 }
 
 /* Room for a type's name, or a type's and a concurrency key's. */

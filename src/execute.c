@@ -304,6 +304,10 @@ void execute_control(struct job *j, const char *msg)
         json_decref(m);
         return; /* its job is ending already */
     }
+    /* Its producer ended the run: the job stops, and nothing more is
+     * written for it. */
+    if (json_is_true(json_object_get(m, "ended")))
+        j->ended = 1;
     json_t *cancel = json_object_get(m, "cancel");
     int cancelled = json_is_true(cancel) || json_is_object(cancel);
     if (json_is_object(cancel)) {

@@ -65,7 +65,7 @@ struct hub_stream {
     int ended;                  /* the hub ended it (the run's end, a rule): not its client */
     struct event_id cursor;     /* the last event sent */
     struct stream_watch w;      /* its run, credentials and last write */
-    struct mcp_view *view;      /* an MCP stream's, owned (w.view points here); else NULL */
+    struct stream_view *view;   /* a view's stream's, owned (w.view points here); else NULL */
     unsigned char *pending;     /* NULL unless the socket would block */
     size_t pending_len, pending_off;
     struct fcgi_scan scan;
@@ -295,7 +295,7 @@ static void readable(struct hub *h, struct hub_stream *s)
 /* The frame of an event for streams of view (NULL: as is) into h->frame:
  * its length, 0 when the event is nothing to them, -1 when it cannot be
  * built. The buffer grows until the frame fits. */
-static long frame(struct hub *h, const struct mcp_view *view, const char *run_id, const char *id,
+static long frame(struct hub *h, const struct stream_view *view, const char *run_id, const char *id,
                   const char *name, const char *data)
 {
     if (grow(&h->frame, &h->frame_cap, sse_event_max(id, name, data) + 1) != 0) /* and a NUL */

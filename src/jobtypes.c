@@ -64,6 +64,11 @@ static int load_one(const char *dir, const char *file, struct jobtype *jt,
         field = "name", why = "must equal the file name without .json";
     } else if (desc != NULL && !json_is_string(desc)) {
         field = "description", why = "must be a string";
+    } else if (json_object_get(doc, "title") != NULL && !json_is_string(json_object_get(doc, "title"))) {
+        field = "title", why = "must be a string";
+    } else if (json_object_get(doc, "metadata") != NULL &&
+               !json_is_object(json_object_get(doc, "metadata"))) {
+        field = "metadata", why = "must be an object";
     } else if (!json_is_array(cmd) || json_array_size(cmd) == 0 ||
                json_array_size(cmd) > JOBTYPE_ARGV_MAX) {
         field = "command", why = "must be a non-empty array of at most 64 strings";
@@ -177,10 +182,16 @@ const struct jobtype *jobtypes_find(const struct jobtypes *t, const char *name)
 json_t *jobtype_public(const struct jobtype *jt)
 {
     json_t *desc = json_object_get(jt->doc, "description");
+    json_t *title = json_object_get(jt->doc, "title");
+    json_t *meta = json_object_get(jt->doc, "metadata");
     json_t *schema = json_object_get(jt->doc, "input_schema");
-    return json_pack("{s:s, s:s, s:o, s:i}", "name", jt->name, "description",
+    /* title (the name when none) and metadata (a scenario's step graph,
+     * an icon) are the type file's own, for clients to show. */
+    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:o}", "name", jt->name, "title",
+                     title ? json_string_value(title) : jt->name, "description",
                      desc ? json_string_value(desc) : "", "input_schema",
-                     schema ? json_incref(schema) : json_object(), "timeout_s", jt->timeout_s);
+                     schema ? json_incref(schema) : json_object(), "timeout_s", jt->timeout_s,
+                     "metadata", meta ? json_incref(meta) : json_object());
     /* env, cwd and limits are the operator's business, not the API's. */
 }
 

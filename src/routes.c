@@ -9,23 +9,31 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The last column names the query parameters a route takes: any other
+ * is refused (a signed link's exp and sig go with ROUTE_LINK_AUTH). */
 static const struct route routes[] = {
-    {"POST", "/v1/runs", api_create_run, ROUTE_STREAM_ACCEPT},
-    {"GET", "/v1/runs", api_list_runs, 0},
-    {"GET", "/v1/runs/{id}", api_get_run, 0},
-    {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH | ROUTE_STREAM},
-    {"POST", "/v1/runs/{id}/events", api_publish, ROUTE_PRODUCER_AUTH},
-    {"POST", "/v1/runs/{id}/cancel", api_cancel, ROUTE_WAIT_PARAM},
-    {"GET", "/v1/runs/{id}/wait", api_wait, ROUTE_LONG_POLL},
-    {"POST", "/v1/runs/{id}/resume", api_resume, 0},
-    {"POST", "/v1/runs/{id}/rerun", api_rerun, 0},
-    {"GET", "/v1/types", api_types, 0},
-    {"GET", "/v1/types/{name}", api_type, 0},
-    {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER},
-    {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC},
-    {"POST", "/mcp", api_mcp_post, ROUTE_STREAM_ACCEPT},
-    {"GET", "/mcp", api_mcp_get, ROUTE_STREAM},
-    {"DELETE", "/mcp", api_mcp_delete, 0},
+    {"POST", "/v1/runs", api_create_run, ROUTE_STREAM_ACCEPT, "format"},
+    {"GET", "/v1/runs", api_list_runs, 0,
+     "status,type,thread_id,metadata_key,metadata_value,limit,cursor"},
+    {"GET", "/v1/runs/{id}", api_get_run, 0, ""},
+    {"DELETE", "/v1/runs/{id}", api_delete_run, 0, ""},
+    {"GET", "/v1/runs/{id}/events", api_events, ROUTE_LINK_AUTH | ROUTE_STREAM,
+     "lastEventId,after,limit,types,format"},
+    {"POST", "/v1/runs/{id}/events", api_publish, ROUTE_PRODUCER_AUTH, ""},
+    {"POST", "/v1/runs/{id}/finish", api_finish, ROUTE_PRODUCER_AUTH, ""},
+    {"POST", "/v1/runs/{id}/cancel", api_cancel, ROUTE_WAIT_PARAM, "wait,action"},
+    {"GET", "/v1/runs/{id}/wait", api_wait, ROUTE_LONG_POLL, "timeout"},
+    {"POST", "/v1/runs/{id}/resume", api_resume, 0, ""},
+    {"POST", "/v1/runs/{id}/rerun", api_rerun, 0, ""},
+    {"GET", "/v1/types", api_types, 0, ""},
+    {"GET", "/v1/types/{name}", api_type, 0, ""},
+    {"POST", "/v1/chat/{type}", api_chat_send, ROUTE_LONG_POLL, ""},
+    {"GET", "/v1/chat/{type}/{id}/stream", api_chat_stream, ROUTE_STREAM, ""},
+    {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER, ""},
+    {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC, ""},
+    {"POST", "/mcp", api_mcp_post, ROUTE_STREAM_ACCEPT, ""},
+    {"GET", "/mcp", api_mcp_get, ROUTE_STREAM, ""},
+    {"DELETE", "/mcp", api_mcp_delete, 0, ""},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -72,6 +80,36 @@ static const struct route *route_find(struct request *req, char *allow, size_t a
         snprintf(allow + n, allowsize - n, "%s%s", n ? ", " : "", routes[i].method);
     }
     return NULL;
+}
+
+/* 1 when name (len bytes) is in the comma-separated list. */
+static int listed(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+/* The first query parameter the route does not take, into unknown (at
+ * most size - 1 bytes of its name): 1, or 0 when there is none. */
+static int unknown_param(const struct request *req, const struct route *rt, char *unknown,
+                         size_t size)
+{
+    for (const char *p = req->query; *p != '\0';) {
+        size_t n = strcspn(p, "&");
+        size_t klen = strcspn(p, "=&");
+        int link = (rt->flags & ROUTE_LINK_AUTH) && listed("exp,sig", p, klen);
+        if (n > 0 && !link && !listed(rt->query, p, klen)) {
+            snprintf(unknown, size, "%.*s", (int)(klen < size ? klen : size - 1), p);
+            return 1;
+        }
+        p += n + (p[n] == '&');
+    }
+    return 0;
 }
 
 /* A signed link for the run the path names, under its owner's key. */
@@ -171,10 +209,12 @@ int api_long_poll(struct request *req, int streams_hold)
      * every event). */
     int filtered = rt != NULL && (rt->flags & ROUTE_STREAM) &&
                    request_query(req, "types", types, sizeof types) != 1;
+    char format[8];
+    int formed = request_query(req, "format", format, sizeof format) != 1;
     return rt != NULL && ((rt->flags & ROUTE_LONG_POLL) ||
                           ((rt->flags & ROUTE_STREAM) && (streams_hold || filtered)) ||
                           ((rt->flags & ROUTE_STREAM_ACCEPT) &&
-                           request_accepts(req, "text/event-stream")) ||
+                           (request_accepts(req, "text/event-stream") || formed)) ||
                           ((rt->flags & ROUTE_WAIT_PARAM) &&
                            request_query_int(req, "wait", 0, 1, 0, &wait) == 0 && wait == 1));
 }
@@ -193,9 +233,14 @@ void api_handle(const struct api *api, struct request *req)
         return;
     }
     struct call c = {.req = req, .api = api};
+    char unknown[64];
     if (call_open(&c) != 0 && !(rt->flags & ROUTE_NO_LEDGER))
         call_unavailable(&c, "store_unavailable", "the run ledger is not reachable");
-    else if (authorize(&c, rt) == 0)
+    else if (authorize(&c, rt) != 0)
+        ; /* answered */
+    else if (unknown_param(req, rt, unknown, sizeof unknown))
+        reply_problem(req, 400, "unknown_parameter", "?%s: unknown query parameter", unknown);
+    else
         rt->handler(&c);
     call_close(&c);
 }

@@ -335,6 +335,25 @@ static int edit_steps(void *ctx, json_t *steps)
     return 1;
 }
 
+/* At the run's end, a step still running ends as the run did (status,
+ * the run status's name): 1 when one did. */
+static int close_steps(void *ctx, json_t *steps)
+{
+    const char *status = ctx;
+    size_t i;
+    json_t *step;
+    int closed = 0;
+    json_array_foreach(steps, i, step) {
+        const char *st = json_string_value(json_object_get(step, "status"));
+        if (st != NULL && strcmp(st, run_status_name(RUN_RUNNING)) == 0) {
+            json_object_set_new(step, "status", json_string(status));
+            json_object_set_new(step, "finished_at", time_now());
+            closed = 1;
+        }
+    }
+    return closed;
+}
+
 static int is_step_event(const char *name)
 {
     return strcmp(name, "step_started") == 0 || strcmp(name, "step_finished") == 0;
@@ -342,7 +361,8 @@ static int is_step_event(const char *name)
 
 /* The snapshot's projections: progress from progress events ({current,
  * total}, archived with the event itself: runs_emit), steps[] from
- * step_started and step_finished. Other events leave them be. */
+ * step_started and step_finished, and run_finished, which closes the
+ * steps still running. Other events leave them be. */
 static int project(struct runs_ctx *rc, const char *run_id, const char *event_id,
                    const char *name, const json_t *data)
 {
@@ -350,6 +370,10 @@ static int project(struct runs_ctx *rc, const char *run_id, const char *event_id
         struct step_event ev = {name, data};
         return store_run_edit_steps(rc->st, run_id, event_id, edit_steps, &ev, clock_now_ms()) < 0 ? -1 : 0;
     }
+    const char *status = json_string_value(json_object_get(data, "status"));
+    if (event_is_terminal(name) && status != NULL)
+        return store_run_edit_steps(rc->st, run_id, event_id, close_steps, (void *)status,
+                                    clock_now_ms()) < 0 ? -1 : 0;
     return 0;
 }
 
@@ -367,13 +391,12 @@ int runs_emit(struct runs_ctx *rc, const char *run_id, const char *name,
         ev.total = json_is_integer(tot) ? json_integer_value(tot) : 0;
     }
     /* (Step events are projected under the write lock right after their
-     * archive, so they are never kept back.) */
-    if (r == 0 && rc->defer_archive && !is_step_event(name) && keep_back(rc, &ev) == 0) {
-        free(text);
-        return 0;
-    }
-    if (r == 0 && (store_run_events(rc->st, &ev, 1, clock_now_ms()) != 0 ||
-                   project(rc, run_id, out_id, name, data) != 0))
+     * archive, so they are never kept back; the end's closing of steps
+     * does not wait for its archive.) */
+    int kept = r == 0 && rc->defer_archive && !is_step_event(name) && keep_back(rc, &ev) == 0;
+    if (r == 0 && !kept && store_run_events(rc->st, &ev, 1, clock_now_ms()) != 0)
+        r = -1;
+    if (r == 0 && (!kept || event_is_terminal(name)) && project(rc, run_id, out_id, name, data) != 0)
         r = -1;
     free(text);
     return r;
@@ -741,6 +764,17 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
         settle(rc, run_id, wrote == 0);
     json_decref(data);
     return 0;
+}
+
+int runs_conclude(struct runs_ctx *rc, const char *run_id, enum run_status status,
+                  json_t *result, json_t *error)
+{
+    int r = runs_finish(rc, run_id, status, result, error);
+    /* A job still running for the run stops: its worker writes nothing
+     * more (a lost message is found on its next write, or by its lease). */
+    if (r == 0 && bus_control_push(rc->bus, run_id, "{\"ended\":true}") != 0)
+        log_warn("run %s: ended by its producer, but its job could not be told", run_id);
+    return r;
 }
 
 int runs_repair(struct runs_ctx *rc, const char *run_id)

@@ -17,7 +17,7 @@ enum run_op {
     OP_RESUME_UNDO,   /* runs_resume, when the input cannot be handed over */
     OP_REQUEUE,       /* runs_requeue */
     OP_CANCEL_QUEUED, /* runs_cancel of a run no worker has claimed */
-    OP_FINISH,        /* runs_finish */
+    OP_FINISH,        /* runs_finish, runs_conclude */
     OP_REPAIR,        /* runs_repair: the end is in the stream, not the ledger */
     OP_EXPIRE,        /* runs_expire: still queued at its expires_at */
     RUN_OPS
@@ -115,6 +115,11 @@ int runs_requeue(struct runs_ctx *rc, const char *run_id, const char *reason, in
  * any more (another process ended or requeued it), -1. */
 int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
                 json_t *result, json_t *error);
+
+/* runs_finish for a run's outside producer: its job, still running, is
+ * stopped and writes nothing more. */
+int runs_conclude(struct runs_ctx *rc, const char *run_id, enum run_status status,
+                  json_t *result, json_t *error);
 
 /* A runner died between writing run_finished and the ledger: the ledger
  * is brought level from the stream, writing nothing twice. 0 when the

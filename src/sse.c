@@ -7,7 +7,7 @@
 
 static int has_newline(const char *s)
 {
-    return strpbrk(s, "\r\n") != NULL;
+    return s != NULL && strpbrk(s, "\r\n") != NULL;
 }
 
 int sse_headers(struct out *o, const char *extra)
@@ -47,9 +47,11 @@ int sse_event(struct out *o, const char *id, const char *name, const char *data)
     /* The id last: a client that takes an id as soon as it reads its line
      * (fetch-event-source does) and loses the connection inside the event
      * asks again from the event before, not from one it never had whole. */
-    if (out_puts(o, "event: ") != 0 || out_puts(o, name) != 0 || out_puts(o, "\n") != 0 ||
-        write_data(o, data) != 0 || out_puts(o, "id: ") != 0 || out_puts(o, id) != 0 ||
-        out_puts(o, "\n\n") != 0)
+    if ((name != NULL && (out_puts(o, "event: ") != 0 || out_puts(o, name) != 0 ||
+                          out_puts(o, "\n") != 0)) ||
+        write_data(o, data) != 0 ||
+        (id != NULL && (out_puts(o, "id: ") != 0 || out_puts(o, id) != 0 || out_puts(o, "\n") != 0)) ||
+        out_puts(o, "\n") != 0)
         return -1;
     return out_flush(o);
 }
@@ -58,7 +60,7 @@ size_t sse_event_max(const char *id, const char *name, const char *data)
 {
     /* "event: " and "\n", "id: " and "\n", the closing "\n"; each byte of
      * data becomes at most 7 ("data: " and its line break). */
-    return 4 + strlen(id) + 8 + strlen(name) + 1 + 7 * strlen(data) + 7 + 1;
+    return 4 + (id ? strlen(id) : 0) + 8 + (name ? strlen(name) : 0) + 1 + 7 * strlen(data) + 7 + 1;
 }
 
 int sse_comment(struct out *o, const char *text)

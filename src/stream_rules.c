@@ -5,6 +5,7 @@
 #include "mcp.h"
 #include "sse.h"
 #include "runs.h"
+#include "ui_stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,14 +60,34 @@ void stream_client_gone(const struct stream_watch *w, const struct config *cfg, 
     store_close(own);
 }
 
-/* One event as its stream's client sees it: as is, or as the MCP message
- * it stands for (none for most events). */
-int stream_frame(struct out *o, const struct mcp_view *view, const char *run_id,
+/* A UI message stream's frames of an event: its chunks, each a data
+ * line under the event's id; after the end, [DONE]. */
+static int ui_frame(struct out *o, const char *run_id, const char *id, const char *name,
+                    const char *data)
+{
+    char *chunks[UI_CHUNKS_MAX];
+    int n = ui_chunks(run_id, name, data, chunks);
+    int rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && sse_event(o, id, NULL, chunks[i]) != 0)
+            rc = -1;
+        free(chunks[i]);
+    }
+    if (rc == 0 && event_is_terminal(name))
+        rc = sse_event(o, NULL, NULL, "[DONE]");
+    return rc;
+}
+
+/* One event as its stream's client sees it: as is, as a UI message
+ * chunk, or as the MCP message it stands for (none for most events). */
+int stream_frame(struct out *o, const struct stream_view *view, const char *run_id,
                      const char *id, const char *name, const char *data)
 {
-    if (view == NULL)
+    if (view == NULL || view->form == FORM_EVENTS)
         return sse_event(o, id, name, data);
-    char *msg = mcp_event_message(view, run_id, id, name, data);
+    if (view->form == FORM_UI)
+        return ui_frame(o, run_id, id, name, data);
+    char *msg = mcp_event_message(&view->mcp, run_id, id, name, data);
     char mid[MCP_EVENT_ID_SIZE];
     int rc = msg == NULL ? 0
            : mcp_event_id(run_id, id, mid, sizeof mid) != 0 ? -1 : sse_event(o, mid, "message", msg);

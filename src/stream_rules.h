@@ -7,7 +7,7 @@
 #include "out.h"
 #include "store.h"
 
-struct mcp_view;
+#include "mcp.h"
 
 #include <stdint.h>
 
@@ -21,6 +21,15 @@ struct mcp_view;
  * from its last event on a new request. */
 #define STREAM_REDIS_PATIENCE_MS 3000
 
+/* What a stream's client reads of each event: the event itself, the MCP
+ * message it stands for (mcp.h), or the AI SDK's UI message chunk
+ * (ui_stream.h). */
+enum stream_form { FORM_EVENTS, FORM_MCP, FORM_UI };
+struct stream_view {
+    enum stream_form form;
+    struct mcp_view mcp; /* FORM_MCP's */
+};
+
 /* What a stream is watched under. */
 struct stream_watch {
     char run_id[ID_SIZE];
@@ -28,7 +37,7 @@ struct stream_watch {
     long long revocations;       /* the bus's revocation count they were last checked at */
     int64_t last_write_ms;       /* monotonic */
     int cancel_on_gone;          /* on_disconnect: cancel (a create-and-stream) */
-    const struct mcp_view *view; /* an MCP stream's (mcp.h), or NULL; the hub keeps a copy */
+    const struct stream_view *view; /* NULL: the events as they are; the hub keeps a copy */
 };
 
 void stream_watch_init(struct stream_watch *w, const char *run_id, const struct auth_proof *proof,
@@ -66,10 +75,10 @@ int stream_revoked(struct stream_watch *w, long long revocations, struct store *
 void stream_client_gone(const struct stream_watch *w, const struct config *cfg, struct store *st,
                         struct bus *bus);
 
-/* One event as a stream's client sees it: as is (view NULL), or as the
- * MCP message it stands for, none for most events. 0, or -1 when the
- * client is gone. */
-int stream_frame(struct out *o, const struct mcp_view *view, const char *run_id, const char *id,
+/* One event as a stream's client sees it: as is (view NULL), or in the
+ * view's form (an MCP view has nothing for most events). 0, or -1 when
+ * the client is gone. */
+int stream_frame(struct out *o, const struct stream_view *view, const char *run_id, const char *id,
                  const char *name, const char *data);
 
 #endif

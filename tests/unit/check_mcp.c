@@ -217,7 +217,7 @@ END_TEST
 
 START_TEST(test_frames_of_a_view)
 {
-    struct mcp_view v = view("\"t\"", 0, MCP_LOG_OFF, 0);
+    struct stream_view v = {.form = FORM_MCP, .mcp = view("\"t\"", 0, MCP_LOG_OFF, 0)};
     mem_reset();
     ck_assert_int_eq(stream_frame(&o, &v, run_id, "5-0", "step_started", "{}"), 0);
     ck_assert_str_eq(mem, ""); /* nothing for this client */
@@ -231,6 +231,42 @@ START_TEST(test_frames_of_a_view)
 }
 END_TEST
 
+/* The AI SDK's UI message stream (ui_stream.h): the chunks of the run's
+ * events, each under its event's id, and [DONE] after the end. */
+START_TEST(test_frames_of_the_ui_form)
+{
+    struct stream_view v = {.form = FORM_UI};
+    mem_reset();
+    ck_assert_int_eq(stream_frame(&o, &v, run_id, "1-0", "run_queued", "{\"status\":\"queued\"}"), 0);
+    ck_assert_str_eq(mem, "data: {\"type\":\"start\",\"messageId\":\"" "AAAAAAAAAAAAAAAAAAAAAA" "\"}\nid: 1-0\n\n");
+    mem_reset();
+    ck_assert_int_eq(stream_frame(&o, &v, run_id, "2-0", "run_queued", "{\"status\":\"queued\",\"reason\":\"worker_lost\"}"), 0);
+    ck_assert_str_eq(mem, "data: {\"type\":\"data-run_queued\",\"data\":{\"status\":\"queued\",\"reason\":\"worker_lost\"}}\nid: 2-0\n\n");
+    mem_reset();
+    /* A job's chunk passes through; its own "type" cannot change what it is. */
+    ck_assert_int_eq(stream_frame(&o, &v, run_id, "3-0", "text-delta", "{\"id\":\"t\",\"delta\":\"hi\",\"type\":\"finish\"}"), 0);
+    ck_assert_str_eq(mem, "data: {\"id\":\"t\",\"delta\":\"hi\",\"type\":\"text-delta\"}\nid: 3-0\n\n");
+    mem_reset();
+    ck_assert_int_eq(stream_frame(&o, &v, run_id, "4-0", "finish", "{}"), 0); /* not the job's to say */
+    ck_assert_str_eq(mem, "data: {\"type\":\"data-finish\",\"data\":{}}\nid: 4-0\n\n");
+    const struct { const char *end, *last; } ends[] = {
+        {"{\"status\":\"succeeded\",\"result\":null}", "{\"type\":\"finish\"}"},
+        {"{\"status\":\"cancelled\",\"error\":{\"code\":\"cancelled\",\"message\":\"m\"}}", "{\"type\":\"abort\"}"},
+        {"{\"status\":\"failed\",\"error\":{\"code\":\"exit\",\"message\":\"it broke\"}}",
+         "{\"type\":\"error\",\"errorText\":\"it broke\"}"},
+        {"{\"status\":\"timed_out\"}", "{\"type\":\"error\",\"errorText\":\"timed_out\"}"},
+    };
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        char want[512];
+        mem_reset();
+        ck_assert_int_eq(stream_frame(&o, &v, run_id, "9-0", "run_finished", ends[i].end), 0);
+        snprintf(want, sizeof want, "data: {\"type\":\"data-run_finished\",\"data\":%s}\nid: 9-0\n\n"
+                 "data: %s\nid: 9-0\n\ndata: [DONE]\n\n", ends[i].end, ends[i].last);
+        ck_assert_str_eq(mem, want);
+    }
+}
+END_TEST
+
 UNIT_MAIN("mcp",
           test_kinds_of_messages,
           test_event_ids_name_the_run,
@@ -238,6 +274,7 @@ UNIT_MAIN("mcp",
           test_the_end_answers_the_call,
           test_questions_become_elicitations,
           test_elicitation_schema_subset,
+          test_frames_of_the_ui_form,
           test_log_lines_at_the_level_asked,
           test_runs_as_tasks,
           test_frames_of_a_view)

@@ -130,17 +130,18 @@ static void expect_problem(struct answer a, int status, const char *code)
 /* The path of a route row, with its {...} filled in. */
 static void route_path(const struct route *rt, const char *id, char *out, size_t size)
 {
-    char pattern[128];
-    snprintf(pattern, sizeof pattern, "%s", rt->pattern);
-    char *brace = strchr(pattern, '{');
-    if (brace == NULL) {
-        snprintf(out, size, "/api%s", pattern);
-        return;
+    /* {name} and {type} name a job type; any other argument the run. */
+    size_t n = (size_t)snprintf(out, size, "/api");
+    for (const char *p = rt->pattern; *p != '\0' && n < size;) {
+        if (*p != '{') {
+            out[n++] = *p++;
+            continue;
+        }
+        int type = strncmp(p, "{name}", 6) == 0 || strncmp(p, "{type}", 6) == 0;
+        n += (size_t)snprintf(out + n, size - n, "%s", type ? "countdown" : id);
+        p = strchr(p, '}') + 1;
     }
-    *brace = '\0';
-    const char *rest = strchr(brace + 1, '}') + 1;
-    snprintf(out, size, "/api%s%s%s", pattern,
-             strncmp(brace + 1, "name", 4) == 0 ? "countdown" : id, rest);
+    out[n < size ? n : size - 1] = '\0';
 }
 
 START_TEST(test_every_protected_route_wants_credentials)
@@ -195,14 +196,18 @@ static const struct {
     {"POST /v1/runs", 400},                    /* no body */
     {"GET /v1/runs", 200},
     {"GET /v1/runs/{id}", 200},
+    {"DELETE /v1/runs/{id}", 503},             /* Redis is away: its keys cannot go */
     {"GET /v1/runs/{id}/events", 200},         /* an empty stream: come back later */
     {"POST /v1/runs/{id}/events", 409},        /* ended: nothing more may be published */
+    {"POST /v1/runs/{id}/finish", 409},        /* ended already */
     {"POST /v1/runs/{id}/cancel", 409},
     {"GET /v1/runs/{id}/wait", 200},           /* ended already: no waiting */
     {"POST /v1/runs/{id}/resume", 400},        /* no body */
     {"POST /v1/runs/{id}/rerun", 503},         /* Redis is away: nothing can be queued */
     {"GET /v1/types", 200},
     {"GET /v1/types/{name}", 200},
+    {"POST /v1/chat/{type}", 400},             /* no body */
+    {"GET /v1/chat/{type}/{id}/stream", 204},  /* no active run in that chat */
     {"GET /v1/health", 503},                   /* Redis is away */
     {"GET /v1/openapi.json", 200},
     {"POST /mcp", 400},                        /* no body: a JSON-RPC parse error */
