@@ -52,6 +52,26 @@ int api_publish(struct call *c);
 int api_finish(struct call *c);
 int api_delete_run(struct call *c);
 int api_chat_send(struct call *c);
+int api_lg_assistants_search(struct call *c);
+int api_lg_assistant(struct call *c);
+int api_lg_thread_create(struct call *c);
+int api_lg_threads_search(struct call *c);
+int api_lg_thread(struct call *c);
+int api_lg_thread_delete(struct call *c);
+int api_lg_thread_state(struct call *c);
+int api_lg_thread_history(struct call *c);
+int api_lg_thread_run_create(struct call *c);
+int api_lg_thread_run_stream(struct call *c);
+int api_lg_thread_run_wait(struct call *c);
+int api_lg_run_create(struct call *c);
+int api_lg_run_stream(struct call *c);
+int api_lg_run_wait(struct call *c);
+int api_lg_runs_list(struct call *c);
+int api_lg_run(struct call *c);
+int api_lg_run_join(struct call *c);
+int api_lg_run_join_stream(struct call *c);
+int api_lg_run_cancel(struct call *c);
+int api_lg_run_delete(struct call *c);
 int api_chat_stream(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
@@ -74,7 +94,16 @@ struct create_answer {
     int stream;
     int cancel_on_disconnect;
     const struct stream_view *view;
+    /* Set: answers instead (another protocol's shape of the run created,
+     * or of the one an Idempotency-Key replayed). */
+    int (*answer)(struct call *c, const struct run *r, int replayed, void *ctx);
+    void *ctx;
 };
+
+/* Creates a run from a create body (POST /v1/runs's, borrowed) and
+ * answers as how says (its producer and cancel_on_disconnect are the
+ * body's); key: an Idempotency-Key or NULL. */
+int api_create(struct call *c, json_t *body, const char *key, const struct create_answer *how);
 
 /* Queues r (its fields set, its references owned here) and answers 202
  * with it, or the problem that kept it from being queued. A stream is
@@ -86,6 +115,12 @@ int api_create_answer(struct call *c, struct run *r, const struct create_opts *o
 /* The form a stream is asked in (format=ui: the AI SDK's UI message
  * stream; none: the events as they are): 0, or -1 after answering 400. */
 int api_stream_view(struct request *req, struct stream_view *view);
+
+/* Streams r from after cursor in view's form, as a LangGraph join does:
+ * a client at the end gets a stream of an "end" alone, not a 204 (which
+ * LangGraph's clients take for an error). */
+int api_stream_after(struct call *c, const struct run *r, const char *cursor, const char *headers,
+                     const struct stream_view *view);
 
 /* Streams r from after cursor as the MCP stream view stands for (mcp.h):
  * a tools/call's or a tasks/result's answer, or its resumption. */

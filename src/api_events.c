@@ -362,6 +362,42 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
     return 0;
 }
 
+/* 1 when the cursor is at or past r's terminal event (its id into
+ * end_id, when not NULL), 0 not, -1 when Redis cannot tell. Redis knows
+ * while it holds the stream; the ledger once the stream has expired (not
+ * before: its end may still be on its way to Redis). */
+static int at_end(struct call *c, const struct run *r, const struct event_id *cur,
+                  char end_id[EVENT_ID_SIZE])
+{
+    char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
+    int last = bus_last(c->bus, r->id, last_id, last_name);
+    struct event_id lid;
+    int done = last == 0 ? event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0
+                         : last == 1 && run_status_terminal(r->status) &&
+                               event_id_parse(r->last_event_id, &lid) == 0;
+    if (done && end_id != NULL)
+        event_id_format(&lid, end_id);
+    return last < 0 ? -1 : done && event_id_cmp(cur, &lid) >= 0;
+}
+
+int api_stream_after(struct call *c, const struct run *r, const char *cursor, const char *headers,
+                     const struct stream_view *view)
+{
+    struct event_id cur;
+    char end_id[EVENT_ID_SIZE];
+    if (call_bus(c) == NULL || event_id_parse(cursor, &cur) != 0)
+        return stream_later(c);
+    int end = at_end(c, r, &cur, end_id);
+    if (end < 0)
+        return stream_later(c);
+    if (end == 0)
+        return stream_events(c, r, cursor, headers, 0, view, NULL);
+    /* Its client has it all: a stream of the end alone. */
+    struct out *o = &c->req->out;
+    return sse_headers(o, headers) != 0 || sse_retry(o, c->req->cfg->retry_ms) != 0 ||
+           sse_event(o, end_id, "end", "null") != 0 ? -1 : 0;
+}
+
 int api_stream_run(struct call *c, const struct run *r, const char *headers, int cancel_on_gone,
                    const struct stream_view *view)
 {
@@ -486,22 +522,11 @@ int api_events(struct call *c)
         run_clear(&r);
         return rc;
     }
-    /* A cursor at or past the terminal event: 204 tells EventSource to stop.
-     * Redis knows it while it holds the stream; the ledger once the stream
-     * has expired (not before: its end may still be on its way to Redis). */
-    char last_id[EVENT_ID_SIZE], last_name[EVENT_NAME_SIZE];
-    int last = bus_last(c->bus, r.id, last_id, last_name);
-    struct event_id lid;
-    int done = last == 0 ? event_is_terminal(last_name) && event_id_parse(last_id, &lid) == 0
-                         : last == 1 && run_status_terminal(r.status) &&
-                               event_id_parse(r.last_event_id, &lid) == 0;
-    if (done && event_id_cmp(&cur, &lid) >= 0) {
+    /* A cursor at or past the terminal event: 204 tells EventSource to stop. */
+    int end = at_end(c, &r, &cur, NULL);
+    if (end != 0) {
         run_clear(&r);
-        return reply_empty(req, 204, NULL);
-    }
-    if (last < 0) {
-        run_clear(&r);
-        return stream_later(c);
+        return end > 0 ? reply_empty(req, 204, NULL) : stream_later(c);
     }
     int ui = view.form == FORM_UI;
     rc = stream_events(c, &r, cursor, ui ? UI_STREAM_HEADER : NULL, 0, ui ? &view : NULL,

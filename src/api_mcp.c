@@ -358,7 +358,7 @@ static int m_tools_call(struct call *c, struct session *s, const json_t *id, jso
     snprintf(r.type, sizeof r.type, "%s", jt->name);
     r.input = input;
     r.metadata = json_pack("{s:s}", MCP_RUN_METADATA, s->id);
-    const char *hook = json_string_value(json_object_get(jt->doc, "webhook"));
+    const char *hook = jt->webhook;
     if (hook != NULL)
         snprintf(r.webhook, sizeof r.webhook, "%s", hook);
     struct runs_ctx rc = {.cfg = c->req->cfg, .st = c->st, .bus = c->bus};
@@ -394,15 +394,6 @@ static int m_tasks_get(struct call *c, struct session *s, const json_t *id, json
 }
 
 /* run_finished's data, from the ledger's row of an ended run. */
-static json_t *finished_of(const struct run *r)
-{
-    json_t *d = json_pack("{s:s}", "status", run_status_name(r->status));
-    if (r->error != NULL)
-        json_object_set(d, "error", r->error);
-    json_object_set(d, "result", r->result ? r->result : json_null());
-    return d;
-}
-
 static int m_tasks_result(struct call *c, struct session *s, const json_t *id, json_t *params)
 {
     struct run r;
@@ -411,7 +402,7 @@ static int m_tasks_result(struct call *c, struct session *s, const json_t *id, j
     int ret;
     struct mcp_view v;
     if (run_status_terminal(r.status)) {
-        json_t *d = finished_of(&r);
+        json_t *d = runs_end_data(r.status, r.result, r.error);
         ret = rpc_result(c, id, mcp_tool_result(r.id, 1, d), NULL);
         json_decref(d);
     } else if (!request_accepts(c->req, "text/event-stream")) {

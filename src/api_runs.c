@@ -146,9 +146,9 @@ struct create_body {
     int cancel_on_disconnect;     /* on_disconnect: cancel */
 };
 
-/* Checks the create body's shape and reads it into out; answers and
- * returns -1 on the first problem found. */
-static int check_create(struct call *c, json_t *body, struct create_body *out)
+/* Checks the create body's shape and reads it into out (stream: the
+ * answer is a stream); answers and returns -1 on the first problem found. */
+static int check_create(struct call *c, json_t *body, int stream, struct create_body *out)
 {
     struct request *req = c->req;
     if (!json_is_object(body))
@@ -184,13 +184,13 @@ static int check_create(struct call *c, json_t *body, struct create_body *out)
     if (od != NULL && (!json_is_string(od) || (strcmp(json_string_value(od), "continue") != 0 &&
                                                strcmp(json_string_value(od), "cancel") != 0)))
         return reply_problem(req, 422, "invalid_field", "/on_disconnect: must be continue or cancel"), -1;
-    if (od != NULL && !wants_stream(req))
+    if (od != NULL && !stream)
         return reply_problem(req, 422, "invalid_field",
                              "/on_disconnect: applies to a create that streams (Accept: text/event-stream)"), -1;
     json_t *producer = json_object_get(body, "producer_token");
     if (producer != NULL && !json_is_boolean(producer))
         return reply_problem(req, 422, "invalid_field", "/producer_token: must be true or false"), -1;
-    if (json_is_true(producer) && wants_stream(req))
+    if (json_is_true(producer) && stream)
         return reply_problem(req, 422, "invalid_field",
                              "/producer_token: a stream has no room for it; ask opstream token create --run"), -1;
     json_t *mt = json_object_get(body, "multitask_strategy");
@@ -266,6 +266,12 @@ int api_create_answer(struct call *c, struct run *r, const struct create_opts *o
         return create_problem(req, res);
     }
     const struct run *shown = res == CREATE_REPLAYED ? &old : r;
+    if (how->answer != NULL) {
+        int answered = how->answer(c, shown, res == CREATE_REPLAYED, how->ctx);
+        run_clear(r);
+        run_clear(&old);
+        return answered;
+    }
     char headers[REQUEST_PATH_SIZE + 128];
     if (how->stream) {
         int ui = how->view != NULL && how->view->form == FORM_UI;
@@ -288,35 +294,19 @@ int api_create_answer(struct call *c, struct run *r, const struct create_opts *o
     return reply_json(req, 202, view, headers);
 }
 
-int api_create_run(struct call *c)
+int api_create(struct call *c, json_t *body, const char *key, const struct create_answer *how)
 {
     struct request *req = c->req;
-    const char *key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
-    if (key != NULL && !key_valid(key))
-        return reply_problem(req, 400, "invalid_idempotency_key",
-                             "Idempotency-Key must be 1 to 255 visible ASCII characters");
-    json_t *body;
-    if (call_json_body(c, &body) != 0)
-        return -1;
     struct create_body want;
-    struct stream_view view;
-    if (api_stream_view(req, &view) != 0) {
-        json_decref(body);
+    if (check_create(c, body, how->stream, &want) != 0)
         return -1;
-    }
-    if (check_create(c, body, &want) != 0) {
-        json_decref(body);
-        return -1;
-    }
     /* Retries compare by the canonical body: same content, same hash,
      * whatever the key order or spacing. */
     char hash[HASH_HEX_SIZE] = "";
     if (key != NULL) {
         char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-        if (canon == NULL) {
-            json_decref(body);
+        if (canon == NULL)
             return reply_problem(req, 500, "internal", "the body could not be encoded");
-        }
         crypto_hash_text(canon, hash);
         free(canon);
     }
@@ -336,15 +326,32 @@ int api_create_run(struct call *c)
     take_schedule(&r, body);
     if (want.webhook != NULL)
         snprintf(r.webhook, sizeof r.webhook, "%s", want.webhook);
+    struct create_answer answer = *how;
+    answer.producer = want.producer;
+    answer.cancel_on_disconnect = want.cancel_on_disconnect;
+    return api_create_answer(c, &r, &opts, &answer);
+}
+
+int api_create_run(struct call *c)
+{
+    struct request *req = c->req;
+    const char *key = request_env(req, "HTTP_IDEMPOTENCY_KEY");
+    if (key != NULL && !key_valid(key))
+        return reply_problem(req, 400, "invalid_idempotency_key",
+                             "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    struct stream_view view;
+    if (api_stream_view(req, &view) != 0)
+        return -1;
+    json_t *body;
+    if (call_json_body(c, &body) != 0)
+        return -1;
     struct create_answer how = {
-        .producer = want.producer,
         .stream = wants_stream(req),
-        .cancel_on_disconnect = want.cancel_on_disconnect,
         .view = view.form == FORM_EVENTS ? NULL : &view,
     };
+    int rc = api_create(c, body, key, &how);
     json_decref(body);
-
-    return api_create_answer(c, &r, &opts, &how);
+    return rc;
 }
 
 int api_get_run(struct call *c)

@@ -8,6 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The token a request presents: Authorization's bearer token, else
+ * x-api-key's (LangGraph's clients send one there); "" for none, NULL
+ * for an Authorization of another scheme. */
+static const char *presented_token(const struct request *req)
+{
+    const char *h = request_env(req, "HTTP_AUTHORIZATION");
+    const char *key = request_env(req, "HTTP_X_API_KEY");
+    if (h != NULL && h[0] != '\0')
+        return strncmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+    return key != NULL ? key : "";
+}
+
 enum auth_result auth_identify(struct request *req, struct store *st)
 {
     const struct config *cfg = req->cfg;
@@ -22,13 +34,13 @@ enum auth_result auth_identify(struct request *req, struct store *st)
         snprintf(req->owner, sizeof req->owner, "%s", user);
         return AUTH_OK;
     }
-    const char *h = request_env(req, "HTTP_AUTHORIZATION");
-    if (h == NULL || h[0] == '\0')
+    const char *token = presented_token(req);
+    if (token != NULL && token[0] == '\0')
         return AUTH_MISSING;
-    if (strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) >= TOKEN_SIZE)
+    if (token == NULL || strlen(token) >= TOKEN_SIZE)
         return AUTH_INVALID;
     char hash[HASH_HEX_SIZE];
-    crypto_hash_text(h + 7, hash);
+    crypto_hash_text(token, hash);
     int r = store_token_owner(st, hash, req->owner);
     return r == 0 ? AUTH_OK : (r == 1 ? AUTH_INVALID : AUTH_ERROR);
 }
@@ -93,9 +105,9 @@ void auth_proof_take(const struct request *req, int link, const char *run_owner,
     const char *user = request_env(req, "REMOTE_USER");
     if (req->cfg->auth == AUTH_NONE || (req->cfg->trust_remote_user && user != NULL && user[0] != '\0'))
         return;
-    const char *h = request_env(req, "HTTP_AUTHORIZATION");
-    if (h != NULL && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) < TOKEN_SIZE)
-        crypto_hash_text(h + 7, p->token_hash);
+    const char *token = presented_token(req);
+    if (token != NULL && token[0] != '\0' && strlen(token) < TOKEN_SIZE)
+        crypto_hash_text(token, p->token_hash);
 }
 
 int auth_proof_holds(struct store *st, const char *run_id, const struct auth_proof *p)

@@ -120,6 +120,11 @@ static const char *const migrations[] = {
      * create, from an index of those runs only: not a walk through the
      * owner's whole history. */
     "CREATE INDEX runs_owner_active ON runs(owner, thread_id) WHERE " LEDGER_ACTIVE_SQL ";",
+
+    /* 13: threads made as such (the LangGraph surface), with metadata. */
+    "CREATE TABLE threads (owner TEXT NOT NULL, id TEXT NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}', created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL, PRIMARY KEY (owner, id));",
 };
 
 

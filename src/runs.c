@@ -22,8 +22,6 @@
 
 #define BIT STATUS_BIT
 
-static json_t *time_or_null(int64_t ms);
-
 /* Every status change, from where to where. Each is ledger-first: the
  * ledger changes, then the transition's events are written to the stream
  * (the ones named after each row). */
@@ -524,7 +522,7 @@ static int reconcile(struct runs_ctx *rc, const char *run_id, int settled)
 /* run_finished's data: the status, and the result (null if none) or the
  * error. An unsuccessful end keeps the job's last result beside its error
  * (a stopped agent's partial answer). */
-static json_t *end_data(enum run_status status, json_t *result, json_t *error)
+json_t *runs_end_data(enum run_status status, json_t *result, json_t *error)
 {
     json_t *data = json_pack("{s:s}", "status", run_status_name(status));
     if (error != NULL)
@@ -548,7 +546,7 @@ static int end_written(struct runs_ctx *rc, const struct run *r)
     int archived = store_archive_has(rc->st, r->id, "run_finished");
     if (archived != 0)
         return archived < 0 ? -1 : 0;
-    json_t *data = end_data(r->status, r->result, r->error);
+    json_t *data = runs_end_data(r->status, r->result, r->error);
     int ret = runs_emit(rc, r->id, EVENT_TERMINAL, data, id);
     json_decref(data);
     return ret < 0 ? -1 : 0; /* 1: its writer was alive after all, and first */
@@ -637,7 +635,7 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
     if (r->parked)
         json_object_set_new(data, "waiting_for_thread", json_true());
     if (r->start_at != 0)
-        json_object_set_new(data, "start_at", time_or_null(r->start_at));
+        json_object_set_new(data, "start_at", runs_time_json(r->start_at));
     int ok = runs_emit(rc, r->id, "run_queued", data, id) == 0 &&
              (r->parked || put_on_queue(rc->bus, r) == 0);
     json_decref(data);
@@ -757,7 +755,7 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
         return r;
     /* The ledger has the end. Should this process die before the event is
      * written, settling writes it from the ledger once the lease is out. */
-    json_t *data = end_data(status, result, error);
+    json_t *data = runs_end_data(status, result, error);
     char id[EVENT_ID_SIZE];
     int wrote = runs_emit(rc, run_id, EVENT_TERMINAL, data, id);
     if (wrote >= 0)
@@ -835,7 +833,7 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     *not_queued = r == 1;
     if (r == 0) {
         json_t *reason = cancel_why(why);
-        json_t *end = end_data(ch.to, NULL, err);
+        json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
         /* 1: a recovery wrote the end for us already (we were slow). */
         if (runs_emit(rc, run_id, "cancel_requested", reason, id) >= 0 &&
@@ -863,8 +861,8 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     json_t *err = runs_error(run_status_name(RUN_EXPIRED), "the run was still queued at its expires_at");
     int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));
     if (ret == 0) {
-        json_t *why = json_pack("{s:o}", "expires_at", time_or_null(at));
-        json_t *end = end_data(ch.to, NULL, err);
+        json_t *why = json_pack("{s:o}", "expires_at", runs_time_json(at));
+        json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
         /* The ledger has the end: a writer that dies here leaves the
          * events to recovery, as for any end. */
@@ -928,7 +926,7 @@ static int events_query(const char *run_id, const char *secret, int64_t exp, cha
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
-static json_t *time_or_null(int64_t ms)
+json_t *runs_time_json(int64_t ms)
 {
     char buf[CLOCK_RFC3339_SIZE];
     if (ms == 0 || clock_rfc3339(ms, buf, sizeof buf) != 0)
@@ -965,16 +963,16 @@ json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *
         "pending_input", or_null(r->pending_input), "progress", progress,
         "steps", r->steps ? json_incref(r->steps) : json_array(),
         "metadata", r->metadata ? json_incref(r->metadata) : json_object(),
-        "created_at", time_or_null(r->created_at),
-        "started_at", time_or_null(r->started_at),
-        "finished_at", time_or_null(r->finished_at),
-        "updated_at", time_or_null(r->updated_at),
+        "created_at", runs_time_json(r->created_at),
+        "started_at", runs_time_json(r->started_at),
+        "finished_at", runs_time_json(r->finished_at),
+        "updated_at", runs_time_json(r->updated_at),
         "last_event_id", r->last_event_id[0] ? json_string(r->last_event_id) : json_null(),
         "attempt", r->attempt, "next_action", run_next_action(r->status),
         "rerun_of", r->rerun_of[0] ? json_string(r->rerun_of) : json_null(),
         "links", "self", self, "events", events, "cancel", cancel);
-    json_object_set_new(view, "start_at", time_or_null(r->start_at));
-    json_object_set_new(view, "expires_at", time_or_null(r->expires_at));
+    json_object_set_new(view, "start_at", runs_time_json(r->start_at));
+    json_object_set_new(view, "expires_at", runs_time_json(r->expires_at));
     json_object_set_new(view, "priority", json_integer(r->priority));
     json_object_set_new(view, "concurrency_key",
                         r->concurrency_key[0] ? json_string(r->concurrency_key) : json_null());

@@ -162,6 +162,14 @@ enum cancel_result runs_cancel(struct runs_ctx *rc, const char *run_id, const js
 /* A cancelled run's error: code cancelled, message, and why's members. */
 json_t *runs_cancel_error(const char *message, const json_t *why);
 
+/* run_finished's data: the status, and the result (null if none) or the
+ * error; an unsuccessful end keeps the job's last result beside its
+ * error. The caller owns it; result and error are borrowed. */
+json_t *runs_end_data(enum run_status status, json_t *result, json_t *error);
+
+/* A time as the API writes it (RFC 3339, UTC, milliseconds); 0 is null. */
+json_t *runs_time_json(int64_t ms);
+
 /* The public view of a run, with links under base (the request's, see
  * request_init). secret signs links.events; NULL leaves it unsigned. */
 json_t *runs_to_json(const struct run *r, const struct config *cfg, const char *base,

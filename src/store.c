@@ -1015,6 +1015,101 @@ int store_run_list(struct store *st, const struct run_filter *f,
     return (rc == LEDGER_ROW || rc == LEDGER_DONE) ? 0 : -1;
 }
 
+void thread_clear(struct thread *t)
+{
+    json_decref(t->metadata);
+    memset(t, 0, sizeof *t);
+}
+
+int store_thread_create(struct store *st, const struct thread *t)
+{
+    struct stmt s;
+    if (prepare(st, &s,
+        "INSERT INTO threads (owner, id, metadata, created_at, updated_at)"
+        " VALUES (?1, ?2, COALESCE(?3, '{}'), ?4, ?4) ON CONFLICT DO NOTHING") != 0)
+        return -1;
+    bind_text(&s, 1, t->owner);
+    bind_text(&s, 2, t->id);
+    bind_json(&s, 3, t->metadata);
+    bind_int(&s, 4, t->created_at);
+    int n = step_done(st, &s);
+    return n < 0 ? -1 : n == 1 ? 0 : 1;
+}
+
+#define THREAD_COLUMNS "owner, id, metadata, created_at, updated_at"
+
+static void thread_row(struct stmt *s, struct thread *t)
+{
+    memset(t, 0, sizeof *t);
+    copy_col(s, 0, t->owner, sizeof t->owner);
+    copy_col(s, 1, t->id, sizeof t->id);
+    t->metadata = json_col(s, 2);
+    if (!json_is_object(t->metadata)) {
+        json_decref(t->metadata);
+        t->metadata = json_object();
+    }
+    t->created_at = col_int(s, 3);
+    t->updated_at = col_int(s, 4);
+}
+
+int store_thread_get(struct store *st, const char *owner, const char *id, struct thread *out)
+{
+    struct stmt s;
+    memset(out, 0, sizeof *out);
+    if (prepare(st, &s, "SELECT " THREAD_COLUMNS " FROM threads WHERE owner = ?1 AND id = ?2") != 0)
+        return -1;
+    bind_text(&s, 1, owner);
+    bind_text(&s, 2, id);
+    enum ledger_step rc = step(&s);
+    if (rc == LEDGER_ROW)
+        thread_row(&s, out);
+    release(&s);
+    return rc == LEDGER_ROW ? 0 : rc == LEDGER_DONE ? 1 : -1;
+}
+
+int store_thread_list(struct store *st, const char *owner, int limit,
+                      int (*fn)(void *ctx, struct thread *t), void *ctx)
+{
+    struct stmt s;
+    if (prepare(st, &s, "SELECT " THREAD_COLUMNS " FROM threads WHERE owner = ?1"
+                        " ORDER BY created_at DESC, id LIMIT ?2") != 0)
+        return -1;
+    bind_text(&s, 1, owner);
+    bind_int(&s, 2, limit);
+    enum ledger_step rc;
+    while ((rc = step(&s)) == LEDGER_ROW) {
+        struct thread t;
+        thread_row(&s, &t);
+        int stop = fn(ctx, &t);
+        thread_clear(&t);
+        if (stop) {
+            rc = LEDGER_DONE;
+            break;
+        }
+    }
+    release(&s);
+    return rc == LEDGER_DONE ? 0 : -1;
+}
+
+int store_thread_delete(struct store *st, const char *owner, const char *id)
+{
+    if (begin(st) != 0)
+        return -1;
+    struct stmt s;
+    int r = prepare(st, &s, "DELETE FROM runs WHERE owner = ?1 AND thread_id = ?2");
+    if (r == 0) {
+        bind_text(&s, 1, owner);
+        bind_text(&s, 2, id);
+        r = step_done(st, &s) < 0 ? -1 : 0;
+    }
+    if (r == 0 && (r = prepare(st, &s, "DELETE FROM threads WHERE owner = ?1 AND id = ?2")) == 0) {
+        bind_text(&s, 1, owner);
+        bind_text(&s, 2, id);
+        r = step_done(st, &s) < 0 ? -1 : 0;
+    }
+    return end(st, r);
+}
+
 int store_token_insert(struct store *st, const char *hash, const char *owner,
                        const char *name, int64_t now_ms)
 {

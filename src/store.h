@@ -187,6 +187,27 @@ struct run_filter {
 int store_run_list(struct store *st, const struct run_filter *f,
                    int (*fn)(void *ctx, struct run *r), void *ctx);
 
+/* A thread made as such (the LangGraph surface's threads.create), with
+ * its metadata; opstream's own API knows a thread by its runs alone. */
+struct thread {
+    char id[THREAD_SIZE];
+    char owner[OWNER_SIZE];
+    json_t *metadata;   /* owned */
+    int64_t created_at, updated_at;
+};
+void thread_clear(struct thread *t);
+/* 0 made, 1 when the owner has a thread of that id already, -1. */
+int store_thread_create(struct store *st, const struct thread *t);
+/* 0 found, 1 none, -1. */
+int store_thread_get(struct store *st, const char *owner, const char *id, struct thread *out);
+/* The owner's threads, newest first, at most limit; fn returns non-zero
+ * to stop (t is the store's: fn takes what it keeps). */
+int store_thread_list(struct store *st, const char *owner, int limit,
+                      int (*fn)(void *ctx, struct thread *t), void *ctx);
+/* Removes the thread and every run of it (their archives with them), in
+ * one transaction: 0, or -1. */
+int store_thread_delete(struct store *st, const char *owner, const char *id);
+
 int store_token_insert(struct store *st, const char *hash, const char *owner,
                        const char *name, int64_t now_ms);
 int store_token_owner(struct store *st, const char *hash, char owner[OWNER_SIZE]);

@@ -78,8 +78,25 @@ static int ui_frame(struct out *o, const char *run_id, const char *id, const cha
     return rc;
 }
 
+/* LangGraph's stream events of an event, each under the event's id. */
+static int lg_frame(struct out *o, const struct lg_view *v, const char *run_id, const char *id,
+                    const char *name, const char *data)
+{
+    const char *names[LG_FRAMES_MAX];
+    char *datas[LG_FRAMES_MAX];
+    int n = lg_frames(v, run_id, name, data, names, datas);
+    int rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && sse_event(o, id, names[i], datas[i]) != 0)
+            rc = -1;
+        free(datas[i]);
+    }
+    return rc;
+}
+
 /* One event as its stream's client sees it: as is, as a UI message
- * chunk, or as the MCP message it stands for (none for most events). */
+ * chunk, as LangGraph's stream events, or as the MCP message it stands
+ * for (none for most events). */
 int stream_frame(struct out *o, const struct stream_view *view, const char *run_id,
                      const char *id, const char *name, const char *data)
 {
@@ -87,6 +104,8 @@ int stream_frame(struct out *o, const struct stream_view *view, const char *run_
         return sse_event(o, id, name, data);
     if (view->form == FORM_UI)
         return ui_frame(o, run_id, id, name, data);
+    if (view->form == FORM_LANGGRAPH)
+        return lg_frame(o, &view->lg, run_id, id, name, data);
     char *msg = mcp_event_message(&view->mcp, run_id, id, name, data);
     char mid[MCP_EVENT_ID_SIZE];
     int rc = msg == NULL ? 0

@@ -7,6 +7,7 @@
 #include "out.h"
 #include "store.h"
 
+#include "langgraph.h"
 #include "mcp.h"
 
 #include <stdint.h>
@@ -22,12 +23,13 @@
 #define STREAM_REDIS_PATIENCE_MS 3000
 
 /* What a stream's client reads of each event: the event itself, the MCP
- * message it stands for (mcp.h), or the AI SDK's UI message chunk
- * (ui_stream.h). */
-enum stream_form { FORM_EVENTS, FORM_MCP, FORM_UI };
+ * message it stands for (mcp.h), the AI SDK's UI message chunk
+ * (ui_stream.h), or LangGraph's stream events (langgraph.h). */
+enum stream_form { FORM_EVENTS, FORM_MCP, FORM_UI, FORM_LANGGRAPH };
 struct stream_view {
     enum stream_form form;
     struct mcp_view mcp; /* FORM_MCP's */
+    struct lg_view lg;   /* FORM_LANGGRAPH's */
 };
 
 /* What a stream is watched under. */

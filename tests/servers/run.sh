@@ -271,6 +271,24 @@ else
     echo "# SKIP MCP: node or the MCP SDK in tests/contract/node_modules missing"
 fi
 
+# --- LangGraph's stream and the AI SDK's UI message stream through this
+# server: a stream names where it resumes (Location, which Apache must not
+# take for a local redirect), and arrives whole.
+lg=(-H "x-api-key: $TOKEN" -H 'Content-Type: application/json')
+thread=$(curl -s -X POST "${lg[@]}" --data '{}' "$BASE$API/langgraph/threads" | jq -r .thread_id)
+curl -sN --max-time 30 -D "$T/lg.head" -X POST "${lg[@]}" \
+    --data '{"assistant_id":"countdown","input":{"n":3,"interval_ms":10}}' \
+    "$BASE$API/langgraph/threads/$thread/runs/stream" > "$T/lg.sse"
+lg_run=$(sed -n 's|^[Cc]ontent-[Ll]ocation: .*/runs/\([^[:space:]]*\).*|\1|p' "$T/lg.head")
+check_eq "LangGraph: the stream names where it resumes in Location" "/threads/$thread/runs/$lg_run/stream" \
+    "$(sed -n 's|^[Ll]ocation: \([^[:space:]]*\).*|\1|p' "$T/lg.head")"
+check_eq "LangGraph: metadata, values and end arrive" "200 metadata values end" \
+    "$(head -n 1 "$T/lg.head" | cut -d' ' -f2) $(grep '^event: ' "$T/lg.sse" | cut -c8- | tr -d '\r' | tr '\n' ' ' | sed 's/ $//')"
+ui_run=$(create '{"type":"countdown","input":{"n":3,"interval_ms":10}}')
+curl -sN --max-time 30 -D "$T/ui.head" -H "Authorization: Bearer $TOKEN" "$BASE$API/v1/runs/$ui_run/events?format=ui" > "$T/ui.sse"
+check "the UI message stream: its header, and [DONE] at the end" \
+    sh -c "grep -qi '^x-vercel-ai-ui-message-stream: v1' '$T/ui.head' && tail -n 2 '$T/ui.sse' | grep -qx 'data: \[DONE\]'"
+
 # --- a responder killed mid-stream: its client learns at once
 # (Apache would keep the connection for KeepAliveTimeout: see
 # fcgi-conf/apache-proxy-fcgi.conf), and so reconnects at once.

@@ -208,6 +208,27 @@ static const struct {
     {"GET /v1/types/{name}", 200},
     {"POST /v1/chat/{type}", 400},             /* no body */
     {"GET /v1/chat/{type}/{id}/stream", 204},  /* no active run in that chat */
+    {"POST /langgraph/assistants/search", 200},
+    {"GET /langgraph/assistants/{id}", 404},   /* a run's id is no job type */
+    {"POST /langgraph/threads", 200},          /* the ledger makes threads, Redis or not */
+    {"POST /langgraph/threads/search", 200},
+    /* The run has no thread: a thread of its id is none of the caller's. */
+    {"GET /langgraph/threads/{id}", 404},
+    {"DELETE /langgraph/threads/{id}", 404},
+    {"GET /langgraph/threads/{id}/state", 404},
+    {"POST /langgraph/threads/{id}/history", 404},
+    {"POST /langgraph/threads/{id}/runs", 400}, /* no body */
+    {"GET /langgraph/threads/{id}/runs", 200},  /* none */
+    {"POST /langgraph/threads/{id}/runs/stream", 400},
+    {"POST /langgraph/threads/{id}/runs/wait", 400},
+    {"GET /langgraph/threads/{id}/runs/{run}", 404},
+    {"DELETE /langgraph/threads/{id}/runs/{run}", 404},
+    {"GET /langgraph/threads/{id}/runs/{run}/join", 404},
+    {"GET /langgraph/threads/{id}/runs/{run}/stream", 404},
+    {"POST /langgraph/threads/{id}/runs/{run}/cancel", 404},
+    {"POST /langgraph/runs", 400},
+    {"POST /langgraph/runs/stream", 400},
+    {"POST /langgraph/runs/wait", 400},
     {"GET /v1/health", 503},                   /* Redis is away */
     {"GET /v1/openapi.json", 200},
     {"POST /mcp", 400},                        /* no body: a JSON-RPC parse error */
