@@ -89,6 +89,7 @@ static int gone_within(struct call *c, const char *run_id, int64_t within_ms)
     int64_t until = clock_mono_ms() + within_ms;
     for (;;) {
         struct run r;
+        memset(&r, 0, sizeof r); /* a run not found leaves it as it was */
         int got = store_run_get(c->st, run_id, &r);
         run_clear(&r);
         if (got == 1 || clock_mono_ms() >= until)

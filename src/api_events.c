@@ -172,8 +172,8 @@ static int lost_before(const struct run *r, struct stream *s, const struct strea
     event_id_format(&info->last, last);
     snprintf(at, sizeof at, "%s", s->cursor);
     snprintf(data, sizeof data, "{\"reason\":\"lost\",\"last_recorded\":\"%s\"}", last);
-    log_warn("run %s: a client resumes from %s, after the newest event on record (%s)", r->id,
-             at, last);
+    log_run(LOG_WARN, r->id, "a client resumes from %s, after the newest event on record (%s)",
+            at, last);
     send_entry(s, at, "gap", data);
     return 0;
 }
@@ -356,7 +356,7 @@ static int stream_events(struct call *c, const struct run *r, const char *cursor
         }
     }
     if (why != NULL && strcmp(why, "the process stops") != 0)
-        log_info("stream %s: %s", run_id, why);
+        log_run(LOG_INFO, run_id, "its stream: %s", why);
     if (s.gone && !s.finished)
         stream_client_gone(&w, cfg, c->st, c->bus);
     return 0;

@@ -266,6 +266,7 @@ int api_create_answer(struct call *c, struct run *r, const struct create_opts *o
         return create_problem(req, res);
     }
     const struct run *shown = res == CREATE_REPLAYED ? &old : r;
+    log_context(NULL, NULL, shown->id);
     if (how->answer != NULL) {
         int answered = how->answer(c, shown, res == CREATE_REPLAYED, how->ctx);
         run_clear(r);

@@ -22,7 +22,7 @@
 #define PKGLIBEXECDIR "/usr/libexec/opstream"
 #endif
 
-enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL, K_RANGE };
+enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL, K_RANGE, K_LOG_FORMAT };
 
 struct key {
     const char *name;
@@ -78,6 +78,7 @@ static const struct key keys[] = {
     {"webhook_max_attempts", NUM(K_INT, webhook_max_attempts, 1, 100)},
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
+    {"log_format", K_LOG_FORMAT, offsetof(struct config, log_json), 0, 0, 0},
 };
 
 void config_defaults(struct config *cfg)
@@ -196,6 +197,11 @@ static const char *set_key(struct config *cfg, const struct key *k, const char *
         range[1] = hi;
         return NULL;
     }
+    case K_LOG_FORMAT:
+        if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+            return "must be text or json";
+        cfg->log_json = strcmp(v, "json") == 0;
+        return NULL;
     case K_AUTH:
         if (!strcmp(v, "token"))
             cfg->auth = AUTH_TOKEN;

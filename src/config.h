@@ -45,6 +45,7 @@ struct config {
     long job_uid_min, job_uid_max;         /* or each as a uid of its own from this range; 0: none */
     int json_max_depth;                    /* nesting allowed in JSON from clients and jobs */
     char log_level[16];
+    int log_json;                          /* log_format = json: a JSON object per line */
     char webhook_allow[1024];              /* URL prefixes webhooks may reach even when internal */
     char mcp_allowed_hosts[1024];          /* Host names the MCP endpoint answers; "": see api_mcp.c */
     int webhook_timeout_ms;                /* one delivery attempt */

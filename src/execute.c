@@ -108,7 +108,7 @@ static int emit(struct job *j, const char *name, json_t *data)
     if (r == 1)
         j->ended = 1;
     else
-        log_warn("run %s: a %s event could not be written", j->run_id, name);
+        log_run(LOG_WARN, j->run_id, "a %s event could not be written", name);
     return -1;
 }
 
@@ -154,7 +154,7 @@ static void ask_for_input(struct job *j, struct job_msg *m)
     int r = runs_await_input(j->rc, j->run_id, m->data);
     leave(j);
     if (r < 0)
-        log_warn("run %s: its input request could not be recorded", j->run_id);
+        log_run(LOG_WARN, j->run_id, "its input request could not be recorded");
 }
 
 static void handle_line(struct job *j, const char *line, size_t len, int from_stderr,
@@ -353,7 +353,7 @@ static void finish_with_error(struct runs_ctx *rc, const char *run_id, const cha
 {
     json_t *e = runs_error(code, message);
     if (runs_finish(rc, run_id, RUN_FAILED, NULL, e) < 0)
-        log_error("run %s: could not record its end", run_id);
+        log_run(LOG_ERROR, run_id, "could not record its end");
     json_decref(e);
 }
 
@@ -389,7 +389,7 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
     int ok = give_input(j, first);
     json_decref(first);
     if (ok != 0)
-        log_warn("run %s: out of memory for its input", r->id);
+        log_run(LOG_WARN, r->id, "out of memory for its input");
     return 0;
 }
 
@@ -398,7 +398,7 @@ static int start_job(struct job *j, const struct jobtype *jt, const struct run *
 static void hand_back(struct runs_ctx *rc, const char *run_id)
 {
     if (runs_requeue(rc, run_id, "worker_stopped", 0) != 0)
-        log_error("run %s: could not be handed back; recovery will", run_id);
+        log_run(LOG_ERROR, run_id, "could not be handed back; recovery will");
 }
 
 /* What a run holds besides its lease: its control list and its slots. */
@@ -465,14 +465,14 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struc
             jobtype_key_slot(jt->name, r->concurrency_key, j->key_slot);
     }
     if (j == NULL || start_job(j, jt, r, err, sizeof err) != 0) {
-        log_warn("run %s: %s", run_id, err);
+        log_run(LOG_WARN, run_id, "%s", err);
         finish_with_error(rc, run_id, "spawn_failed", "the job's command could not be started");
         release(rc, jt, run_id, j ? j->key_slot : "");
         execute_free(j);
         return 0;
     }
     leave(j); /* its run_started */
-    log_info("run %s: started %s (pid %ld)", run_id, r->type, (long)j->child.pid);
+    log_run(LOG_INFO, run_id, "started %s (pid %ld)", r->type, (long)j->child.pid);
     /* Its process group, for recovery to kill should this worker die. */
     if (store_run_lease(rc->st, run_id, clock_now_ms() + rc->cfg->lease_ms, j->child.pid) == 0)
         j->leased_until_ms = clock_mono_ms() + rc->cfg->lease_ms;
@@ -575,12 +575,12 @@ static int finish(struct job *j)
             json_decref(error);
             return 0;
         }
-        log_error("run %s: could not record its end", j->run_id);
+        log_run(LOG_ERROR, j->run_id, "could not record its end");
     }
-    log_info("run %s: %s", j->run_id,
-             end == END_STOPPED ? "handed back to the queue"
-             : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
-                                : run_status_name(status));
+    log_run(LOG_INFO, j->run_id, "%s",
+            end == END_STOPPED ? "handed back to the queue"
+            : end == END_ENDED ? "ended elsewhere (taken for lost); its job stopped"
+                               : run_status_name(status));
     release(j->rc, j->type, j->run_id, j->key_slot);
     json_decref(error);
     return 1;
@@ -620,12 +620,12 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
            store_lease_expired(rc->st, now, now + rc->cfg->lease_ms, &lost) == 1) {
         if (lost.status == RUN_QUEUED) {
             if (runs_queue_again(rc, lost.id) != 0)
-                log_warn("run %s: could not be put on the queue; retrying later", lost.id);
+                log_run(LOG_WARN, lost.id, "could not be put on the queue; retrying later");
             continue;
         }
         if (run_status_terminal(lost.status)) {
             if (runs_settle(rc, lost.id) < 0)
-                log_warn("run %s: could not be settled; retrying later", lost.id);
+                log_run(LOG_WARN, lost.id, "could not be settled; retrying later");
             continue;
         }
         /* Its job may still run, orphaned: same machine, same group. */
@@ -651,15 +651,15 @@ void execute_recover(struct runs_ctx *rc, const struct jobtypes *types)
             jobtype_key_slot(jt->name, r.concurrency_key, slot);
             bus_slot_free(rc->bus, slot, lost.id);
         }
-        log_warn("run %s: its worker stopped renewing the lease; %s", lost.id,
-                 retry ? "queued again" : "failed (worker_lost)");
+        log_run(LOG_WARN, lost.id, "its worker stopped renewing the lease; %s",
+                retry ? "queued again" : "failed (worker_lost)");
         if (retry) {
             if (runs_requeue(rc, lost.id, "worker_lost", r.attempt) < 0)
-                log_error("run %s: could not be queued again", lost.id);
+                log_run(LOG_ERROR, lost.id, "could not be queued again");
         } else {
             json_t *e = runs_error("worker_lost", "the worker running this run stopped");
             if (runs_finish(rc, lost.id, RUN_FAILED, NULL, e) < 0)
-                log_error("run %s: could not record its end", lost.id);
+                log_run(LOG_ERROR, lost.id, "could not record its end");
             json_decref(e);
         }
         run_clear(&r);

@@ -631,7 +631,7 @@ static void recheck(struct hub *h, struct hub_stream *s, void *ctx)
 {
     struct check *c = ctx;
     if (!s->ending && stream_revoked(&s->w, c->now, c->st)) {
-        log_info("stream %s: its credentials were revoked", s->w.run_id);
+        log_run(LOG_INFO, s->w.run_id, "a stream's credentials were revoked");
         end_stream(h, s, NULL);
     }
 }
@@ -666,7 +666,7 @@ static void tick_stream(struct hub *h, struct hub_stream *s, void *ctx)
     struct tick_walk *t = ctx;
     const char *why = s->ending ? NULL : stream_end_reason(&s->w, 0, t->now_s);
     if (why != NULL) {
-        log_info("stream %s: %s", s->w.run_id, why);
+        log_run(LOG_INFO, s->w.run_id, "its stream: %s", why);
         end_stream(h, s, NULL);
         return;
     }

@@ -3,19 +3,27 @@
 #include "log.h"
 #include "clock.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *log_prog = "opstream";
 static enum log_level log_max = LOG_INFO;
+static int log_json;
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
-void log_init(const char *prog, enum log_level max)
+#define LOG_FIELD_SIZE 160
+/* The thread's request, as log_context set it. */
+static __thread char ctx_request[LOG_FIELD_SIZE], ctx_owner[LOG_FIELD_SIZE], ctx_run[LOG_FIELD_SIZE];
+
+void log_init(const char *prog, enum log_level max, int json)
 {
     log_prog = prog;
     log_max = max;
+    log_json = json;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -29,26 +37,78 @@ int log_level_parse(const char *s, enum log_level *out)
     return -1;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_context(const char *request_id, const char *owner, const char *run_id)
+{
+    if (request_id != NULL)
+        snprintf(ctx_request, sizeof ctx_request, "%s", request_id);
+    if (owner != NULL)
+        snprintf(ctx_owner, sizeof ctx_owner, "%s", owner);
+    if (run_id != NULL)
+        snprintf(ctx_run, sizeof ctx_run, "%s", run_id);
+}
+
+static void put_field(json_t *line, const char *name, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        json_object_set_new(line, name, json_string(value));
+}
+
+/* One line of message msg (about run_id, or NULL for the thread's own). */
+static void emit(enum log_level level, const char *run_id, const char *msg)
+{
+    char ts[CLOCK_RFC3339_SIZE];
+    clock_rfc3339(clock_now_ms(), ts, sizeof ts);
+    if (log_json) {
+        json_t *line = json_pack("{s:s, s:s, s:s, s:I, s:s}", "time", ts, "level", log_names[level],
+                                 "program", log_prog, "pid", (json_int_t)getpid(), "msg", msg);
+        put_field(line, "run_id", run_id != NULL ? run_id : ctx_run);
+        put_field(line, "owner", ctx_owner);
+        put_field(line, "request_id", ctx_request);
+        /* (Invalid UTF-8 in a message is replaced, never dropped.) */
+        char *text = line != NULL ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(line);
+        if (text != NULL) {
+            size_t len = strlen(text);
+            text[len] = '\n'; /* json_dumps's NUL becomes the line's end */
+            fwrite(text, 1, len + 1, stderr);
+        }
+        free(text);
+        return;
+    }
+    char line[1300];
+    int n = snprintf(line, sizeof line - 1, "%s %s[%ld] %s: %s%s%s%s", ts, log_prog, (long)getpid(),
+                     log_names[level], run_id != NULL ? "run " : "", run_id != NULL ? run_id : "",
+                     run_id != NULL ? ": " : "", msg);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line - 2 ? (size_t)n : sizeof line - 2;
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    /* One fputs per line so that threads do not interleave within a line. */
+    fputs(line, stderr);
+}
+
+static void vlog(enum log_level level, const char *run_id, const char *fmt, va_list ap)
 {
     if (level > log_max)
         return;
-    char ts[32];
-    char line[1024];
-    clock_rfc3339(clock_now_ms(), ts, sizeof ts);
-    int n = snprintf(line, sizeof line, "%s %s[%ld] %s: ", ts, log_prog,
-                     (long)getpid(), log_names[level]);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(level, run_id, msg);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    vlog(level, NULL, fmt, ap);
     va_end(ap);
-    /* One fputs per line so that threads do not interleave within a line. */
-    size_t len = strlen(line);
-    if (len + 1 < sizeof line) {
-        line[len] = '\n';
-        line[len + 1] = '\0';
-    }
-    fputs(line, stderr);
+}
+
+void log_run(enum log_level level, const char *run_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, run_id, fmt, ap);
+    va_end(ap);
 }

@@ -3,7 +3,9 @@
  * authorization policy the rows' flags stand for (who may call what). */
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "crypto.h"
+#include "log.h"
 #include "reply.h"
 
 #include <stdio.h>
@@ -197,6 +199,7 @@ static int authorize(struct call *c, const struct route *rt)
     }
     switch (auth_identify(req, c->st)) {
     case AUTH_OK:
+        log_context(NULL, req->owner, NULL);
         if (call_link_key(c, req->owner, c->secret) == 0)
             return 0;
         break;
@@ -257,6 +260,18 @@ void api_handle(const struct api *api, struct request *req)
         reply_problem(req, 404, "route_not_found", "no such endpoint");
         return;
     }
+    /* Every line this request logs names it, and its owner and run once
+     * known. */
+    char request_id[ID_SIZE];
+    crypto_new_id(request_id);
+    log_context(request_id, "", "");
+    /* A run's route names it in its last argument (/runs/{id}, .../runs/{run}). */
+    int nargs = 0;
+    for (const char *p = rt->pattern; (p = strchr(p, '{')) != NULL; p++)
+        nargs++;
+    if (strstr(rt->pattern, "runs/{") != NULL && nargs > 0 && crypto_id_valid(req->args[nargs - 1]))
+        log_context(NULL, NULL, req->args[nargs - 1]);
+    int64_t started = clock_mono_ms();
     struct call c = {.req = req, .api = api};
     char unknown[64];
     if (call_open(&c) != 0 && !(rt->flags & ROUTE_NO_LEDGER))
@@ -268,4 +283,7 @@ void api_handle(const struct api *api, struct request *req)
     else
         rt->handler(&c);
     call_close(&c);
+    log_debug("%s %s%s: %lld ms", req->method, req->base, req->path,
+              (long long)(clock_mono_ms() - started));
+    log_context("", "", "");
 }

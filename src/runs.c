@@ -115,8 +115,8 @@ int runs_restore(struct runs_ctx *rc, const char *run_id, const char *top)
         total += put;
     } while (got == BUS_RESTORE_MAX);
     if (total > 0)
-        log_warn("run %s: redis had lost its last %d events; put back from the ledger", run_id,
-                 total);
+        log_run(LOG_WARN, run_id, "redis had lost its last %d events; put back from the ledger",
+                total);
     return total;
 }
 
@@ -694,8 +694,8 @@ int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
      * until its lease ran out, and end it worker_lost. */
     r = emit_status(rc, run_id, "run_started", ch.to, NULL);
     if (r < 0)
-        log_warn("run %s: claimed, but its run_started was not archived; it is when the run "
-                 "settles", run_id);
+        log_run(LOG_WARN, run_id, "claimed, but its run_started was not archived; it is when "
+                "the run settles");
     return r == 1 ? 1 : 0;
 }
 
@@ -771,7 +771,7 @@ int runs_conclude(struct runs_ctx *rc, const char *run_id, enum run_status statu
     /* A job still running for the run stops: its worker writes nothing
      * more (a lost message is found on its next write, or by its lease). */
     if (r == 0 && bus_control_push(rc->bus, run_id, "{\"ended\":true}") != 0)
-        log_warn("run %s: ended by its producer, but its job could not be told", run_id);
+        log_run(LOG_WARN, run_id, "ended by its producer, but its job could not be told");
     return r;
 }
 

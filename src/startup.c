@@ -41,7 +41,7 @@ int startup(const char *prog, const char *conf_path, struct config *cfg)
         return -1;
     enum log_level lvl = LOG_INFO;
     log_level_parse(cfg->log_level, &lvl);
-    log_init(prog, lvl);
+    log_init(prog, lvl, cfg->log_json);
     if (crypto_init() != 0) {
         fprintf(stderr, "%s: libsodium could not be initialised\n", prog);
         return -1;

@@ -53,9 +53,9 @@ void stream_client_gone(const struct stream_watch *w, const struct config *cfg, 
     struct runs_ctx rc = {.cfg = cfg, .st = st != NULL ? st : own, .bus = bus};
     json_t *why = json_pack("{s:s}", "reason", "client_disconnected");
     if (rc.st == NULL || bus == NULL || runs_cancel(&rc, w->run_id, why) == CANCEL_ERROR)
-        log_warn("run %s: its client left, but it could not be cancelled", w->run_id);
+        log_run(LOG_WARN, w->run_id, "its client left, but it could not be cancelled");
     else
-        log_info("run %s: its client left; cancelled (on_disconnect: cancel)", w->run_id);
+        log_run(LOG_INFO, w->run_id, "its client left; cancelled (on_disconnect: cancel)");
     json_decref(why);
     store_close(own);
 }

@@ -86,8 +86,8 @@ static void sync_fds(struct supervisor *s, int i)
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, want, &ev) == 0)
             sl->fd[k] = want;
         else
-            log_warn("run %s: cannot watch a descriptor of its job (%s); tried again",
-                     execute_run_id(sl->job), strerror(errno));
+            log_run(LOG_WARN, execute_run_id(sl->job),
+                    "cannot watch a descriptor of its job (%s); tried again", strerror(errno));
     }
 }
 

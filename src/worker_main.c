@@ -206,7 +206,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
     struct bus *b = st ? bus_connect(cfg, 5000, err, sizeof err) : NULL;
     struct run r;
     if (b == NULL || store_run_get(st, run_id, &r) != 0) {
-        log_warn("run %s: webhook not attempted: %s", run_id, b == NULL ? err : "the run cannot be read");
+        log_run(LOG_WARN, run_id, "webhook not attempted: %s", b == NULL ? err : "the run cannot be read");
         bus_free(b);
         store_close(st);
         return 1;
@@ -235,8 +235,8 @@ static int deliver_one(const struct config *cfg, const char *run_id)
             else
                 bus_webhook_later(b, run_id, clock_now_ms() + backoff_ms(cfg, n));
         }
-        log_info("run %s: webhook attempt %d: %s", run_id, n,
-                 ok ? webhook_state_name(WEBHOOK_DELIVERED) : a.error[0] ? a.error : "not acknowledged");
+        log_run(LOG_INFO, run_id, "webhook attempt %d: %s", n,
+                ok ? webhook_state_name(WEBHOOK_DELIVERED) : a.error[0] ? a.error : "not acknowledged");
         json_decref(rec);
         json_decref(view);
         free(body);
@@ -288,7 +288,7 @@ static void schedule_due(struct runs_ctx *rc, int64_t *next_ms)
     char run_id[ID_SIZE];
     for (int i = 0; i < 100 && bus_expiry_take(rc->bus, now, run_id, &next_expiry) == 1; i++)
         if (crypto_id_valid(run_id) && runs_expire(rc, run_id) < 0)
-            log_warn("run %s: could not be expired; it is when next claimed", run_id);
+            log_run(LOG_WARN, run_id, "could not be expired; it is when next claimed");
     deliver_due(rc, &next_hook);
     int64_t due[] = {next_start, next_expiry, next_hook};
     *next_ms = 0;
@@ -338,8 +338,7 @@ static void start(struct runs_ctx *rc, const struct jobtypes *types, const struc
     } else if (started == 0) {
         bus_ack(rc->bus, entry);
     } else {
-        log_warn("run %s: could not be claimed; its queue entry %s is taken again later",
-                 r->id, entry);
+        log_run(LOG_WARN, r->id, "could not be claimed; its queue entry %s is taken again later", entry);
         bus_unpick(rc->bus, r->id);
     }
 }

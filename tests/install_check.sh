@@ -18,7 +18,8 @@ expect() { # expect DESCRIPTION COMMAND...
 
 for f in bin/opstream.fcgi bin/opstream-worker bin/opstream libexec/opstream/countdown \
          share/opstream/jobtypes/countdown.json share/opstream/www/index.html \
-         share/opstream/fcgi-conf/lighttpd.conf; do
+         share/opstream/fcgi-conf/lighttpd.conf share/man/man1/opstream.1 share/man/man5/opstream.conf.5 \
+         share/man/man8/opstream-worker.8 share/man/man8/opstream.fcgi.8; do
     expect "installs /opt/ops/$f" test -e "$dest/opt/ops/$f"
 done
 conf=$dest/etc/ops/opstream/opstream.conf
