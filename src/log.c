@@ -59,12 +59,20 @@ static void emit(enum log_level level, const char *run_id, const char *msg)
     char ts[CLOCK_RFC3339_SIZE];
     clock_rfc3339(clock_now_ms(), ts, sizeof ts);
     if (log_json) {
-        json_t *line = json_pack("{s:s, s:s, s:s, s:I, s:s}", "time", ts, "level", log_names[level],
-                                 "program", log_prog, "pid", (json_int_t)getpid(), "msg", msg);
+        json_t *text_of = json_string(msg);
+        if (text_of == NULL) { /* not UTF-8: its other bytes become '?', the line stays */
+            char ascii[1024];
+            size_t i = 0;
+            for (; msg[i] != '\0' && i < sizeof ascii - 1; i++)
+                ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+            ascii[i] = '\0';
+            text_of = json_string(ascii);
+        }
+        json_t *line = json_pack("{s:s, s:s, s:s, s:I, s:o}", "time", ts, "level", log_names[level],
+                                 "program", log_prog, "pid", (json_int_t)getpid(), "msg", text_of);
         put_field(line, "run_id", run_id != NULL ? run_id : ctx_run);
         put_field(line, "owner", ctx_owner);
         put_field(line, "request_id", ctx_request);
-        /* (Invalid UTF-8 in a message is replaced, never dropped.) */
         char *text = line != NULL ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(line);
         if (text != NULL) {
