@@ -76,6 +76,9 @@ int api_chat_stream(struct call *c);
 int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);
+int api_metrics(struct call *c);
+/* Event streams answered on request threads at the moment. */
+int api_thread_streams(void);
 int api_openapi(struct call *c);
 
 /* Streams run r from its first event, as GET .../events would, with

@@ -1,11 +1,14 @@
-/* GET /v1/types, GET /v1/types/{name}, GET /v1/health and
- * GET /v1/openapi.json: the job type catalog, the health check and the
- * API document. */
+/* GET /v1/types, GET /v1/types/{name}, GET /v1/health, GET /v1/metrics
+ * and GET /v1/openapi.json: the job type catalog, the health check, the
+ * metrics and the API document. */
 #include "api.h"
+#include "auth.h"
 #include "ledger.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "reply.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int api_init(struct api *api, const struct config *cfg, const struct jobtypes *types)
@@ -62,4 +65,58 @@ int api_health(struct call *c)
                              "sqlite", ledger,
                              "redis", redis_ok ? "ok" : "unreachable");
     return reply_json(c->req, ok ? 200 : 503, body, NULL);
+}
+
+/* Who may read the metrics is metrics_access's: the route itself is
+ * public, so that a scraper on the host needs no token. */
+static int metrics_allowed(struct call *c)
+{
+    struct request *req = c->req;
+    switch (c->api->cfg->metrics_access) {
+    case METRICS_OFF:
+        reply_problem(req, 404, "metrics_off", "metrics are not served here (metrics_access = off)");
+        return 0;
+    case METRICS_LOOPBACK:
+        if (request_from_loopback(req))
+            return 1;
+        reply_problem(req, 403, "forbidden", "metrics are served to loopback addresses only "
+                      "(metrics_access = loopback)");
+        return 0;
+    case METRICS_TOKEN:
+        break;
+    }
+    switch (c->st != NULL ? auth_identify(req, c->st) : AUTH_ERROR) {
+    case AUTH_OK:
+        return 1;
+    case AUTH_MISSING:
+        reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
+        return 0;
+    case AUTH_INVALID:
+        reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
+        return 0;
+    case AUTH_ERROR:
+        break;
+    }
+    reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
+    return 0;
+}
+
+int api_metrics(struct call *c)
+{
+    if (!metrics_allowed(c))
+        return 0;
+    struct bus *b = call_bus(c);
+    /* This process's own counts first, so that they are current. */
+    char *text = b != NULL && metrics_report(b) == 0 ? metrics_render(b, c->st, c->api->types) : NULL;
+    if (text == NULL)
+        return reply_problem(c->req, 503, "redis_unavailable", "the metrics cannot be read now");
+    struct out *o = &c->req->out;
+    int r = out_printf(o, "Status: 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                          "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n",
+                       strlen(text)) != 0 ||
+                    out_puts(o, text) != 0
+                ? -1
+                : out_flush(o);
+    free(text);
+    return r;
 }

@@ -23,6 +23,12 @@ struct bus {
 };
 
 static _Atomic unsigned long long connections;
+static _Atomic unsigned long long errors; /* commands without a working connection */
+
+unsigned long long bus_errors_take(void)
+{
+    return atomic_exchange(&errors, 0);
+}
 
 unsigned long long bus_serial(const struct bus *b)
 {
@@ -43,6 +49,8 @@ static struct timeval tv_ms(int ms)
  * anew and the sentinels name the new master. */
 static void demoted(struct bus *b, const redisReply *r)
 {
+    if (r == NULL)
+        atomic_fetch_add(&errors, 1);
     if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0 &&
         b->c->err == 0) {
         b->c->err = REDIS_ERR_OTHER;
@@ -52,8 +60,10 @@ static void demoted(struct bus *b, const redisReply *r)
 
 static redisReply *cmd(struct bus *b, const char *fmt, ...)
 {
-    if (b == NULL || b->c == NULL)
+    if (b == NULL || b->c == NULL) {
+        atomic_fetch_add(&errors, 1);
         return NULL;
+    }
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(b->c, fmt, ap);
@@ -87,8 +97,10 @@ static int reply_string(redisReply *r, size_t max, char **out)
 /* A command whose only answer that matters is "not an error": 0 or -1. */
 static int cmd_ok(struct bus *b, const char *fmt, ...)
 {
-    if (b == NULL || b->c == NULL)
+    if (b == NULL || b->c == NULL) {
+        atomic_fetch_add(&errors, 1);
         return -1;
+    }
     va_list ap;
     va_start(ap, fmt);
     redisReply *r = redisvCommand(b->c, fmt, ap);
@@ -1300,4 +1312,93 @@ int bus_note_delete(struct bus *b, const char *name)
         return -1;
     note_key(name, key, sizeof key);
     return cmd_ok(b, "DEL %s", key);
+}
+
+/* Counters added to, then the process's gauges and when it was heard. */
+static const char metrics_report_script[] =
+    "for i = 4, #ARGV, 2 do\n"
+    "  if string.find(ARGV[i + 1], '.', 1, true) then\n"
+    "    redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "  else\n"
+    "    redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[3] ~= '-' then\n"
+    "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
+    "  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])\n"
+    "end\n"
+    "return 1\n";
+
+#define METRICS_ARGS_MAX (2 * 8192)
+
+int bus_metrics_report(struct bus *b, const char *process, int64_t now_ms, const char *gauges,
+                       size_t n, const char *const *fields, const char *const *values)
+{
+    enum { HEAD = 9 };
+    if (b == NULL || b->c == NULL || 2 * n > METRICS_ARGS_MAX) {
+        atomic_fetch_add(&errors, 1);
+        return -1;
+    }
+    const char **argv = malloc((HEAD + 2 * n) * sizeof *argv);
+    size_t *lens = malloc((HEAD + 2 * n) * sizeof *lens);
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    int ret = -1;
+    if (argv != NULL && lens != NULL) {
+        /* "-": no gauges (a process that has none keeps no entry). */
+        const char *head[HEAD] = {"EVAL", metrics_report_script, "3", BUS_METRICS_KEY,
+                                  BUS_METRICS_GAUGES_KEY, BUS_METRICS_SEEN_KEY, process, now,
+                                  gauges != NULL ? gauges : "-"};
+        size_t k = 0;
+        for (; k < HEAD; k++)
+            argv[k] = head[k];
+        for (size_t i = 0; i < n; i++) {
+            argv[k++] = fields[i];
+            argv[k++] = values[i];
+        }
+        for (size_t i = 0; i < k; i++)
+            lens[i] = strlen(argv[i]);
+        redisReply *r = redisCommandArgv(b->c, (int)k, argv, lens);
+        demoted(b, r);
+        ret = reply_ok(r) ? 0 : -1;
+        freeReplyObject(r);
+    }
+    free(argv);
+    free(lens);
+    return ret;
+}
+
+static const char metrics_read_script[] =
+    "local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1])\n"
+    "for _, p in ipairs(gone) do redis.call('HDEL', KEYS[2], p) end\n"
+    "if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1]) end\n"
+    "return {redis.call('HGETALL', KEYS[1]), redis.call('HVALS', KEYS[2])}\n";
+
+int bus_metrics_read(struct bus *b, int64_t heard_since_ms, bus_metric_fn fn, void *ctx)
+{
+    redisReply *r = cmd(b, "EVAL %s 3 %s %s %s %lld", metrics_read_script, BUS_METRICS_KEY,
+                        BUS_METRICS_GAUGES_KEY, BUS_METRICS_SEEN_KEY, (long long)heard_since_ms);
+    int ret = -1;
+    if (reply_ok(r) && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[1]->type == REDIS_REPLY_ARRAY) {
+        redisReply *counters = r->element[0], *gauges = r->element[1];
+        ret = 0;
+        for (size_t i = 0; i + 1 < counters->elements; i += 2)
+            if (counters->element[i]->type == REDIS_REPLY_STRING &&
+                counters->element[i + 1]->type == REDIS_REPLY_STRING)
+                fn(ctx, counters->element[i]->str, counters->element[i + 1]->str);
+        for (size_t i = 0; i < gauges->elements; i++)
+            if (gauges->element[i]->type == REDIS_REPLY_STRING)
+                fn(ctx, NULL, gauges->element[i]->str);
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+long long bus_webhooks_pending(struct bus *b)
+{
+    redisReply *r = cmd(b, "ZCARD " BUS_WEBHOOKS_KEY);
+    long long n = reply_ok(r) && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return n;
 }

@@ -152,6 +152,28 @@ int bus_control_taken(struct bus *b, const char *run_id);
  * .../events): the count so far, or -1. */
 long long bus_count_published(struct bus *b, const char *run_id);
 
+/* Metrics (metrics.h): counters every process adds to, a hash; each
+ * process's gauge lines, by process; when each was last heard from. One
+ * hash tag, so a cluster keeps them together. */
+#define BUS_METRICS_KEY "opstream:{metrics}"
+#define BUS_METRICS_GAUGES_KEY "opstream:{metrics}:gauges"
+#define BUS_METRICS_SEEN_KEY "opstream:{metrics}:seen"
+/* Adds values[i] (integers, or decimals where they hold a '.') to the
+ * counters fields[i], and sets process's gauge lines (unless NULL), in
+ * one step: 0, or -1 (nothing or all of it was added). */
+int bus_metrics_report(struct bus *b, const char *process, int64_t now_ms, const char *gauges,
+                       size_t n, const char *const *fields, const char *const *values);
+/* Every counter (fn with its field and value) and the gauge lines of
+ * every process heard from since heard_since_ms (fn with a NULL field);
+ * those of others are dropped. 0, or -1. */
+typedef void (*bus_metric_fn)(void *ctx, const char *field, const char *value);
+int bus_metrics_read(struct bus *b, int64_t heard_since_ms, bus_metric_fn fn, void *ctx);
+/* Webhooks waiting for their next attempt or under way, or -1. */
+long long bus_webhooks_pending(struct bus *b);
+/* Commands this process saw fail for want of a working connection
+ * since the last call (the count starts again at 0). */
+unsigned long long bus_errors_take(void);
+
 /* What Redis still holds of a run's stream. */
 struct stream_info {
     int exists;

@@ -2,7 +2,9 @@
  * stdout. Where only CGI is offered, every request (each stream too) is a
  * process of its own. */
 #include "cgi.h"
+#include "bus.h"
 #include "clock.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -80,8 +82,15 @@ int cgi_serve(const struct api *app, const struct config *cfg)
     struct request req = {.cfg = cfg, .getenv = cgi_getenv, .read = cgi_read,
                           .out = {.write = cgi_write, .flush = cgi_flush, .gone = cgi_gone,
                                   .ctx = stdout}};
+    metrics_init("opstream.fcgi");
     api_handle(app, &req);
     fflush(stdout);
     drain_body(cfg);
+    /* This process ends with its request: its counts go now. */
+    char err[CONFIG_ERR_SIZE];
+    struct bus *b = bus_connect(cfg, 1000, err, sizeof err);
+    if (b != NULL)
+        metrics_report(b);
+    bus_free(b);
     return 0;
 }

@@ -8,6 +8,7 @@
 
 int64_t clock_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t clock_mono_ms(void);      /* monotonic, for deadlines */
+int64_t clock_mono_us(void);      /* monotonic, for durations */
 /* "2026-11-21T10:00:00.123Z"; returns 0, or -1 if size is too small. */
 int clock_rfc3339(int64_t ms, char *buf, size_t size);
 /* Parses an RFC 3339 date-time ("2026-11-21T10:00:00Z", with optional

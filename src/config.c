@@ -22,7 +22,7 @@
 #define PKGLIBEXECDIR "/usr/libexec/opstream"
 #endif
 
-enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL, K_RANGE, K_LOG_FORMAT };
+enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_AUTH, K_LEVEL, K_RANGE, K_LOG_FORMAT, K_METRICS };
 
 struct key {
     const char *name;
@@ -79,6 +79,7 @@ static const struct key keys[] = {
     {"log_level", K_LEVEL, offsetof(struct config, log_level),
      sizeof(((struct config *)0)->log_level), 0, 0},
     {"log_format", K_LOG_FORMAT, offsetof(struct config, log_json), 0, 0, 0},
+    {"metrics_access", K_METRICS, offsetof(struct config, metrics_access), 0, 0, 0},
 };
 
 void config_defaults(struct config *cfg)
@@ -201,6 +202,16 @@ static const char *set_key(struct config *cfg, const struct key *k, const char *
         if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
             return "must be text or json";
         cfg->log_json = strcmp(v, "json") == 0;
+        return NULL;
+    case K_METRICS:
+        if (!strcmp(v, "loopback"))
+            cfg->metrics_access = METRICS_LOOPBACK;
+        else if (!strcmp(v, "token"))
+            cfg->metrics_access = METRICS_TOKEN;
+        else if (!strcmp(v, "off"))
+            cfg->metrics_access = METRICS_OFF;
+        else
+            return "must be loopback, token or off";
         return NULL;
     case K_AUTH:
         if (!strcmp(v, "token"))

@@ -8,6 +8,8 @@
 #define CONFIG_ERR_SIZE 768
 
 enum auth_mode { AUTH_TOKEN, AUTH_NONE };
+/* Who may read GET /v1/metrics. */
+enum metrics_access { METRICS_LOOPBACK, METRICS_TOKEN, METRICS_OFF };
 
 struct config {
     char redis[CONFIG_PATH_SIZE];          /* "unix:/path" or "host:port" */
@@ -51,6 +53,7 @@ struct config {
     int webhook_timeout_ms;                /* one delivery attempt */
     int webhook_backoff_ms;                /* the wait after a first failed attempt; doubled after each */
     int webhook_max_attempts;              /* then the webhook is given up */
+    enum metrics_access metrics_access;    /* loopback (default), token or off */
 };
 
 void config_defaults(struct config *cfg);

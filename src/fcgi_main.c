@@ -17,6 +17,7 @@
 #include "fcgi_record.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "proctree.h"
 #include "reply.h"
 #include "startup.h"
@@ -472,6 +473,15 @@ static int open_listener(const char *spec, int activated)
     return fd;
 }
 
+/* This responder's gauges, for its metrics reports. */
+static void responder_gauges(char *out, size_t size, void *ctx)
+{
+    (void)ctx;
+    metrics_gauge(out, size, "opstream_open_streams", "responder",
+                  hub_streams(hub) + api_thread_streams());
+    metrics_gauge(out, size, "opstream_hub_lag_seconds", "responder", (double)hub_lag_take(hub) / 1000.0);
+}
+
 /* A responder process: one accepting thread, each request on a thread of
  * its own, until SIGTERM, SIGINT or SIGUSR1. Then it stops gracefully:
  * it accepts no more (the other responders and the backlog take new
@@ -498,6 +508,10 @@ static int respond(const sigset_t *set, pid_t master)
     keep_connections = !alone;
     if (!alone && cfg.max_streams > 0 && (hub = hub_start(&cfg, &stopping)) == NULL)
         log_warn("cannot start the stream hub; streams stay on their threads");
+    metrics_init("opstream.fcgi");
+    metrics_set_gauges(responder_gauges, NULL);
+    if (metrics_reporter_start(&cfg, &stopping) != 0)
+        log_warn("cannot start the metrics reporter; this process's counts are not served");
     app.hand_off = hand_off;
     if ((door = doorman_new(listen_fd, cfg.request_timeout_ms, hand, NULL)) == NULL) {
         log_error("out of memory");

@@ -89,6 +89,7 @@ struct hub {
     pthread_mutex_t lock;
     struct hub_stream *inbox;
     atomic_int count;
+    atomic_llong lag_ms;        /* the longest append-to-send time since last taken */
     struct bus *cmd, *listen;
     int64_t lost_ms;            /* since when Redis is away; 0 while connected */
     int64_t heard_ms;           /* when the listener last heard from its server */
@@ -323,6 +324,13 @@ static void deliver(struct hub *h, struct hub_run *r, const char *id, const char
     if (event_id_parse(id, &eid) != 0 || event_id_cmp(&eid, &r->read) <= 0)
         return;
     r->read = eid;
+    if (r->streams != NULL) {
+        /* The id's time is its append's (bus.h), on the writer's clock. */
+        long long lag = (long long)(clock_now_ms() - (int64_t)eid.ms);
+        long long was = atomic_load(&h->lag_ms);
+        while (lag > was && !atomic_compare_exchange_weak(&h->lag_ms, &was, lag))
+            ;
+    }
     int end = event_is_terminal(name);
     long plain = -2; /* not built yet */
     for (struct hub_stream *s = r->streams, *next; s != NULL; s = next) {
@@ -787,6 +795,11 @@ void hub_stop(struct hub *h)
     free(h->scratch);
     free(h->frame);
     free(h);
+}
+
+long long hub_lag_take(struct hub *h)
+{
+    return h != NULL ? atomic_exchange(&h->lag_ms, 0) : 0;
 }
 
 int hub_adopt(struct hub *h, int fd, int request_id, const struct stream_watch *w, const char *cursor)

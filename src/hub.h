@@ -26,6 +26,10 @@ void hub_stop(struct hub *h);
  * stopping, fd is still the caller's. */
 int hub_adopt(struct hub *h, int fd, int request_id, const struct stream_watch *w, const char *cursor);
 
+/* The longest time from an event's append to its sending, in ms, since
+ * the last call (0: none sent). */
+long long hub_lag_take(struct hub *h);
+
 /* Streams held or on their way in. */
 int hub_streams(struct hub *h);
 

@@ -29,6 +29,7 @@ const char *reply_reason(int status)
 static int write_body(struct request *req, int status, const char *ctype,
                       const char *body, const char *extra)
 {
+    req->status = status;
     if (out_printf(&req->out, "Status: %d %s\r\n", status, reply_reason(status)) != 0 ||
         out_printf(&req->out, "Content-Type: %s\r\nContent-Length: %zu\r\n"
                    "Cache-Control: no-store\r\n", ctype, strlen(body)) != 0 ||
@@ -51,6 +52,7 @@ int reply_json(struct request *req, int status, json_t *body, const char *extra)
 
 int reply_empty(struct request *req, int status, const char *extra)
 {
+    req->status = status;
     if (out_printf(&req->out, "Status: %d %s\r\n", status, reply_reason(status)) != 0 ||
         (extra && out_puts(&req->out, extra) != 0) || out_puts(&req->out, "\r\n") != 0)
         return -1;

@@ -19,6 +19,16 @@ int request_accepts(const struct request *req, const char *type)
     return a != NULL && strstr(a, type) != NULL;
 }
 
+int request_from_loopback(const struct request *req)
+{
+    const char *a = request_env(req, "REMOTE_ADDR");
+    if (a == NULL)
+        return 0;
+    if (strncmp(a, "::ffff:", 7) == 0)
+        a += 7;
+    return strcmp(a, "::1") == 0 || (strncmp(a, "127.", 4) == 0 && strspn(a, "0123456789.") == strlen(a));
+}
+
 /* uri[0, at) is the base the client used, uri[at, len) the API path.
  * The base goes into Location headers: a control byte (a CR or LF a
  * server let through) refuses the request rather than reach a header. */

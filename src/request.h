@@ -33,6 +33,7 @@ struct request {
     char allow[64];                 /* with no route: the methods the path takes, or "" */
     char args[ROUTE_ARGS_MAX][ROUTE_ARG_SIZE];
     char owner[OWNER_SIZE];
+    int status;                     /* the answer's, once reply.c wrote it (0: 200 or none) */
 };
 
 /* Fills method, base, path and query from the CGI variables. The API
@@ -44,6 +45,8 @@ int request_init(struct request *req);
 const char *request_env(const struct request *req, const char *name);
 /* True when the Accept header names type (anywhere in it). */
 int request_accepts(const struct request *req, const char *type);
+/* True when the client's address (REMOTE_ADDR) is a loopback one. */
+int request_from_loopback(const struct request *req);
 /* Looks up a query parameter and percent-decodes it. 0 found, 1 absent,
  * -1 malformed or longer than size. */
 int request_query(const struct request *req, const char *name, char *out, size_t size);

@@ -6,8 +6,10 @@
 #include "clock.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +59,8 @@ static const struct route routes[] = {
     {"POST", "/langgraph/runs/stream", api_lg_run_stream, ROUTE_LONG_POLL, "namespace"},
     {"POST", "/langgraph/runs/wait", api_lg_run_wait, ROUTE_LONG_POLL, ""},
     {"GET", "/v1/health", api_health, ROUTE_PUBLIC | ROUTE_NO_LEDGER, ""},
+    /* Who may read it is metrics_access's (api_metrics). */
+    {"GET", "/v1/metrics", api_metrics, ROUTE_PUBLIC, ""},
     {"GET", "/v1/openapi.json", api_openapi, ROUTE_PUBLIC, ""},
     {"POST", "/mcp", api_mcp_post, ROUTE_STREAM_ACCEPT, ""},
     {"GET", "/mcp", api_mcp_get, ROUTE_STREAM, ""},
@@ -247,19 +251,43 @@ int api_long_poll(struct request *req, int streams_hold)
                            request_query_int(req, "wait", 0, 1, 0, &wait) == 0 && wait == 1));
 }
 
-void api_handle(const struct api *api, struct request *req)
+/* Streams answered on request threads now (the hub counts its own). */
+static atomic_int thread_streams;
+
+int api_thread_streams(void)
 {
-    const struct route *rt = route_of(req);
-    if (rt == NULL && req->allow[0] != '\0') {
+    return atomic_load(&thread_streams);
+}
+
+/* One request answered, under its route ("unmatched" for none). */
+static void count_request(const struct request *req, const struct route *rt, int64_t started_us)
+{
+    char route[160], labels[224];
+    if (rt != NULL)
+        snprintf(route, sizeof route, "%s %s", rt->method, rt->pattern);
+    else
+        snprintf(route, sizeof route, "unmatched");
+    snprintf(labels, sizeof labels, "route=\"%s\"", route);
+    metrics_observe("opstream_request_duration_seconds", labels,
+                    (double)(clock_mono_us() - started_us) / 1e6);
+    snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route,
+             req->status != 0 ? req->status : 200);
+    metrics_count("opstream_requests_total", labels, 1);
+}
+
+static void answer_unrouted(struct request *req)
+{
+    if (req->allow[0] != '\0') {
         char hdr[96];
         snprintf(hdr, sizeof hdr, "Allow: %s\r\n", req->allow);
         reply_problem_h(req, 405, hdr, "method_not_allowed", "use %s", req->allow);
         return;
     }
-    if (rt == NULL) {
-        reply_problem(req, 404, "route_not_found", "no such endpoint");
-        return;
-    }
+    reply_problem(req, 404, "route_not_found", "no such endpoint");
+}
+
+static void serve_route(const struct api *api, struct request *req, const struct route *rt)
+{
     /* Every line this request logs names it, and its owner and run once
      * known. */
     char request_id[ID_SIZE];
@@ -280,10 +308,28 @@ void api_handle(const struct api *api, struct request *req)
         ; /* answered */
     else if (unknown_param(req, rt, unknown, sizeof unknown))
         reply_problem(req, 400, "unknown_parameter", "?%s: unknown query parameter", unknown);
-    else
+    else if (rt->flags & ROUTE_STREAM) {
+        atomic_fetch_add(&thread_streams, 1);
         rt->handler(&c);
+        atomic_fetch_sub(&thread_streams, 1);
+    } else {
+        rt->handler(&c);
+    }
     call_close(&c);
     log_debug("%s %s%s: %lld ms", req->method, req->base, req->path,
               (long long)(clock_mono_ms() - started));
     log_context("", "", "");
+}
+
+void api_handle(const struct api *api, struct request *req)
+{
+    int64_t started_us = clock_mono_us();
+    const struct route *rt = route_of(req);
+    if (rt == NULL) {
+        answer_unrouted(req);
+        count_request(req, NULL, started_us);
+        return;
+    }
+    serve_route(api, req, rt);
+    count_request(req, rt, started_us);
 }

@@ -14,6 +14,7 @@
 #include "runs.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,8 +273,10 @@ static int append(struct runs_ctx *rc, const char *run_id, const char *name,
             r = replicated(rc, append_once(rc, run_id, name, text, token, wanted, out_id), out_id,
                            wanted);
     }
-    if (r == 0)
+    if (r == 0) {
         known(rc, run_id, out_id);
+        metrics_count("opstream_events_appended_total", "", 1);
+    }
     return r;
 }
 
@@ -613,6 +616,29 @@ int runs_queue_again(struct runs_ctx *rc, const char *run_id)
     return store_run_lease_clear(rc->st, run_id, STATUS_BIT(RUN_QUEUED)) < 0 ? -1 : 0;
 }
 
+/* Counts a run under its type: started, or ended with its status (the
+ * ledger's change made just now, once for each run). */
+static void count_run(struct runs_ctx *rc, const char *run_id, const char *name,
+                      const char *status)
+{
+    struct run r;
+    if (store_run_get(rc->st, run_id, &r) != 0)
+        return;
+    char type[96], labels[160];
+    metrics_label(r.type, type, sizeof type);
+    if (status != NULL)
+        snprintf(labels, sizeof labels, "type=\"%s\",status=\"%s\"", type, status);
+    else
+        snprintf(labels, sizeof labels, "type=\"%s\"", type);
+    metrics_count(name, labels, 1);
+    run_clear(&r);
+}
+
+static void count_end(struct runs_ctx *rc, const char *run_id, enum run_status status)
+{
+    count_run(rc, run_id, "opstream_runs_ended_total", run_status_name(status));
+}
+
 enum create_result runs_create(struct runs_ctx *rc, struct run *r,
                                const struct create_opts *o, struct run *existing)
 {
@@ -644,6 +670,10 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
         return CREATE_ERROR;
     }
     snprintf(r->last_event_id, sizeof r->last_event_id, "%s", id);
+    char type[96], labels[128];
+    metrics_label(r->type, type, sizeof type);
+    snprintf(labels, sizeof labels, "type=\"%s\"", type);
+    metrics_count("opstream_runs_created_total", labels, 1);
     if (r->parked && (o->strategy == MT_INTERRUPT || o->strategy == MT_ROLLBACK))
         interrupt_thread(rc, r, o->strategy == MT_ROLLBACK);
     return CREATE_NEW;
@@ -687,6 +717,7 @@ int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
     int r = claim(rc, &ch, run_id, entry);
     if (r != 0)
         return r;
+    count_run(rc, run_id, "opstream_runs_started_total", NULL);
     /* The claim is the ledger's: the run is ours to run, whatever befalls
      * its run_started. An append that reached Redis but not the archive
      * (the ledger gone a moment later) is archived when the run settles;
@@ -753,6 +784,7 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
                              lease_from_now(rc));
     if (r != 0)
         return r;
+    count_end(rc, run_id, status);
     /* The ledger has the end. Should this process die before the event is
      * written, settling writes it from the ledger once the lease is out. */
     json_t *data = runs_end_data(status, result, error);
@@ -796,8 +828,10 @@ int runs_repair(struct runs_ctx *rc, const char *run_id)
                              lease_from_now(rc));
     json_decref(d);
     free(text);
-    if (r == 0)
+    if (r == 0) {
+        count_end(rc, run_id, status);
         runs_settle(rc, run_id);
+    }
     return r < 0 ? -1 : 0;
 }
 
@@ -832,6 +866,7 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     enum cancel_result res = CANCEL_ERROR;
     *not_queued = r == 1;
     if (r == 0) {
+        count_end(rc, run_id, ch.to);
         json_t *reason = cancel_why(why);
         json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
@@ -861,6 +896,7 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     json_t *err = runs_error(run_status_name(RUN_EXPIRED), "the run was still queued at its expires_at");
     int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));
     if (ret == 0) {
+        count_end(rc, run_id, ch.to);
         json_t *why = json_pack("{s:o}", "expires_at", runs_time_json(at));
         json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 struct store {
@@ -108,10 +109,20 @@ struct stmt {
     const struct ledger_engine *e;
 };
 
+/* Statements this process saw fail (metrics). */
+static _Atomic unsigned long long errors;
+
+unsigned long long store_errors_take(void)
+{
+    return atomic_exchange(&errors, 0);
+}
+
 static int prepare(struct store *st, struct stmt *s, const char *sql)
 {
     s->e = st->e;
     s->q = st->e->prepare(st->db, sql);
+    if (s->q == NULL)
+        atomic_fetch_add(&errors, 1);
     return s->q != NULL ? 0 : -1;
 }
 
@@ -183,7 +194,10 @@ static void bind_statuses(struct stmt *s, int i, run_status_set set)
 /* One step of a statement whose bindings are made. */
 static enum ledger_step step(struct stmt *s)
 {
-    return s->e->step(s->q);
+    enum ledger_step r = s->e->step(s->q);
+    if (r == LEDGER_ERROR)
+        atomic_fetch_add(&errors, 1);
+    return r;
 }
 
 static const char *col_text(struct stmt *s, int i)
@@ -1178,6 +1192,22 @@ int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE])
         ret = step_done(st, &s) == 1 ? 0 : -1;
     }
     return end(st, ret);
+}
+
+int store_run_active_counts(struct store *st, store_count_fn fn, void *ctx)
+{
+    struct stmt s;
+    /* The term of the partial index over active runs (migration 12). */
+    if (prepare(st, &s, "SELECT type, status, COUNT(*) FROM runs WHERE " LEDGER_ACTIVE_SQL
+                        " GROUP BY type, status") != 0)
+        return -1;
+    enum ledger_step rc;
+    while ((rc = step(&s)) == LEDGER_ROW) {
+        const char *type = col_text(&s, 0), *status = col_text(&s, 1);
+        fn(ctx, type ? type : "", status ? status : "", (long long)col_int(&s, 2));
+    }
+    release(&s);
+    return rc == LEDGER_DONE ? 0 : -1;
 }
 
 int store_owner_epoch(struct store *st, const char *owner, int64_t *epoch)

@@ -223,6 +223,12 @@ int store_token_list(struct store *st,
  * transaction: 0 with its owner in owner, 1 no such token, -1. */
 int store_token_revoke(struct store *st, const char *id, char owner[OWNER_SIZE]);
 /* The owner's link epoch (0 until a first revocation): 0, or -1. */
+/* The runs still active (queued, running, waiting for input), counted
+ * by type and status: fn once per pair. 0, or -1. */
+typedef void (*store_count_fn)(void *ctx, const char *type, const char *status, long long n);
+int store_run_active_counts(struct store *st, store_count_fn fn, void *ctx);
+/* Statements this process saw fail since the last call. */
+unsigned long long store_errors_take(void);
 int store_owner_epoch(struct store *st, const char *owner, int64_t *epoch);
 /* The HMAC key for signed links, created on first use. */
 int store_link_secret(struct store *st, char out[HASH_HEX_SIZE]);

@@ -7,6 +7,7 @@
 #include "execute.h"
 #include "jobtypes.h"
 #include "log.h"
+#include "metrics.h"
 #include "runs.h"
 #include "startup.h"
 #include "store.h"
@@ -201,6 +202,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
+    metrics_init("opstream-worker"); /* the worker's counts are not ours to report */
     char err[CONFIG_ERR_SIZE], secret[HASH_HEX_SIZE];
     struct store *st = store_open(cfg->database, err, sizeof err);
     struct bus *b = st ? bus_connect(cfg, 5000, err, sizeof err) : NULL;
@@ -237,6 +239,10 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         }
         log_run(LOG_INFO, run_id, "webhook attempt %d: %s", n,
                 ok ? webhook_state_name(WEBHOOK_DELIVERED) : a.error[0] ? a.error : "not acknowledged");
+        metrics_count("opstream_webhook_deliveries_total",
+                      ok ? "state=\"delivered\""
+                      : state == WEBHOOK_GIVEN_UP ? "state=\"given_up\"" : "state=\"failed\"", 1);
+        metrics_report(b);
         json_decref(rec);
         json_decref(view);
         free(body);
@@ -343,6 +349,17 @@ static void start(struct runs_ctx *rc, const struct jobtypes *types, const struc
     }
 }
 
+static struct config *worker_cfg;
+
+/* This worker's gauges, for its metrics reports. */
+static void worker_gauges(char *out, size_t size, void *ctx)
+{
+    (void)ctx;
+    metrics_gauge(out, size, "opstream_worker_slots", "worker", worker_cfg->worker_jobs);
+    metrics_gauge(out, size, "opstream_worker_slots_in_use", "worker",
+                  jobs != NULL ? supervisor_count(jobs) : 0);
+}
+
 /* While jobs run, the queue is asked without waiting and the jobs' loop
  * waits this long instead: how soon a new run starts on a busy worker. */
 #define CLAIM_IDLE_MS 10
@@ -389,6 +406,10 @@ int main(int argc, char **argv)
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s:%ld", host, (long)getpid());
     cfg.worker_jobs = fit_fd_limit(cfg.worker_jobs);
+    worker_cfg = &cfg;
+    metrics_init("opstream-worker");
+    metrics_set_gauges(worker_gauges, NULL);
+    int64_t reported = 0;
     struct runs_ctx rc = {.cfg = &cfg, .st = st, .reconnect = reconnect, .defer_archive = 1};
     rc.bus = connect_bus(&cfg);
     jobs = supervisor_new(&rc, cfg.worker_jobs);
@@ -435,6 +456,10 @@ int main(int argc, char **argv)
             check_at = now + poll_ms;
             if (next_due != 0 && next_due < check_at)
                 check_at = next_due;
+        }
+        if (clock_mono_ms() - reported >= METRICS_REPORT_MS) {
+            metrics_report(rc.bus);
+            reported = clock_mono_ms();
         }
         int busy = supervisor_count(jobs);
         supervisor_run(jobs, 0, 0);
@@ -501,6 +526,8 @@ int main(int argc, char **argv)
     jobs = NULL;
     runs_flush(&rc);
     free(rc.pending);
+    metrics_set_gauges(NULL, NULL); /* gone: its gauges go stale */
+    metrics_report(rc.bus);
     log_info("stopping");
     bus_free(rc.bus);
     store_close(st);

@@ -230,6 +230,7 @@ static const struct {
     {"POST /langgraph/runs/stream", 400},
     {"POST /langgraph/runs/wait", 400},
     {"GET /v1/health", 503},                   /* Redis is away */
+    {"GET /v1/metrics", 403},                  /* no REMOTE_ADDR: not a loopback client */
     {"GET /v1/openapi.json", 200},
     {"POST /mcp", 400},                        /* no body: a JSON-RPC parse error */
     {"GET /mcp", 406},                         /* no Accept: text/event-stream */
