@@ -424,6 +424,7 @@ void execute_free(struct job *j)
     if (j == NULL)
         return;
     execute_forget(j);
+    log_run_known(j->run_id, NULL, NULL);
     json_decref(j->result);
     json_decref(j->cancel_why);
     free(j->input);
@@ -437,6 +438,7 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struc
 {
     *out = NULL;
     const char *run_id = r->id;
+    log_run_known(run_id, r->owner, r->request_id);
     /* Its run_started goes onto what the ledger had of it when read. */
     runs_known(rc, run_id, r->last_event_id);
     /* A claim refused: the run is not queued any more. */

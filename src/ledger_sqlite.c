@@ -125,6 +125,9 @@ static const char *const migrations[] = {
     "CREATE TABLE threads (owner TEXT NOT NULL, id TEXT NOT NULL,"
     " metadata TEXT NOT NULL DEFAULT '{}', created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL, PRIMARY KEY (owner, id));",
+
+    /* 14: the request that made a run, for the logs of its worker. */
+    "ALTER TABLE runs ADD COLUMN request_id TEXT;",
 };
 
 

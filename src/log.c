@@ -4,6 +4,7 @@
 #include "clock.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,62 @@ void log_context(const char *request_id, const char *owner, const char *run_id)
         snprintf(ctx_run, sizeof ctx_run, "%s", run_id);
 }
 
+/* Runs this process works on outside any request of its own (a
+ * worker's): their owner and the request that made them, for their
+ * lines. A full table forgets its oldest. */
+#define LOG_RUNS 1024
+static struct {
+    char run[LOG_FIELD_SIZE], owner[LOG_FIELD_SIZE], request[LOG_FIELD_SIZE];
+} runs[LOG_RUNS];
+static size_t runs_next;
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_run_known(const char *run_id, const char *owner, const char *request_id)
+{
+    pthread_mutex_lock(&runs_lock);
+    size_t at = LOG_RUNS;
+    for (size_t i = 0; i < LOG_RUNS && at == LOG_RUNS; i++)
+        if (strcmp(runs[i].run, run_id) == 0)
+            at = i;
+    if (owner == NULL) {
+        if (at < LOG_RUNS)
+            runs[at].run[0] = '\0';
+    } else {
+        if (at == LOG_RUNS) {
+            for (size_t i = 0; i < LOG_RUNS && at == LOG_RUNS; i++)
+                if (runs[i].run[0] == '\0')
+                    at = i;
+            if (at == LOG_RUNS)
+                at = runs_next++ % LOG_RUNS;
+        }
+        snprintf(runs[at].run, sizeof runs[at].run, "%s", run_id);
+        snprintf(runs[at].owner, sizeof runs[at].owner, "%s", owner);
+        snprintf(runs[at].request, sizeof runs[at].request, "%s", request_id ? request_id : "");
+    }
+    pthread_mutex_unlock(&runs_lock);
+}
+
+/* The owner and request of a run log_run_known was told of: 1, or 0. */
+static int run_known(const char *run_id, char *owner, char *request)
+{
+    int found = 0;
+    pthread_mutex_lock(&runs_lock);
+    for (size_t i = 0; i < LOG_RUNS && !found; i++) {
+        if (runs[i].run[0] != '\0' && strcmp(runs[i].run, run_id) == 0) {
+            memcpy(owner, runs[i].owner, LOG_FIELD_SIZE);
+            memcpy(request, runs[i].request, LOG_FIELD_SIZE);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&runs_lock);
+    return found;
+}
+
+const char *log_request_id(void)
+{
+    return ctx_request;
+}
+
 static void put_field(json_t *line, const char *name, const char *value)
 {
     if (value != NULL && value[0] != '\0')
@@ -70,9 +127,18 @@ static void emit(enum log_level level, const char *run_id, const char *msg)
         }
         json_t *line = json_pack("{s:s, s:s, s:s, s:I, s:o}", "time", ts, "level", log_names[level],
                                  "program", log_prog, "pid", (json_int_t)getpid(), "msg", text_of);
+        /* A line about a run other than the thread's request's names
+         * that run's owner and request, where this process knows them. */
+        char owner[LOG_FIELD_SIZE] = "", request[LOG_FIELD_SIZE] = "";
+        if (run_id == NULL || strcmp(run_id, ctx_run) == 0) {
+            memcpy(owner, ctx_owner, sizeof owner);
+            memcpy(request, ctx_request, sizeof request);
+        } else {
+            run_known(run_id, owner, request);
+        }
         put_field(line, "run_id", run_id != NULL ? run_id : ctx_run);
-        put_field(line, "owner", ctx_owner);
-        put_field(line, "request_id", ctx_request);
+        put_field(line, "owner", owner);
+        put_field(line, "request_id", request);
         char *text = line != NULL ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         json_decref(line);
         if (text != NULL) {

@@ -20,6 +20,13 @@ void log_run(enum log_level level, const char *run_id, const char *fmt, ...)
  * request): each NULL leaves that field as it is, "" clears it. */
 void log_context(const char *request_id, const char *owner, const char *run_id);
 
+/* A run this process works on outside a request (a worker's job): its
+ * owner and the request that made it go into its lines, until it is
+ * forgotten (owner NULL). */
+void log_run_known(const char *run_id, const char *owner, const char *request_id);
+/* The request this thread's lines are about ("" for none). */
+const char *log_request_id(void);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -84,6 +84,7 @@ struct run {
     int delete_on_finish; /* rolled back: deleted once it has ended */
     int archive_deleted;  /* its archived events were deleted (gc) */
     char rerun_of[ID_SIZE]; /* the run this one repeats; "" when none */
+    char request_id[ID_SIZE]; /* the request that made it, as its logs name it; "" when none */
     int64_t start_at;       /* ms; not started before (0: as soon as it can) */
     int64_t expires_at;     /* ms; ends expired if still queued then (0: never) */
     int priority;           /* PRIORITY_MIN..PRIORITY_MAX, default 0 */

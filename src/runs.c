@@ -644,6 +644,8 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
 {
     crypto_new_id(r->id);
     r->status = RUN_QUEUED;
+    if (r->request_id[0] == '\0')
+        snprintf(r->request_id, sizeof r->request_id, "%s", log_request_id());
     /* A schedule counted from creation set the creation time already. */
     if (r->created_at == 0)
         r->created_at = clock_now_ms();

@@ -268,10 +268,10 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     if (prepare(st, &s,
         "INSERT INTO runs (id, owner, type, status, thread_id, input, metadata,"
         " steps, created_at, updated_at, last_event_id, attempt, seq, parked, lease_until, rerun_of,"
-        " start_at, expires_at, priority, concurrency_key, webhook, webhook_state)"
+        " start_at, expires_at, priority, concurrency_key, webhook, webhook_state, request_id)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, '{}'), '[]', ?8, ?8, ?9, ?10, ?11, ?12,"
         " CASE WHEN ?12 <> 0 THEN NULL ELSE CAST(?13 AS BIGINT) END, ?14, NULLIF(?15, 0), NULLIF(?16, 0), ?17, ?18,"
-        " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE ?20 END)") != 0)
+        " ?19, CASE WHEN ?19 IS NULL THEN NULL ELSE ?20 END, ?21)") != 0)
         return -1;
     bind_text(&s, 1, r->id);
     bind_text(&s, 2, r->owner);
@@ -293,6 +293,7 @@ static int insert_run(struct store *st, struct run *r, int64_t lease_until)
     bind_text(&s, 18, r->concurrency_key[0] ? r->concurrency_key : NULL);
     bind_text(&s, 19, r->webhook[0] ? r->webhook : NULL);
     bind_text(&s, 20, webhook_state_name(WEBHOOK_PENDING));
+    bind_text(&s, 21, r->request_id[0] ? r->request_id : NULL);
     r->webhook_state = r->webhook[0] != '\0' ? WEBHOOK_PENDING : WEBHOOK_NONE;
     return step_done(st, &s) == 1 ? 0 : -1;
 }
@@ -561,7 +562,7 @@ static json_t *json_col(struct stmt *s, int i)
     " created_at, started_at, finished_at, updated_at, last_event_id, attempt,"  \
     " seq, parked, delete_on_finish, CASE WHEN archive_deleted_at IS NULL THEN 0 ELSE 1 END, rerun_of,"   \
     " start_at, expires_at, priority, concurrency_key, webhook, webhook_state,"     \
-    " webhook_attempts"
+    " webhook_attempts, request_id"
 
 /* 0, or -1 for a row whose status is none this program knows. */
 static int read_run(struct stmt *q, struct run *r)
@@ -601,6 +602,7 @@ static int read_run(struct stmt *q, struct run *r)
     copy_col(q, 28, r->webhook, sizeof r->webhook);
     r->webhook_state = webhook_state_parse(col_text(q, 29));
     r->webhook_attempts = json_col(q, 30);
+    copy_col(q, 31, r->request_id, sizeof r->request_id);
     return 0;
 }
 

@@ -213,6 +213,7 @@ static int deliver_one(const struct config *cfg, const char *run_id)
         store_close(st);
         return 1;
     }
+    log_run_known(r.id, r.owner, r.request_id);
     if (r.webhook_state != WEBHOOK_PENDING) {
         bus_webhook_done(b, run_id);
     } else if (store_webhook_secret(st, secret) == 0) {

@@ -2,7 +2,8 @@
 # log_format = json: every line of the responder and the worker is one
 # JSON object (time, level, program, pid, msg), and one run is followed
 # by its run_id through the responder's request lines, the worker's and
-# the webhook deliverer's.
+# the webhook deliverer's, the last two naming the request that made it
+# (request_id) and its owner.
 . "$abs_top_srcdir/tests/integration/lib.sh"
 # A webhook to a port nobody listens on: its attempt fails, and says so.
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -37,6 +38,11 @@ check "the two requests have ids of their own" \
     test "$(of_run "$T/fcgi.log" | jq -r .request_id | sort -u | wc -l)" -ge 2
 check "the worker's lines of the run: it started, and how it ended" \
     sh -c "[ \"\$(jq -c --arg r '$run' 'select(.run_id == \$r and .program == \"opstream-worker\")' '$T/worker.log' | jq -r .msg | grep -cE '^(started countdown|succeeded)')\" = 2 ]"
+made=$(of_run "$T/fcgi.log" | jq -r 'select(.msg | startswith("POST /api/v1/runs")) | .request_id')
+check "the create's request has an id" test -n "$made"
+check "every worker and deliverer line of the run names the create's request and the owner" \
+    test "$(jq -c --arg r "$run" 'select(.run_id == $r)' "$T/worker.log" |
+            jq -s --arg q "$made" '[.[] | select(.request_id != $q or .owner != "alice")] | length')" = 0
 check "the deliverer's line of the run: its failed attempt" \
     sh -c "jq -c --arg r '$run' 'select(.run_id == \$r)' '$T/worker.log' | jq -r .msg | grep -q '^webhook attempt 1: '"
 check "a line that is about no run has no run_id" \

@@ -78,4 +78,45 @@ START_TEST(test_text_lines)
 }
 END_TEST
 
-UNIT_MAIN("log", test_json_lines, test_text_lines)
+static void worker_lines(void)
+{
+    log_run_known("RUN2", "bob", "req2");
+    log_run(LOG_INFO, "RUN2", "started");
+    log_run(LOG_INFO, "RUN3", "another");
+    log_run_known("RUN2", NULL, NULL);
+    log_run(LOG_INFO, "RUN2", "forgotten");
+}
+
+/* A line's field, "" when it has none. */
+static const char *field(json_t *line, const char *name)
+{
+    const char *v = json_string_value(json_object_get(line, name));
+    return v != NULL ? v : "";
+}
+
+START_TEST(test_known_runs_name_their_owner_and_request)
+{
+    log_init("prog", LOG_INFO, 1);
+    char *out = captured(worker_lines);
+    json_t *lines[3];
+    char *p = out;
+    for (int i = 0; i < 3; i++) {
+        char *nl = strchr(p, '\n');
+        ck_assert_ptr_nonnull(nl);
+        *nl = '\0';
+        lines[i] = json_loads(p, 0, NULL);
+        ck_assert_ptr_nonnull(lines[i]);
+        p = nl + 1;
+    }
+    ck_assert_str_eq(field(lines[0], "owner"), "bob");
+    ck_assert_str_eq(field(lines[0], "request_id"), "req2");
+    ck_assert_str_eq(field(lines[1], "run_id"), "RUN3"); /* not told of: none */
+    ck_assert_str_eq(field(lines[1], "owner"), "");
+    ck_assert_str_eq(field(lines[2], "request_id"), "");
+    for (int i = 0; i < 3; i++)
+        json_decref(lines[i]);
+    free(out);
+}
+END_TEST
+
+UNIT_MAIN("log", test_json_lines, test_text_lines, test_known_runs_name_their_owner_and_request)
