@@ -79,22 +79,13 @@ int api_chat_send(struct call *c)
     return api_create_answer(c, &r, &opts, &how);
 }
 
-static int take_id(void *ctx, struct run *r)
-{
-    snprintf(ctx, ID_SIZE, "%s", r->id);
-    return 1;
-}
-
 int api_chat_stream(struct call *c)
 {
     struct request *req = c->req;
-    char id[ID_SIZE] = "";
     struct run_filter f = {.owner = req->owner, .type = req->args[0], .thread_id = req->args[1],
-                           .statuses = STATUS_ACTIVE, .limit = 1};
-    if (store_run_list(c->st, &f, take_id, id) != 0)
-        return reply_problem(req, 503, "store_unavailable", "the run ledger cannot be read");
+                           .statuses = STATUS_ACTIVE};
     struct run r;
-    int got = id[0] != '\0' ? store_run_get(c->st, id, &r) : 1;
+    int got = store_run_newest(c->st, &f, &r);
     if (got != 0) /* nothing to resume: the chat's last answer is whole */
         return got < 0 ? reply_problem(req, 503, "store_unavailable", "the run ledger cannot be read")
                        : reply_empty(req, 204, NULL);

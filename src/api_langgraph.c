@@ -99,21 +99,11 @@ int api_lg_assistant(struct call *c)
 
 /* --- threads. */
 
-static int take_id(void *ctx, struct run *r)
-{
-    snprintf(ctx, ID_SIZE, "%s", r->id);
-    return 1;
-}
-
 /* The newest run of the caller's thread into r: 0, 1 none, -1. */
 static int newest(struct call *c, const char *thread_id, struct run *r)
 {
-    char id[ID_SIZE] = "";
-    struct run_filter f = {.owner = c->req->owner, .thread_id = thread_id, .limit = 1};
-    memset(r, 0, sizeof *r);
-    if (store_run_list(c->st, &f, take_id, id) != 0)
-        return -1;
-    return id[0] == '\0' ? 1 : store_run_get(c->st, id, r);
+    struct run_filter f = {.owner = c->req->owner, .thread_id = thread_id};
+    return store_run_newest(c->st, &f, r);
 }
 
 /* The thread the path names (args[0]), the caller's: 0, or -1 after

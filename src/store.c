@@ -1031,6 +1031,23 @@ int store_run_list(struct store *st, const struct run_filter *f,
     return (rc == LEDGER_ROW || rc == LEDGER_DONE) ? 0 : -1;
 }
 
+static int take_id(void *ctx, struct run *r)
+{
+    snprintf(ctx, ID_SIZE, "%s", r->id);
+    return 1;
+}
+
+int store_run_newest(struct store *st, const struct run_filter *f, struct run *out)
+{
+    char id[ID_SIZE] = "";
+    struct run_filter one = *f;
+    one.limit = 1;
+    memset(out, 0, sizeof *out);
+    if (store_run_list(st, &one, take_id, id) != 0)
+        return -1;
+    return id[0] == '\0' ? 1 : store_run_get(st, id, out);
+}
+
 void thread_clear(struct thread *t)
 {
     json_decref(t->metadata);

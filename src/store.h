@@ -186,6 +186,9 @@ struct run_filter {
  * stop). */
 int store_run_list(struct store *st, const struct run_filter *f,
                    int (*fn)(void *ctx, struct run *r), void *ctx);
+/* The newest run f matches (f->limit aside) into out: 0, 1 when none
+ * does, -1. */
+int store_run_newest(struct store *st, const struct run_filter *f, struct run *out);
 
 /* A thread made as such (the LangGraph surface's threads.create), with
  * its metadata; opstream's own API knows a thread by its runs alone. */
