@@ -40,16 +40,10 @@ struct stream {
     const char *run_id;
 };
 
+/* Every event when no types= was given. */
 static int type_wanted(const char *types, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *p = types; p != NULL && *p != '\0';) {
-        size_t len = strcspn(p, ",");
-        if (len == n && strncmp(p, name, n) == 0)
-            return 1;
-        p += len + (p[len] == ',');
-    }
-    return types == NULL;
+    return types == NULL || request_listed(types, name, strlen(name));
 }
 
 static int add_entry(void *ctx, const char *id, const char *name, const char *data)

@@ -172,8 +172,7 @@ static int origin_ok(const struct request *req)
     const char *allowed = req->cfg->mcp_allowed_hosts;
     size_t hn = host ? host_len(host) : 0;
     if (allowed[0] != '\0' ? host == NULL || !listed(allowed, host, hn)
-        : host != NULL && addr != NULL && (strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0) &&
-              !loopback_name(host, hn))
+        : host != NULL && request_addr_loopback(addr) && !loopback_name(host, hn))
         return 0;
     if (origin == NULL)
         return 1;

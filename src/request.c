@@ -19,14 +19,29 @@ int request_accepts(const struct request *req, const char *type)
     return a != NULL && strstr(a, type) != NULL;
 }
 
-int request_from_loopback(const struct request *req)
+int request_listed(const char *list, const char *name, size_t len)
 {
-    const char *a = request_env(req, "REMOTE_ADDR");
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0)
+            return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int request_addr_loopback(const char *a)
+{
     if (a == NULL)
         return 0;
     if (strncmp(a, "::ffff:", 7) == 0)
         a += 7;
     return strcmp(a, "::1") == 0 || (strncmp(a, "127.", 4) == 0 && strspn(a, "0123456789.") == strlen(a));
+}
+
+int request_from_loopback(const struct request *req)
+{
+    return request_addr_loopback(request_env(req, "REMOTE_ADDR"));
 }
 
 /* uri[0, at) is the base the client used, uri[at, len) the API path.

@@ -45,6 +45,11 @@ int request_init(struct request *req);
 const char *request_env(const struct request *req, const char *name);
 /* True when the Accept header names type (anywhere in it). */
 int request_accepts(const struct request *req, const char *type);
+/* 1 when name (len bytes) is an item of the comma-separated list (a
+ * route's query parameters, an events filter's types=). */
+int request_listed(const char *list, const char *name, size_t len);
+/* True when an address (IPv4, IPv6, IPv4-mapped) is a loopback one. */
+int request_addr_loopback(const char *addr);
 /* True when the client's address (REMOTE_ADDR) is a loopback one. */
 int request_from_loopback(const struct request *req);
 /* Looks up a query parameter and percent-decodes it. 0 found, 1 absent,

@@ -113,18 +113,6 @@ static const struct route *route_find(struct request *req, char *allow, size_t a
     return NULL;
 }
 
-/* 1 when name (len bytes) is in the comma-separated list. */
-static int listed(const char *list, const char *name, size_t len)
-{
-    for (const char *p = list; *p != '\0';) {
-        size_t n = strcspn(p, ",");
-        if (n == len && strncmp(p, name, len) == 0)
-            return 1;
-        p += n + (p[n] == ',');
-    }
-    return 0;
-}
-
 /* The first query parameter the route does not take, into unknown (at
  * most size - 1 bytes of its name): 1, or 0 when there is none. */
 static int unknown_param(const struct request *req, const struct route *rt, char *unknown,
@@ -133,8 +121,8 @@ static int unknown_param(const struct request *req, const struct route *rt, char
     for (const char *p = req->query; *p != '\0';) {
         size_t n = strcspn(p, "&");
         size_t klen = strcspn(p, "=&");
-        int link = (rt->flags & ROUTE_LINK_AUTH) && listed("exp,sig", p, klen);
-        if (n > 0 && !link && !listed(rt->query, p, klen)) {
+        int link = (rt->flags & ROUTE_LINK_AUTH) && request_listed("exp,sig", p, klen);
+        if (n > 0 && !link && !request_listed(rt->query, p, klen)) {
             snprintf(unknown, size, "%.*s", (int)(klen < size ? klen : size - 1), p);
             return 1;
         }
