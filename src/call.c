@@ -3,6 +3,7 @@
 #include "call.h"
 #include "api.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "sse.h"
 
@@ -68,8 +69,23 @@ int call_open(struct call *c)
     return -1;
 }
 
+/* A process that keeps no connection (CGI's, mod_fcgid's) has no
+ * reporter of its own: it hands its counts over at each request's end,
+ * over the request's connection when it made one. */
+static void report_counts(struct call *c)
+{
+    char err[CONFIG_ERR_SIZE];
+    struct bus *b = c->bus != NULL ? c->bus : bus_connect(c->api->cfg, 1000, err, sizeof err);
+    if (b != NULL)
+        metrics_report(b);
+    if (b != c->bus)
+        bus_free(b);
+}
+
 void call_close(struct call *c)
 {
+    if (!keeping)
+        report_counts(c);
     if (keeping && c->bus != NULL && bus_alive(c->bus)) {
         kept_bus = c->bus;
         c->bus = NULL;

@@ -2,7 +2,6 @@
  * stdout. Where only CGI is offered, every request (each stream too) is a
  * process of its own. */
 #include "cgi.h"
-#include "bus.h"
 #include "clock.h"
 #include "metrics.h"
 
@@ -86,11 +85,5 @@ int cgi_serve(const struct api *app, const struct config *cfg)
     api_handle(app, &req);
     fflush(stdout);
     drain_body(cfg);
-    /* This process ends with its request: its counts go now. */
-    char err[CONFIG_ERR_SIZE];
-    struct bus *b = bus_connect(cfg, 1000, err, sizeof err);
-    if (b != NULL)
-        metrics_report(b);
-    bus_free(b);
     return 0;
 }

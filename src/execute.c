@@ -442,7 +442,7 @@ int execute_start(struct runs_ctx *rc, const struct jobtypes *types, const struc
     /* Its run_started goes onto what the ledger had of it when read. */
     runs_known(rc, run_id, r->last_event_id);
     /* A claim refused: the run is not queued any more. */
-    int claimed = r->status == RUN_QUEUED ? runs_start(rc, run_id, entry) : 1;
+    int claimed = r->status == RUN_QUEUED ? runs_start(rc, r, entry) : 1;
     if (claimed != 0)
         return claimed < 0 ? -1 : 0;
     /* The ledger has the claim and its lease: the entry has done its work. */

@@ -510,7 +510,9 @@ static int respond(const sigset_t *set, pid_t master)
         log_warn("cannot start the stream hub; streams stay on their threads");
     metrics_init("opstream.fcgi");
     metrics_set_gauges(responder_gauges, NULL);
-    if (metrics_reporter_start(&cfg, &stopping) != 0)
+    /* Serving alone, the process reports at each request's end (call.c):
+     * a connection of its own would outlive the request. */
+    if (!alone && metrics_reporter_start(&cfg, &stopping) != 0)
         log_warn("cannot start the metrics reporter; this process's counts are not served");
     app.hand_off = hand_off;
     if ((door = doorman_new(listen_fd, cfg.request_timeout_ms, hand, NULL)) == NULL) {

@@ -618,19 +618,25 @@ int runs_queue_again(struct runs_ctx *rc, const char *run_id)
 
 /* Counts a run under its type: started, or ended with its status (the
  * ledger's change made just now, once for each run). */
+static void count_type(const char *name, const char *run_type, const char *status)
+{
+    char type[96], labels[160];
+    metrics_label(run_type, type, sizeof type);
+    if (status != NULL)
+        snprintf(labels, sizeof labels, "type=\"%s\",status=\"%s\"", type, status);
+    else
+        snprintf(labels, sizeof labels, "type=\"%s\"", type);
+    metrics_count(name, labels, 1);
+}
+
+/* The same, the type read from the ledger. */
 static void count_run(struct runs_ctx *rc, const char *run_id, const char *name,
                       const char *status)
 {
     struct run r;
     if (store_run_get(rc->st, run_id, &r) != 0)
         return;
-    char type[96], labels[160];
-    metrics_label(r.type, type, sizeof type);
-    if (status != NULL)
-        snprintf(labels, sizeof labels, "type=\"%s\",status=\"%s\"", type, status);
-    else
-        snprintf(labels, sizeof labels, "type=\"%s\"", type);
-    metrics_count(name, labels, 1);
+    count_type(name, r.type, status);
     run_clear(&r);
 }
 
@@ -672,10 +678,7 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
         return CREATE_ERROR;
     }
     snprintf(r->last_event_id, sizeof r->last_event_id, "%s", id);
-    char type[96], labels[128];
-    metrics_label(r->type, type, sizeof type);
-    snprintf(labels, sizeof labels, "type=\"%s\"", type);
-    metrics_count("opstream_runs_created_total", labels, 1);
+    count_type("opstream_runs_created_total", r->type, NULL);
     if (r->parked && (o->strategy == MT_INTERRUPT || o->strategy == MT_ROLLBACK))
         interrupt_thread(rc, r, o->strategy == MT_ROLLBACK);
     return CREATE_NEW;
@@ -713,13 +716,13 @@ static int claim(struct runs_ctx *rc, const struct status_change *ch, const char
     }
 }
 
-int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
+int runs_start(struct runs_ctx *rc, const struct run *run, const char *entry)
 {
+    const char *run_id = run->id;
     struct status_change ch = change(OP_CLAIM, RUN_RUNNING);
     int r = claim(rc, &ch, run_id, entry);
     if (r != 0)
         return r;
-    count_run(rc, run_id, "opstream_runs_started_total", NULL);
     /* The claim is the ledger's: the run is ours to run, whatever befalls
      * its run_started. An append that reached Redis but not the archive
      * (the ledger gone a moment later) is archived when the run settles;
@@ -729,6 +732,7 @@ int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry)
     if (r < 0)
         log_run(LOG_WARN, run_id, "claimed, but its run_started was not archived; it is when "
                 "the run settles");
+    count_type("opstream_runs_started_total", run->type, NULL);
     return r == 1 ? 1 : 0;
 }
 
@@ -786,7 +790,6 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
                              lease_from_now(rc));
     if (r != 0)
         return r;
-    count_end(rc, run_id, status);
     /* The ledger has the end. Should this process die before the event is
      * written, settling writes it from the ledger once the lease is out. */
     json_t *data = runs_end_data(status, result, error);
@@ -795,6 +798,7 @@ int runs_finish(struct runs_ctx *rc, const char *run_id, enum run_status status,
     if (wrote >= 0)
         settle(rc, run_id, wrote == 0);
     json_decref(data);
+    count_end(rc, run_id, status);
     return 0;
 }
 
@@ -831,8 +835,8 @@ int runs_repair(struct runs_ctx *rc, const char *run_id)
     json_decref(d);
     free(text);
     if (r == 0) {
-        count_end(rc, run_id, status);
         runs_settle(rc, run_id);
+        count_end(rc, run_id, status);
     }
     return r < 0 ? -1 : 0;
 }
@@ -868,7 +872,6 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
     enum cancel_result res = CANCEL_ERROR;
     *not_queued = r == 1;
     if (r == 0) {
-        count_end(rc, run_id, ch.to);
         json_t *reason = cancel_why(why);
         json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
@@ -880,6 +883,7 @@ static enum cancel_result cancel_queued(struct runs_ctx *rc, const char *run_id,
         }
         json_decref(reason);
         json_decref(end);
+        count_end(rc, run_id, ch.to);
     }
     json_decref(err);
     return res;
@@ -891,6 +895,8 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     if (store_run_get(rc->st, run_id, &r) != 0)
         return -1;
     int64_t now = clock_now_ms(), at = r.started_at == 0 ? r.expires_at : 0;
+    char type[TYPE_SIZE];
+    snprintf(type, sizeof type, "%s", r.type);
     run_clear(&r);
     if (at == 0 || now < at)
         return 1; /* no expiry, not yet, or it has started once already */
@@ -898,7 +904,6 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
     json_t *err = runs_error(run_status_name(RUN_EXPIRED), "the run was still queued at its expires_at");
     int ret = store_run_expire(rc->st, &ch, run_id, err, now, lease_from_now(rc));
     if (ret == 0) {
-        count_end(rc, run_id, ch.to);
         json_t *why = json_pack("{s:o}", "expires_at", runs_time_json(at));
         json_t *end = runs_end_data(ch.to, NULL, err);
         char id[EVENT_ID_SIZE];
@@ -909,6 +914,7 @@ int runs_expire(struct runs_ctx *rc, const char *run_id)
             runs_settle(rc, run_id);
         json_decref(why);
         json_decref(end);
+        count_type("opstream_runs_ended_total", type, run_status_name(ch.to));
     }
     json_decref(err);
     return ret;

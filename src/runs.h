@@ -90,10 +90,11 @@ enum create_result runs_create(struct runs_ctx *rc, struct run *r,
 /* Transitions answer 0 done, 1 when the run was not in a status the
  * transition is legal from (nothing written), -1 on error. */
 
-/* Claimed under this host's lease, emitting run_started. entry is its
- * queue entry. 0 once the ledger has the claim, even when run_started
- * could not be archived (settling does that later). */
-int runs_start(struct runs_ctx *rc, const char *run_id, const char *entry);
+/* Claimed under this host's lease (r as read from the ledger), emitting
+ * run_started. entry is its queue entry. 0 once the ledger has the
+ * claim, even when run_started could not be archived (settling does that
+ * later). */
+int runs_start(struct runs_ctx *rc, const struct run *r, const char *entry);
 /* This machine's name, as leases record it. */
 const char *runs_host(void);
 
