@@ -11,13 +11,18 @@ mkdir -p "$out"
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DPACKAGE_VERSION='"fuzz"' -I"$src/src"
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 files=()
-for m in request out event protocol json_depth config schema doorman fcgi_record log clock webhook mcp run crypto; do files+=("$src/src/$m.c"); done
+# (The views' rules use runs.c's time format, which brings the ledger and
+# Redis modules along.)
+for m in request out event protocol json_depth config schema doorman fcgi_record log clock webhook mcp run crypto \
+         langgraph ui_stream runs store bus ledger ledger_sqlite ledger_pg metrics jobtypes; do
+    files+=("$src/src/$m.c")
+done
 failed=0
-for h in ${FUZZ_ONLY:-query event_id body job_line config json_depth fcgi_params webhook_url mcp}; do
+for h in ${FUZZ_ONLY:-query event_id body job_line config json_depth fcgi_params webhook_url mcp views}; do
     bin=$out/fuzz_$h
     rm -f "$bin"
     clang "${cflags[@]}" "$src/tests/fuzz/fuzz_$h.c" "${files[@]}" -o "$bin" \
-        $(pkg-config --cflags --libs jansson libcurl libsodium) -lpthread || true
+        $(pkg-config --cflags --libs jansson libcurl libsodium hiredis sqlite3 libpq) -lpthread || true
     [ -x "$bin" ] || { echo "not ok - fuzz_$h does not build"; failed=1; continue; }
     work=$out/corpus-$h
     rm -rf "$work" && mkdir -p "$work"
