@@ -69,9 +69,9 @@ int call_open(struct call *c)
     return -1;
 }
 
-/* A process that keeps no connection (CGI's, mod_fcgid's) has no
- * reporter of its own: it hands its counts over at each request's end,
- * over the request's connection when it made one. */
+/* A process without a reporter (CGI's: one request and gone) hands its
+ * counts over at the request's end, over the request's connection when
+ * it made one. */
 static void report_counts(struct call *c)
 {
     char err[CONFIG_ERR_SIZE];
@@ -84,7 +84,7 @@ static void report_counts(struct call *c)
 
 void call_close(struct call *c)
 {
-    if (!keeping)
+    if (!keeping && !metrics_reporter_running())
         report_counts(c);
     if (keeping && c->bus != NULL && bus_alive(c->bus)) {
         kept_bus = c->bus;

@@ -510,9 +510,10 @@ static int respond(const sigset_t *set, pid_t master)
         log_warn("cannot start the stream hub; streams stay on their threads");
     metrics_init("opstream.fcgi");
     metrics_set_gauges(responder_gauges, NULL);
-    /* Serving alone, the process reports at each request's end (call.c):
-     * a connection of its own would outlive the request. */
-    if (!alone && metrics_reporter_start(&cfg, &stopping) != 0)
+    /* Serving alone, the process keeps no connection between requests
+     * (mod_fcgid keeps idle processes by the dozen): nor does its
+     * reporter. */
+    if (metrics_reporter_start(&cfg, &stopping, !alone) != 0)
         log_warn("cannot start the metrics reporter; this process's counts are not served");
     app.hand_off = hand_off;
     if ((door = doorman_new(listen_fd, cfg.request_timeout_ms, hand, NULL)) == NULL) {

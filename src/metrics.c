@@ -284,6 +284,7 @@ int metrics_report(struct bus *b)
 struct reporter {
     const struct config *cfg;
     const atomic_int *stopping;
+    int keep;
 };
 
 static void *report_loop(void *arg)
@@ -298,7 +299,7 @@ static void *report_loop(void *arg)
         last = atomic_load(rp->stopping);
         if (b == NULL)
             b = bus_connect(rp->cfg, 1000, err, sizeof err);
-        if (b != NULL && metrics_report(b) != 0) {
+        if (b != NULL && (metrics_report(b) != 0 || !rp->keep)) {
             bus_free(b);
             b = NULL;
         }
@@ -308,14 +309,21 @@ static void *report_loop(void *arg)
     return NULL;
 }
 
-int metrics_reporter_start(const struct config *cfg, const atomic_int *stopping)
+static atomic_int reporter_running;
+
+int metrics_reporter_running(void)
+{
+    return atomic_load(&reporter_running);
+}
+
+int metrics_reporter_start(const struct config *cfg, const atomic_int *stopping, int keep)
 {
     struct reporter *rp = malloc(sizeof *rp);
     pthread_t t;
     pthread_attr_t attr;
     if (rp == NULL)
         return -1;
-    *rp = (struct reporter){cfg, stopping};
+    *rp = (struct reporter){cfg, stopping, keep};
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int r = pthread_create(&t, &attr, report_loop, rp);
@@ -324,6 +332,7 @@ int metrics_reporter_start(const struct config *cfg, const atomic_int *stopping)
         free(rp);
         return -1;
     }
+    atomic_store(&reporter_running, 1);
     return 0;
 }
 

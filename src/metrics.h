@@ -44,9 +44,13 @@ void metrics_set_gauges(metrics_gauges_fn fn, void *ctx);
 /* Hands this process's counts and gauges to Redis: 0, or -1 (kept). */
 int metrics_report(struct bus *b);
 /* Reports from a thread of its own while *stopping is 0, connecting as
- * it must: 0 started, -1. */
+ * it must; with keep 0 it connects for each report and closes again (a
+ * process that keeps no connection between requests: mod_fcgid's). 0
+ * started, -1. */
 struct config;
-int metrics_reporter_start(const struct config *cfg, const atomic_int *stopping);
+int metrics_reporter_start(const struct config *cfg, const atomic_int *stopping, int keep);
+/* True once this process has such a reporter. */
+int metrics_reporter_running(void);
 
 /* The exposition: every process's counts from Redis, the ledger's
  * active runs by type and status, the webhooks waiting. malloc'd text
