@@ -77,6 +77,9 @@ int api_types(struct call *c);
 int api_type(struct call *c);
 int api_health(struct call *c);
 int api_metrics(struct call *c);
+/* The caller's token, as every protected route takes it: 0 (req->owner
+ * set), or -1 answered (401, or 503 when the ledger cannot tell). */
+int api_identify(struct call *c);
 /* Event streams answered on request threads at the moment. */
 int api_thread_streams(void);
 int api_openapi(struct call *c);

@@ -2,7 +2,6 @@
  * and GET /v1/openapi.json: the job type catalog, the health check, the
  * metrics and the API document. */
 #include "api.h"
-#include "auth.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "openapi.h"
@@ -85,20 +84,7 @@ static int metrics_allowed(struct call *c)
     case METRICS_TOKEN:
         break;
     }
-    switch (c->st != NULL ? auth_identify(req, c->st) : AUTH_ERROR) {
-    case AUTH_OK:
-        return 1;
-    case AUTH_MISSING:
-        reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
-        return 0;
-    case AUTH_INVALID:
-        reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
-        return 0;
-    case AUTH_ERROR:
-        break;
-    }
-    reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
-    return 0;
+    return api_identify(c) == 0;
 }
 
 int api_metrics(struct call *c)

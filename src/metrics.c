@@ -32,7 +32,8 @@ static const struct family {
     {"opstream_events_appended_total", "counter", "Events appended to runs' streams."},
     {"opstream_requests_total", "counter", "Requests answered, by route and status."},
     {"opstream_request_duration_seconds", "histogram",
-     "Time from a request's routing to its end, by route (a stream's: its whole length)."},
+     "Time from a request's routing until its answer is written, by route (a stream's: until "
+     "the hub takes it, or its end on a request's thread)."},
     {"opstream_open_streams", "gauge", "Event streams a responder process holds open."},
     {"opstream_hub_lag_seconds", "gauge",
      "The longest time, in a responder's last report, from an event's append to its hub "
@@ -63,7 +64,8 @@ struct slot {
 };
 #define SLOTS (2 * METRICS_SERIES_MAX)
 static struct slot slots[SLOTS];
-static size_t used;
+static size_t used;                      /* slots taken, */
+static size_t used_at[METRICS_SERIES_MAX]; /* and which: a report reads only these */
 static long long dropped;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char slot_key[crypto_shorthash_KEYBYTES];
@@ -82,9 +84,8 @@ void metrics_init(const char *program)
     metrics_label(p, process, sizeof process);
     metrics_label(program, program_label, sizeof program_label);
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < SLOTS; i++)
-        if (slots[i].key[0] != '\0')
-            slots[i] = (struct slot){0};
+    for (size_t i = 0; i < used; i++)
+        slots[used_at[i]] = (struct slot){0};
     used = 0;
     dropped = 0;
     gauges_fn = NULL;
@@ -119,14 +120,15 @@ static struct slot *slot_of(const char *key)
     uint64_t h;
     crypto_shorthash((unsigned char *)&h, (const unsigned char *)key, strlen(key), slot_key);
     for (size_t i = 0; i < SLOTS; i++) {
-        struct slot *s = &slots[(h + i) % SLOTS];
+        size_t at = (h + i) % SLOTS;
+        struct slot *s = &slots[at];
         if (strcmp(s->key, key) == 0)
             return s;
         if (s->key[0] == '\0') {
             if (used >= METRICS_SERIES_MAX)
                 return NULL;
             snprintf(s->key, sizeof s->key, "%s", key);
-            used++;
+            used_at[used++] = at;
             return s;
         }
     }
@@ -225,9 +227,9 @@ static void take_one(struct taken *t, const char *field, long long n, double x, 
 static void take(struct taken *t)
 {
     t->n = 0;
-    for (size_t i = 0; i < SLOTS; i++) {
-        struct slot *s = &slots[i];
-        if (s->key[0] == '\0' || (s->n == 0 && s->x == 0))
+    for (size_t i = 0; i < used; i++) {
+        struct slot *s = &slots[used_at[i]];
+        if (s->n == 0 && s->x == 0)
             continue;
         take_one(t, s->key, s->n, s->x, s->decimal);
         s->n = 0;
@@ -525,8 +527,7 @@ char *metrics_render(struct bus *b, struct store *st, const struct jobtypes *typ
             }
         }
         /* A counter without labels is 0 before its first count. */
-        if (!any && strcmp(families[k].type, "counter") == 0 &&
-            strcmp(families[k].name, "opstream_events_appended_total") == 0)
+        if (!any && strcmp(families[k].name, "opstream_events_appended_total") == 0)
             fprintf(f, "%s 0\n", families[k].name);
     }
     for (size_t i = 0; i < l.n; i++)

@@ -166,6 +166,28 @@ static int producer_valid(struct call *c, const char *claimed, const char *sig)
     return ok;
 }
 
+int api_identify(struct call *c)
+{
+    struct request *req = c->req;
+    switch (auth_identify(req, c->st)) {
+    case AUTH_OK:
+        log_context(NULL, req->owner, NULL);
+        if (call_link_key(c, req->owner, c->secret) == 0)
+            return 0;
+        break;
+    case AUTH_MISSING:
+        reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
+        return -1;
+    case AUTH_INVALID:
+        reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
+        return -1;
+    case AUTH_ERROR:
+        break;
+    }
+    reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
+    return -1;
+}
+
 static int authorize(struct call *c, const struct route *rt)
 {
     struct request *req = c->req;
@@ -189,23 +211,7 @@ static int authorize(struct call *c, const struct route *rt)
         reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
         return -1;
     }
-    switch (auth_identify(req, c->st)) {
-    case AUTH_OK:
-        log_context(NULL, req->owner, NULL);
-        if (call_link_key(c, req->owner, c->secret) == 0)
-            return 0;
-        break;
-    case AUTH_MISSING:
-        reply_problem(req, 401, "unauthorized", "send Authorization: Bearer <token>");
-        return -1;
-    case AUTH_INVALID:
-        reply_problem(req, 401, "invalid_token", "the credentials were not accepted");
-        return -1;
-    case AUTH_ERROR:
-        break;
-    }
-    reply_problem(req, 503, "store_unavailable", "credentials cannot be checked now");
-    return -1;
+    return api_identify(c);
 }
 
 /* The request's route, matched once however often it is asked: NULL
